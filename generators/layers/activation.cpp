@@ -1,0 +1,88 @@
+#include "activation.h"
+
+#include "errors.h"
+
+using namespace Halide;
+
+namespace cnngen {
+
+ActivationKind activation_kind_from_name(const std::string &layer, const std::string &name) {
+    static const std::map<std::string, ActivationKind> kinds = {
+        {"relu", ActivationKind::relu},       {"leaky_relu", ActivationKind::leaky_relu},
+        {"sigmoid", ActivationKind::sigmoid}, {"tanh", ActivationKind::tanh},
+        {"elu", ActivationKind::elu},         {"softmax", ActivationKind::softmax}};
+    auto it = kinds.find(name);
+    if (it == kinds.end())
+        fail("{}: activation '{}' unknown, expected one of relu, leaky_relu, sigmoid, tanh, elu, softmax", layer, name);
+    return it->second;
+}
+
+std::vector<Var> dims_for_rank(const std::string &layer, int rank) {
+    Dims d;
+    if (rank == 4) return {d.x, d.y, d.c, d.n};
+    if (rank == 2) return {d.i, d.n};
+    fail("{}: expected a 2-D (N, F) or 4-D (N, C, H, W) tensor, got rank {}", layer, rank);
+}
+
+Expr pure_maximum(int count, const std::function<Expr(int)> &term) {
+    std::vector<Expr> level;
+    for (int k = 0; k < count; ++k) level.push_back(term(k));
+    while (level.size() > 1) {
+        std::vector<Expr> next;
+        for (size_t k = 0; k + 1 < level.size(); k += 2) next.push_back(max(level[k], level[k + 1]));
+        if (level.size() % 2) next.push_back(level.back());
+        level.swap(next);
+    }
+    return level.front();
+}
+
+namespace {
+
+Layer softmax(const std::string &name, const Tensor &input, const std::vector<Var> &v) {
+    // The normalized dimension is dimension 1 in PyTorch order, i.e. second from last in Halide's.
+    const size_t axis = v.size() - 2;
+    const int classes = input.shape[1];
+    auto at = [&](Expr k) {
+        std::vector<Expr> args(v.begin(), v.end());
+        args[axis] = k;
+        return input.func(args);
+    };
+    std::vector<Var> outer = v;
+    outer.erase(outer.begin() + axis);
+    std::vector<Expr> outer_args(outer.begin(), outer.end());
+
+    Func row_max(name + "_max");
+    row_max(outer) = pure_maximum(classes, [&](int k) { return at(k); });
+    Func shifted_exp(name + "_exp");
+    shifted_exp(v) = exp(input.func(v) - row_max(outer_args));
+    RDom r(0, classes, name + "_r");
+    std::vector<Expr> sum_args(v.begin(), v.end());
+    sum_args[axis] = r;
+    Func denominator(name + "_sum");
+    denominator(outer) = sum(shifted_exp(sum_args));
+    Func out(name);
+    out(v) = shifted_exp(v) / denominator(outer_args);
+    return {name, "softmax", {out, input.shape}, {{"max", row_max}, {"sum", denominator}}, {{"r", r}}};
+}
+
+}  // namespace
+
+Layer activation(const std::string &name, const Tensor &input, const ActivationParams &p) {
+    const std::vector<Var> v = dims_for_rank(name, int(input.shape.size()));
+    Expr in = input.func(v);
+    if (p.kind == ActivationKind::softmax) return softmax(name, input, v);
+    Expr result;
+    switch (p.kind) {
+    case ActivationKind::relu: result = max(in, 0.0f); break;
+    case ActivationKind::leaky_relu: result = select(in > 0.0f, in, p.alpha * in); break;
+    case ActivationKind::sigmoid: result = 1.0f / (1.0f + exp(-in)); break;
+    case ActivationKind::tanh: result = tanh(in); break;
+    case ActivationKind::elu: result = select(in > 0.0f, in, p.alpha * (exp(in) - 1.0f)); break;
+    case ActivationKind::softmax: break;
+    }
+    Func out(name);
+    out(v) = result;
+    return {name, "activation", {out, input.shape}, {}, {}};
+}
+
+}  // namespace cnngen

@@ -1,0 +1,53 @@
+#include "conv2d.h"
+
+#include "errors.h"
+
+using namespace Halide;
+
+namespace cnngen {
+
+Shape conv2d_weight_shape(int in_channels, const Conv2dParams &p) {
+    return {p.out_channels, in_channels / p.groups, p.height.kernel, p.width.kernel};
+}
+
+Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p, const ParamSource &source) {
+    if (input.shape.size() != 4)
+        fail("{}: conv2d expects a 4-D NCHW input, got shape {}", name, shape_string(input.shape));
+    const int batch = input.shape[0], channels = input.shape[1];
+    const int height = input.shape[2], width = input.shape[3];
+    if (p.out_channels < 1) fail("{}: out_channels is {}, expected at least 1", name, p.out_channels);
+    if (p.groups < 1) fail("{}: groups is {}, expected at least 1", name, p.groups);
+    if (channels % p.groups != 0)
+        fail("{}: input channels {} not divisible by groups {}", name, channels, p.groups);
+    if (p.out_channels % p.groups != 0)
+        fail("{}: out_channels {} not divisible by groups {}", name, p.out_channels, p.groups);
+    const int out_h = window_output_size(name, "height", height, p.height);
+    const int out_w = window_output_size(name, "width", width, p.width);
+    const int group_in = channels / p.groups, group_out = p.out_channels / p.groups;
+    const int kh = p.height.kernel, kw = p.width.kernel;
+
+    Dims d;
+    Func weight = source(name + ".weight", conv2d_weight_shape(channels, p));
+
+    Func padded(name + "_padded");
+    Func clamped = BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}});
+    padded(d.x, d.y, d.c, d.n) = clamped(d.x, d.y, d.c, d.n);
+
+    RDom r(0, kw, 0, kh, 0, group_in, name + "_r");
+    Expr in_channel = p.groups == 1 ? Expr(r.z) : (d.c / group_out) * group_in + r.z;
+    Expr kx = p.flip_kernel ? kw - 1 - r.x : Expr(r.x);
+    Expr ky = p.flip_kernel ? kh - 1 - r.y : Expr(r.y);
+    Expr in_x = d.x * p.width.stride + r.x * p.width.dilation - p.width.pad_before;
+    Expr in_y = d.y * p.height.stride + r.y * p.height.dilation - p.height.pad_before;
+
+    Func sum(name + "_sum");
+    sum(d.x, d.y, d.c, d.n) = p.bias ? source(name + ".bias", {p.out_channels})(d.c) : Expr(0.0f);
+    sum(d.x, d.y, d.c, d.n) += weight(kx, ky, r.z, d.c) * padded(in_x, in_y, in_channel, d.n);
+
+    Func out(name);
+    out(d.x, d.y, d.c, d.n) = sum(d.x, d.y, d.c, d.n);
+    return {name, "conv2d", {out, {batch, p.out_channels, out_h, out_w}},
+            {{"sum", sum}, {"padded", padded}}, {{"r", r}}};
+}
+
+}  // namespace cnngen

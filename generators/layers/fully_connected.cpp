@@ -1,0 +1,37 @@
+#include "fully_connected.h"
+
+#include "errors.h"
+
+using namespace Halide;
+
+namespace cnngen {
+
+Layer fully_connected(const std::string &name, const Tensor &input, const FullyConnectedParams &p,
+                      const ParamSource &source) {
+    const int rank = int(input.shape.size());
+    if (rank != 2 && rank != 4)
+        fail("{}: fully-connected expects a 2-D or 4-D input, got shape {}", name, shape_string(input.shape));
+    if (p.out_features < 1) fail("{}: out_features is {}, expected at least 1", name, p.out_features);
+    const int batch = input.shape[0];
+    const int in_features = int(element_count(input.shape) / batch);
+
+    Dims d;
+    Func weight = source(name + ".weight", {p.out_features, in_features});
+    Func sum(name + "_sum");
+    sum(d.i, d.n) = p.bias ? source(name + ".bias", {p.out_features})(d.i) : Expr(0.0f);
+    RDom r;
+    if (rank == 2) {
+        r = RDom(0, in_features, name + "_r");
+        sum(d.i, d.n) += weight(r, d.i) * input.func(r, d.n);
+    } else {
+        // Reduce over (x, y, c) directly instead of materializing a flattened copy.
+        const int channels = input.shape[1], height = input.shape[2], width = input.shape[3];
+        r = RDom(0, width, 0, height, 0, channels, name + "_r");
+        sum(d.i, d.n) += weight((r.z * height + r.y) * width + r.x, d.i) * input.func(r.x, r.y, r.z, d.n);
+    }
+    Func out(name);
+    out(d.i, d.n) = sum(d.i, d.n);
+    return {name, "fully_connected", {out, {batch, p.out_features}}, {{"sum", sum}}, {{"r", r}}};
+}
+
+}  // namespace cnngen

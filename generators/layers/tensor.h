@@ -1,0 +1,43 @@
+#pragma once
+// The seam between layer algorithms and everything else: a Func plus its shape.
+#include <Halide.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cnngen {
+
+// Shape in PyTorch order: (N, C, H, W) for images, (N, F) for features.
+// Halide indexes the same data in reverse: f(x, y, c, n) or f(i, n), x innermost.
+using Shape = std::vector<int>;
+
+struct Tensor {
+    Halide::Func func;
+    Shape shape;
+};
+
+// What a layer builder hands to schedules: its output plus the named stages a
+// schedule may place (e.g. "sum", "padded"). Stages not listed stay inlined.
+struct Layer {
+    std::string name;
+    std::string kind;
+    Tensor output;
+    std::map<std::string, Halide::Func> stages;
+    std::map<std::string, Halide::RDom> reductions;
+};
+
+// Supplies a layer's learnable tensors (weights, bias) as Funcs, in PyTorch
+// layout reversed like every Tensor. Generators wrap ImageParams, JIT tests Buffers.
+using ParamSource = std::function<Halide::Func(const std::string &name, const Shape &shape)>;
+
+// Vars shared by every layer so schedules can name dimensions.
+struct Dims {
+    Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"}, i{"i"};
+};
+
+// Number of elements of a shape.
+long long element_count(const Shape &shape);
+std::string shape_string(const Shape &shape);
+
+}  // namespace cnngen

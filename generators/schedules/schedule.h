@@ -1,0 +1,33 @@
+#pragma once
+// Schedules live here, apart from the algorithms in layers/: a schedule sees a
+// Layer's named Funcs, RDoms and shape and decides only where and how they run.
+#include "../layers/tensor.h"
+
+#include <string>
+#include <vector>
+
+namespace cnngen {
+
+// naive: no directives beyond materializing each layer output (the reference);
+// cpu, cuda: hand-written; mullapudi2016, adams2019, li2018: Halide 14's autoschedulers.
+const std::vector<std::string> &schedule_names();
+// Throws ConfigError naming `context` and listing the valid names.
+void check_schedule_name(const std::string &context, const std::string &name);
+bool is_autoscheduler(const std::string &name);
+
+// Applies a hand-written schedule (naive, cpu or cuda) to each layer. Layer outputs
+// are computed at root; fusion across layers is the job of a model schedule.
+void schedule_layers(const std::string &name, const std::vector<Layer> &layers, const Halide::Target &target);
+
+// Schedules one layer's output the way schedule_layers would.
+void schedule_layer_cpu(const Layer &layer, const Halide::Target &target);
+void schedule_layer_cuda(const Layer &layer, const Halide::Target &target);
+
+// Runs the named autoscheduler on a pipeline whose inputs and outputs carry estimates.
+void autoschedule(Halide::Pipeline &pipeline, const std::string &name, const Halide::Target &target);
+
+// Vector width for a dimension of `extent` float elements: the target's natural
+// width, halved until it fits (1 means do not vectorize).
+int vector_width_for(const Halide::Target &target, int extent);
+
+}  // namespace cnngen

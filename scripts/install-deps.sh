@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages cnngen needs that are not already present.
+# Usage: scripts/install-deps.sh [--with-torch]   (PyTorch only for benchmarks and cross-checks)
+set -euo pipefail
+packages=(build-essential cmake pkg-config libhalide14-0-dev llvm-14-dev libfmt-dev catch2
+          libcli11-dev libtomlplusplus-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-numpy)
+[[ "${1:-}" == "--with-torch" ]] && packages+=(python3-torch)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,93 @@
+#include "jit_harness.h"
+
+#include <schedules/schedule.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+using namespace Halide;
+
+namespace testing_support {
+
+reference::Tensor random_tensor(std::vector<int> shape, std::mt19937 &rng, double low, double high) {
+    reference::Tensor t(std::move(shape));
+    std::uniform_real_distribution<double> dist(low, high);
+    // Round to float so reference and Halide start from identical values.
+    for (double &v : t.data) v = double(float(dist(rng)));
+    return t;
+}
+
+reference::Tensor tensor_from(std::vector<int> shape, std::vector<double> values) {
+    reference::Tensor t(std::move(shape));
+    if (values.size() != t.size()) throw std::invalid_argument("tensor_from: value count does not match shape");
+    t.data = std::move(values);
+    return t;
+}
+
+Buffer<float> to_halide(const reference::Tensor &t) {
+    std::vector<int> sizes(t.shape.rbegin(), t.shape.rend());
+    Buffer<float> b(sizes);
+    float *dst = b.data();
+    for (size_t k = 0; k < t.size(); ++k) dst[k] = float(t.data[k]);
+    return b;
+}
+
+reference::Tensor from_halide(const Buffer<float> &b) {
+    std::vector<int> shape;
+    for (int d = b.dimensions() - 1; d >= 0; --d) shape.push_back(b.dim(d).extent());
+    reference::Tensor t(shape);
+    Buffer<float> dense = b.copy();  // contiguous, min 0
+    for (size_t k = 0; k < t.size(); ++k) t.data[k] = dense.data()[k];
+    return t;
+}
+
+cnngen::ParamSource Params::source() {
+    return [this](const std::string &name, const cnngen::Shape &shape) {
+        auto it = tensors.find(name);
+        if (it == tensors.end()) throw std::invalid_argument("test parameter missing: " + name);
+        if (it->second.shape != shape) throw std::invalid_argument("test parameter shape mismatch: " + name);
+        Buffer<float> &buffer = buffers[name];
+        if (!buffer.defined()) buffer = to_halide(it->second);
+        std::string func_name = name;
+        std::replace(func_name.begin(), func_name.end(), '.', '_');
+        Func f(func_name);
+        f(_) = buffer(_);
+        return f;
+    };
+}
+
+reference::Tensor run_layer(const Builder &build, const reference::Tensor &input, Params &params,
+                            const std::string &schedule) {
+    Buffer<float> input_buffer = to_halide(input);
+    Func input_func("input");
+    input_func(_) = input_buffer(_);
+    cnngen::Layer layer = build({input_func, input.shape}, params.source());
+    const Target target = get_jit_target_from_environment();
+    std::vector<int> sizes(layer.output.shape.rbegin(), layer.output.shape.rend());
+    Func out = layer.output.func;
+    Pipeline pipeline(out);
+    if (cnngen::is_autoscheduler(schedule)) {
+        Region estimates;
+        for (int extent : sizes) estimates.push_back({0, extent});
+        out.set_estimates(estimates);
+        cnngen::autoschedule(pipeline, schedule, target);
+    } else {
+        cnngen::schedule_layers(schedule, {layer}, target);
+    }
+    Buffer<float> result = pipeline.realize(sizes, target);
+    return from_halide(result);
+}
+
+double relative_error(const reference::Tensor &a, const reference::Tensor &b) {
+    if (a.shape != b.shape) return INFINITY;
+    double worst = 0, scale = 1;
+    for (size_t k = 0; k < a.size(); ++k) {
+        worst = std::max(worst, std::abs(a.data[k] - b.data[k]));
+        scale = std::max(scale, std::abs(b.data[k]));
+        if (std::isnan(a.data[k]) != std::isnan(b.data[k])) return INFINITY;
+    }
+    return worst / scale;
+}
+
+}  // namespace testing_support

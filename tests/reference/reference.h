@@ -1,0 +1,61 @@
+#pragma once
+// Plain-loop references for every layer, written from the notes without Halide,
+// accumulating in double. Tensors are dense, C order, PyTorch layouts.
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace reference {
+
+struct Tensor {
+    std::vector<int> shape;
+    std::vector<double> data;
+
+    Tensor() = default;
+    explicit Tensor(std::vector<int> s);
+    size_t size() const { return data.size(); }
+    double &at4(int n, int c, int h, int w);
+    double at4(int n, int c, int h, int w) const;
+    double &at2(int n, int f) { return data[size_t(n) * shape[1] + f]; }
+    double at2(int n, int f) const { return data[size_t(n) * shape[1] + f]; }
+};
+
+struct Conv2d {
+    int stride_h = 1, stride_w = 1;
+    int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+    int dilation_h = 1, dilation_w = 1;
+    int groups = 1;
+    bool flip_kernel = false;
+};
+// input NCHW, weight OIHW; bias may be empty.
+Tensor conv2d(const Tensor &input, const Tensor &weight, const Tensor &bias, const Conv2d &p);
+
+enum class Pool { max, average, p_norm };
+struct Pool2d {
+    Pool kind = Pool::max;
+    int kernel_h = 2, kernel_w = 2, stride_h = 2, stride_w = 2;
+    int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+    bool count_include_pad = true;
+    double p = 2.0;
+};
+Tensor pool2d(const Tensor &input, const Pool2d &p);
+
+enum class Activation { relu, leaky_relu, sigmoid, tanh, elu, softmax };
+Tensor activation(const Tensor &input, Activation kind, double alpha);
+
+struct Lrn {
+    bool inter_channel = true;
+    int n = 5;
+    double kappa = 2, gamma = 1e-4, beta = 0.75;
+};
+Tensor lrn(const Tensor &input, const Lrn &p);
+
+// weight [out, in]; input flattened per sample in C order.
+Tensor fully_connected(const Tensor &input, const Tensor &weight, const Tensor &bias);
+
+enum class Loss { softmax_cross_entropy, mean_squared_error, hinge, huber };
+// labels used by cross-entropy and hinge, targets by MSE and Huber.
+double loss(const Tensor &prediction, const std::vector<int> &labels, const Tensor &targets, Loss kind,
+            double margin, double delta);
+
+}  // namespace reference

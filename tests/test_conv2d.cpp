@@ -1,0 +1,160 @@
+// conv2d against the notes' worked examples and the plain-loop reference.
+#include "layer_builders.h"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <layers/errors.h>
+#include <schedules/schedule.h>
+
+using namespace testing_support;
+
+namespace {
+
+constexpr double kTolerance = 1e-5;  // relative to max(1, largest |reference|), float32 vs double
+
+struct ConvCase {
+    std::vector<int> input_shape;  // N, C, H, W
+    int out_channels, kh, kw;
+    reference::Conv2d hyper;
+    std::string describe() const {
+        return fmt::format("in {}x{}x{}x{} out {} k {}x{} stride {}x{} pad {},{},{},{} dilation {}x{} groups {} flip {}",
+                           input_shape[0], input_shape[1], input_shape[2], input_shape[3], out_channels, kh, kw,
+                           hyper.stride_h, hyper.stride_w, hyper.pad_top, hyper.pad_bottom, hyper.pad_left,
+                           hyper.pad_right, hyper.dilation_h, hyper.dilation_w, hyper.groups, hyper.flip_kernel);
+    }
+};
+
+std::vector<ConvCase> conv_grid() {
+    std::vector<ConvCase> cases;
+    const std::vector<std::array<int, 4>> paddings = {{0, 0, 0, 0}, {1, 1, 1, 1}, {2, 2, 2, 2}, {0, 2, 1, 0}};
+    int variant = 0;
+    for (int stride = 1; stride <= 3; ++stride)
+        for (const auto &pad : paddings)
+            for (int dilation = 1; dilation <= 2; ++dilation)
+                for (int groups : {1, 2}) {
+                    ++variant;
+                    ConvCase c;
+                    // Rotate through batch sizes, odd non-square sizes and channel counts.
+                    const int batch = variant % 3 == 0 ? 1 : 2;
+                    const int channels = groups * (1 + variant % 3);
+                    c.input_shape = {batch, channels, 7 + variant % 5, 9 + variant % 4};
+                    c.out_channels = groups * (1 + variant % 4);
+                    c.kh = 3;
+                    c.kw = variant % 2 ? 3 : 2;
+                    c.hyper.stride_h = stride;
+                    c.hyper.stride_w = stride == 3 ? 2 : stride;
+                    c.hyper.pad_top = pad[0];
+                    c.hyper.pad_bottom = pad[1];
+                    c.hyper.pad_left = pad[2];
+                    c.hyper.pad_right = pad[3];
+                    c.hyper.dilation_h = dilation;
+                    c.hyper.dilation_w = variant % 4 == 0 ? 1 : dilation;
+                    c.hyper.groups = groups;
+                    c.hyper.flip_kernel = variant % 5 == 0;
+                    cases.push_back(c);
+                }
+    return cases;
+}
+
+reference::Tensor run_conv(const ConvCase &c, const reference::Tensor &input, Params &params, const std::string &schedule) {
+    auto build = [&](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
+        return cnngen::conv2d("conv", in, conv_params(c.out_channels, c.kh, c.kw, c.hyper), source);
+    };
+    return run_layer(build, input, params, schedule);
+}
+
+void check_grid(const std::string &schedule, size_t every) {
+    std::mt19937 rng(7);
+    const auto grid = conv_grid();
+    for (size_t k = 0; k < grid.size(); k += every) {
+        const ConvCase &c = grid[k];
+        INFO(c.describe() << " schedule " << schedule);
+        const int group_in = c.input_shape[1] / c.hyper.groups;
+        Params params;
+        params.tensors["conv.weight"] = random_tensor({c.out_channels, group_in, c.kh, c.kw}, rng);
+        params.tensors["conv.bias"] = random_tensor({c.out_channels}, rng);
+        const auto input = random_tensor(c.input_shape, rng);
+        const auto expected = reference::conv2d(input, params.tensors["conv.weight"], params.tensors["conv.bias"], c.hyper);
+        const auto got = run_conv(c, input, params, schedule);
+        REQUIRE(got.shape == expected.shape);
+        CHECK(relative_error(got, expected) < kTolerance);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d reproduces the 4x5 example of notes 000", "[conv2d][notes]") {
+    const auto Y = tensor_from({1, 1, 4, 5}, {1, 5, -2, 0, 2, 3, 8, 7, 1, 0, -1, 0, 1, 2, 3, 4, 2, 1, -1, 2});
+    Params params;
+    params.tensors["conv.weight"] = tensor_from({1, 1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+    params.tensors["conv.bias"] = tensor_from({1}, {0});
+    ConvCase c{{1, 1, 4, 5}, 1, 3, 3, {}};
+    SECTION("cross-correlation Y (x) K") {
+        CHECK(run_conv(c, Y, params, "naive").data == std::vector<double>{101, 100, 87, 95, 55, 58});
+    }
+    SECTION("convolution Y * K flips the kernel") {
+        c.hyper.flip_kernel = true;
+        CHECK(run_conv(c, Y, params, "cpu").data == std::vector<double>{119, 120, 53, 155, 155, 102});
+    }
+}
+
+TEST_CASE("conv2d reproduces the 5x5 example of notes 002", "[conv2d][notes]") {
+    const auto input = tensor_from({1, 1, 5, 5}, {3, 3, 2, 1, 0, 0, 0, 1, 3, 1, 3, 1, 2, 2, 3, 2, 0, 0, 2, 2, 2, 0, 0, 0, 1});
+    Params params;
+    params.tensors["conv.weight"] = tensor_from({1, 1, 3, 3}, {0, 1, 2, 2, 2, 0, 0, 1, 2});
+    params.tensors["conv.bias"] = tensor_from({1}, {0});
+    ConvCase c{{1, 1, 5, 5}, 1, 3, 3, {}};
+    CHECK(run_conv(c, input, params, "naive").data == std::vector<double>{12, 12, 17, 10, 17, 19, 9, 6, 14});
+}
+
+TEST_CASE("conv2d LeNet-5 conv1 keeps 28x28 with pad 2 and has 156 parameters", "[conv2d][notes]") {
+    cnngen::Conv2dParams p;
+    p.out_channels = 6;
+    p.height = {5, 1, 2, 2, 1};
+    p.width = {5, 1, 2, 2, 1};
+    Params params;
+    std::mt19937 rng(1);
+    params.tensors["conv1.weight"] = random_tensor({6, 1, 5, 5}, rng);
+    params.tensors["conv1.bias"] = random_tensor({6}, rng);
+    Halide::Func input("input");
+    cnngen::Dims d;
+    input(d.x, d.y, d.c, d.n) = 0.0f;
+    auto layer = cnngen::conv2d("conv1", {input, {1, 1, 28, 28}}, p, params.source());
+    CHECK(layer.output.shape == cnngen::Shape{1, 6, 28, 28});
+    CHECK(params.tensors["conv1.weight"].size() + params.tensors["conv1.bias"].size() == 156);
+}
+
+TEST_CASE("conv2d naive matches the reference over the hyperparameter grid", "[conv2d][grid]") {
+    check_grid("naive", 1);
+}
+
+TEST_CASE("conv2d cpu schedule matches the reference over the hyperparameter grid", "[conv2d][grid]") {
+    check_grid("cpu", 1);
+}
+
+TEST_CASE("conv2d autoscheduled versions match the reference", "[conv2d][auto]") {
+    check_grid("mullapudi2016", 9);
+    check_grid("li2018", 9);
+}
+
+TEST_CASE("conv2d rejects impossible configurations naming layer and parameter", "[conv2d][errors]") {
+    Halide::Func input("input");
+    input(Halide::_) = 0.0f;
+    Params params;
+    auto build = [&](cnngen::Conv2dParams p, cnngen::Shape shape) {
+        return cnngen::conv2d("conv7", {input, shape}, p, params.source());
+    };
+    cnngen::Conv2dParams p;
+    p.out_channels = 4;
+    p.height = {5, 1, 0, 0, 1};
+    p.width = {5, 1, 0, 0, 1};
+    CHECK_THROWS_WITH(build(p, {1, 1, 4, 8}), Catch::Contains("conv7") && Catch::Contains("height") &&
+                                                  Catch::Contains("larger than padded input 4"));
+    p.height.stride = 0;
+    CHECK_THROWS_WITH(build(p, {1, 1, 8, 8}), Catch::Contains("conv7: stride height is 0"));
+    p.height.stride = 1;
+    p.groups = 3;
+    CHECK_THROWS_WITH(build(p, {1, 4, 8, 8}), Catch::Contains("conv7: input channels 4 not divisible by groups 3"));
+    CHECK_THROWS_WITH(cnngen::check_schedule_name("conv7", "fastest"),
+                      Catch::Contains("conv7: schedule 'fastest' unknown") && Catch::Contains("naive, cpu, cuda"));
+}
