@@ -58,8 +58,9 @@ void schedule_layer_cpu(const Layer &layer, const Target &target) {
         order.push_back(d.n);
         sum.update().reorder(order);
         if (vec > 1) {
-            sum.vectorize(d.i, vec);
-            sum.update().vectorize(d.i, vec);
+            // Guard the tail: rounding up would read bias and weights past out_features.
+            sum.vectorize(d.i, vec, TailStrategy::GuardWithIf);
+            sum.update().vectorize(d.i, vec, TailStrategy::GuardWithIf);
         }
     } else if (shape.size() == 4) {
         schedule_image_output(out, shape, target);
