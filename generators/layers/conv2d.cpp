@@ -33,16 +33,30 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
     Func clamped = BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}});
     padded(d.x, d.y, d.c, d.n) = clamped(d.x, d.y, d.c, d.n);
 
-    RDom r(0, kw, 0, kh, 0, group_in, name + "_r");
-    Expr in_channel = p.groups == 1 ? Expr(r.z) : (d.c / group_out) * group_in + r.z;
-    Expr kx = p.flip_kernel ? kw - 1 - r.x : Expr(r.x);
-    Expr ky = p.flip_kernel ? kh - 1 - r.y : Expr(r.y);
-    Expr in_x = d.x * p.width.stride + r.x * p.width.dilation - p.width.pad_before;
-    Expr in_y = d.y * p.height.stride + r.y * p.height.dilation - p.height.pad_before;
+    // Grouped convolutions reduce over all input channels and mask other groups out:
+    // indexing the input by (c / group_out) * group_in + r makes Halide 14's autodiff
+    // return a wrong input gradient, while this form differentiates correctly.
+    RDom r(0, kw, 0, kh, 0, p.groups == 1 ? group_in : channels, name + "_r");
+    // The RDom walks each kernel axis backwards: with the forward order, Halide 14's autodiff
+    // returns a wrong input gradient when the stride equals the kernel size.
+    Expr tap_x = kw - 1 - r.x, tap_y = kh - 1 - r.y;
+    Expr kx = p.flip_kernel ? Expr(r.x) : tap_x;
+    Expr ky = p.flip_kernel ? Expr(r.y) : tap_y;
+    Expr in_x = d.x * p.width.stride + tap_x * p.width.dilation - p.width.pad_before;
+    Expr in_y = d.y * p.height.stride + tap_y * p.height.dilation - p.height.pad_before;
+    Expr product;
+    if (p.groups == 1) {
+        product = weight(kx, ky, r.z, d.c) * padded(in_x, in_y, r.z, d.n);
+    } else {
+        Expr group_start = (d.c / group_out) * group_in;
+        Expr in_group = r.z >= group_start && r.z < group_start + group_in;
+        Expr weight_channel = clamp(r.z - group_start, 0, group_in - 1);
+        product = select(in_group, weight(kx, ky, weight_channel, d.c) * padded(in_x, in_y, r.z, d.n), 0.0f);
+    }
 
     Func sum(name + "_sum");
     sum(d.x, d.y, d.c, d.n) = p.bias ? source(name + ".bias", {p.out_channels})(d.c) : Expr(0.0f);
-    sum(d.x, d.y, d.c, d.n) += weight(kx, ky, r.z, d.c) * padded(in_x, in_y, in_channel, d.n);
+    sum(d.x, d.y, d.c, d.n) += product;
 
     Func out(name);
     out(d.x, d.y, d.c, d.n) = sum(d.x, d.y, d.c, d.n);

@@ -3,6 +3,7 @@
 // Layer's named Funcs, RDoms and shape and decides only where and how they run.
 #include "../layers/tensor.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,14 @@ void schedule_layers(const std::string &name, const std::vector<Layer> &layers, 
 // Schedules one layer's output the way schedule_layers would.
 void schedule_layer_cpu(const Layer &layer, const Halide::Target &target);
 void schedule_layer_cuda(const Layer &layer, const Halide::Target &target);
+
+// Schedules every Func feeding `outputs` that is not in `skip`: for the pipelines
+// autodiff produces, whose intermediate Funcs are not known by name in advance.
+// naive materializes each Func; cpu adds parallel and vector loops; cuda maps them to GPU threads.
+void schedule_gradients(const std::string &schedule, const std::vector<Halide::Func> &outputs,
+                        const std::set<std::string> &skip, const Halide::Target &target);
+void schedule_gradients_cuda(const std::vector<Halide::Func> &outputs, const std::set<std::string> &skip,
+                             const Halide::Target &target);
 
 // Runs the named autoscheduler on a pipeline whose inputs and outputs carry estimates.
 void autoschedule(Halide::Pipeline &pipeline, const std::string &name, const Halide::Target &target);

@@ -1,0 +1,82 @@
+// Schedules for autodiff-generated pipelines, whose intermediate Funcs are not known
+// by name in advance: every Func is materialized (unscheduled adjoints can take
+// Halide many minutes to compile), and loops over pure dimensions run in parallel.
+#include "schedule.h"
+
+#include "../layers/errors.h"
+
+using namespace Halide;
+
+namespace cnngen {
+
+namespace {
+
+// Pure Vars an update definition writes directly; parallel loops over them cannot race.
+std::vector<Var> pure_update_vars(Func f, int update) {
+    std::vector<Var> vars;
+    for (const Expr &arg : f.update_args(update)) {
+        const auto *v = arg.as<Internal::Variable>();
+        if (v && !v->reduction_domain.defined()) vars.emplace_back(v->name);
+    }
+    return vars;
+}
+
+std::vector<Func> pipeline_funcs(const std::vector<Func> &outputs, const std::set<std::string> &skip) {
+    std::map<std::string, Internal::Function> all;
+    for (const Func &out : outputs) {
+        all[out.name()] = out.function();
+        for (const auto &[name, function] : Internal::find_transitive_calls(out.function())) all[name] = function;
+    }
+    std::vector<Func> funcs;
+    for (const auto &[name, function] : all)
+        if (!skip.count(name)) funcs.emplace_back(function);
+    return funcs;
+}
+
+}  // namespace
+
+void schedule_gradients(const std::string &schedule, const std::vector<Func> &outputs,
+                        const std::set<std::string> &skip, const Target &target) {
+    check_schedule_name("gradient pipeline", schedule);
+    if (schedule == "cuda") return schedule_gradients_cuda(outputs, skip, target);
+    if (schedule != "naive" && schedule != "cpu")
+        fail("gradient pipeline: schedule '{}' is an autoscheduler; call autoschedule() on the pipeline", schedule);
+    for (Func f : pipeline_funcs(outputs, skip)) {
+        f.compute_root();
+        if (schedule == "naive") continue;
+        const std::vector<Var> args = f.args();
+        if (args.empty()) continue;
+        if (args.size() > 1) f.parallel(args.back());
+        f.vectorize(args.front(), target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
+        for (int u = 0; u < f.num_update_definitions(); ++u) {
+            std::vector<Var> vars = pure_update_vars(f, u);
+            if (!vars.empty()) f.update(u).parallel(vars.back());
+        }
+    }
+}
+
+void schedule_gradients_cuda(const std::vector<Func> &outputs, const std::set<std::string> &skip, const Target &target) {
+    if (!target.has_gpu_feature())
+        fail("gradient pipeline: schedule 'cuda' needs a GPU target, got {}", target.to_string());
+    for (Func f : pipeline_funcs(outputs, skip)) {
+        f.compute_root();
+        const std::vector<Var> args = f.args();
+        if (args.empty()) {
+            f.gpu_single_thread();
+        } else {
+            Var block("block"), thread("thread");
+            f.gpu_tile(args.front(), block, thread, 64, TailStrategy::GuardWithIf);
+        }
+        for (int u = 0; u < f.num_update_definitions(); ++u) {
+            std::vector<Var> vars = pure_update_vars(f, u);
+            if (vars.empty()) {
+                f.update(u).gpu_single_thread();
+            } else {
+                Var block("block"), thread("thread");
+                f.update(u).gpu_tile(vars.front(), block, thread, 64, TailStrategy::GuardWithIf);
+            }
+        }
+    }
+}
+
+}  // namespace cnngen

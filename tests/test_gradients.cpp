@@ -1,0 +1,168 @@
+// Autodiff gradients of every layer against central finite differences of the
+// double-precision reference, over the forward tests' hyperparameter grid.
+#include "gradient_check.h"
+#include "layer_builders.h"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <layers/activation.h>
+#include <layers/fully_connected.h>
+#include <layers/loss.h>
+#include <layers/lrn.h>
+
+using namespace testing_support;
+
+namespace {
+
+// float32 gradients against double finite differences, relative to max(1, largest |gradient|).
+constexpr double kGradientTolerance = 1e-4;
+
+void check(GradientCase &c, std::mt19937 &rng) {
+    for (const std::string schedule : {"naive", "cpu"}) {
+        INFO(c.label << " schedule " << schedule);
+        CHECK(worst_gradient_error(c, schedule, rng) < kGradientTolerance);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
+    std::mt19937 rng(21);
+    int variant = 0;
+    for (int stride = 1; stride <= 3; ++stride)
+        for (const auto &pad : std::vector<std::array<int, 4>>{{0, 0, 0, 0}, {1, 1, 1, 1}, {2, 1, 0, 2}})
+            for (int dilation = 1; dilation <= 2; ++dilation)
+                for (int groups : {1, 2}) {
+                    ++variant;
+                    reference::Conv2d hyper{stride, stride == 3 ? 1 : stride, pad[0], pad[1], pad[2], pad[3],
+                                            dilation, dilation, groups, variant % 3 == 0};
+                    const int channels = 2 * groups, out = groups * (1 + variant % 2), kh = 3, kw = 2 + variant % 2;
+                    GradientCase c;
+                    c.label = fmt::format("stride {} pad {},{},{},{} dilation {} groups {}", stride, pad[0], pad[1],
+                                          pad[2], pad[3], dilation, groups);
+                    c.input = random_tensor({1 + variant % 2, channels, 7, 8}, rng);
+                    c.params.tensors["conv.weight"] = random_tensor({out, channels / groups, kh, kw}, rng);
+                    c.params.tensors["conv.bias"] = random_tensor({out}, rng);
+                    c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
+                        return cnngen::conv2d("conv", in, conv_params(out, kh, kw, hyper), source);
+                    };
+                    c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
+                        return reference::conv2d(in, p["conv.weight"], p["conv.bias"], hyper);
+                    };
+                    check(c, rng);
+                }
+}
+
+TEST_CASE("pooling gradients match finite differences", "[gradient][pooling]") {
+    std::mt19937 rng(22);
+    for (auto kind : {reference::Pool::max, reference::Pool::average, reference::Pool::p_norm})
+        for (int stride = 1; stride <= 3; ++stride)
+            for (int pad = 0; pad <= 1; ++pad) {
+                reference::Pool2d hyper{kind, 3, 2, stride, stride, pad, 0, pad, pad, stride != 2, 2.5};
+                GradientCase c;
+                c.label = fmt::format("kind {} stride {} pad {}", int(kind), stride, pad);
+                // p-norm is smooth only away from 0; keep its inputs positive.
+                c.input = kind == reference::Pool::p_norm ? random_tensor({2, 2, 7, 6}, rng, 0.2, 1.5)
+                                                          : random_tensor({2, 2, 7, 6}, rng);
+                c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
+                    return cnngen::pool2d("pool", in, pool_params(hyper));
+                };
+                c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+                    return reference::pool2d(in, hyper);
+                };
+                check(c, rng);
+            }
+}
+
+TEST_CASE("activation and LRN gradients match finite differences", "[gradient][activation][lrn]") {
+    std::mt19937 rng(23);
+    const std::vector<std::pair<std::string, reference::Activation>> kinds = {
+        {"relu", reference::Activation::relu},       {"leaky_relu", reference::Activation::leaky_relu},
+        {"sigmoid", reference::Activation::sigmoid}, {"tanh", reference::Activation::tanh},
+        {"elu", reference::Activation::elu},         {"softmax", reference::Activation::softmax}};
+    for (const auto &[name, kind] : kinds) {
+        GradientCase c;
+        c.label = name;
+        c.input = random_tensor({2, 4, 3, 5}, rng, -3, 3);
+        const std::string kind_name = name;
+        c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
+            return cnngen::activation("act", in, {cnngen::activation_kind_from_name("act", kind_name), 0.1f});
+        };
+        const auto reference_kind = kind;
+        c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+            return reference::activation(in, reference_kind, 0.1);
+        };
+        check(c, rng);
+    }
+    for (bool inter : {true, false})
+        for (int n : {3, 5}) {
+            reference::Lrn hyper{inter, n, 1.0, 0.05, 0.75};
+            GradientCase c;
+            c.label = fmt::format("lrn inter {} n {}", inter, n);
+            c.input = random_tensor({2, 6, 4, 5}, rng, -3, 3);
+            c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
+                return cnngen::lrn("norm", in, {inter ? cnngen::LrnKind::inter_channel : cnngen::LrnKind::intra_channel,
+                                                n, float(hyper.kappa), float(hyper.gamma), float(hyper.beta)});
+            };
+            c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+                return reference::lrn(in, hyper);
+            };
+            check(c, rng);
+        }
+}
+
+TEST_CASE("fully-connected gradients match finite differences", "[gradient][fully_connected]") {
+    std::mt19937 rng(24);
+    for (const std::vector<int> &shape : std::vector<std::vector<int>>{{3, 17}, {2, 3, 4, 4}}) {
+        int in_features = 1;
+        for (size_t k = 1; k < shape.size(); ++k) in_features *= shape[k];
+        GradientCase c;
+        c.label = fmt::format("fc in {}", in_features);
+        c.input = random_tensor(shape, rng);
+        c.params.tensors["fc.weight"] = random_tensor({9, in_features}, rng);
+        c.params.tensors["fc.bias"] = random_tensor({9}, rng);
+        c.build = [](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
+            return cnngen::fully_connected("fc", in, {9, true}, source);
+        };
+        c.forward = [](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
+            return reference::fully_connected(in, p["fc.weight"], p["fc.bias"]);
+        };
+        check(c, rng);
+    }
+}
+
+TEST_CASE("loss gradients match finite differences", "[gradient][loss]") {
+    std::mt19937 rng(25);
+    const std::vector<std::pair<cnngen::LossKind, reference::Loss>> kinds = {
+        {cnngen::LossKind::softmax_cross_entropy, reference::Loss::softmax_cross_entropy},
+        {cnngen::LossKind::mean_squared_error, reference::Loss::mean_squared_error},
+        {cnngen::LossKind::hinge, reference::Loss::hinge},
+        {cnngen::LossKind::huber, reference::Loss::huber}};
+    for (const auto &[kind, reference_kind] : kinds) {
+        const int batch = 4, classes = 6;
+        std::vector<int> labels;
+        for (int n = 0; n < batch; ++n) labels.push_back(int(rng() % classes));
+        const auto targets = random_tensor({batch, classes}, rng, -2, 2);
+        auto label_buffer = std::make_shared<Halide::Buffer<int>>(batch);
+        for (int n = 0; n < batch; ++n) (*label_buffer)(n) = labels[n];
+        auto target_buffer = std::make_shared<Halide::Buffer<float>>(to_halide(targets));
+        GradientCase c;
+        c.label = fmt::format("loss {}", int(kind));
+        c.input = random_tensor({batch, classes}, rng, -2, 2);
+        c.scalar_output = true;
+        const auto loss_kind = kind;
+        c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
+            Halide::Func target("target");
+            if (cnngen::loss_takes_labels(loss_kind)) target(Halide::_) = (*label_buffer)(Halide::_);
+            else target(Halide::_) = (*target_buffer)(Halide::_);
+            return cnngen::loss("loss", in, target, {loss_kind, 1.0f, 0.7f});
+        };
+        const auto ref_kind = reference_kind;
+        c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+            reference::Tensor value({1});
+            value.data[0] = reference::loss(in, labels, targets, ref_kind, 1.0, 0.7);
+            return value;
+        };
+        check(c, rng);
+    }
+}
