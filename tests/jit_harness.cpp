@@ -10,21 +10,6 @@ using namespace Halide;
 
 namespace testing_support {
 
-reference::Tensor random_tensor(std::vector<int> shape, std::mt19937 &rng, double low, double high) {
-    reference::Tensor t(std::move(shape));
-    std::uniform_real_distribution<double> dist(low, high);
-    // Round to float so reference and Halide start from identical values.
-    for (double &v : t.data) v = double(float(dist(rng)));
-    return t;
-}
-
-reference::Tensor tensor_from(std::vector<int> shape, std::vector<double> values) {
-    reference::Tensor t(std::move(shape));
-    if (values.size() != t.size()) throw std::invalid_argument("tensor_from: value count does not match shape");
-    t.data = std::move(values);
-    return t;
-}
-
 Buffer<float> to_halide(const reference::Tensor &t) {
     std::vector<int> sizes(t.shape.rbegin(), t.shape.rend());
     Buffer<float> b(sizes);
@@ -77,17 +62,6 @@ reference::Tensor run_layer(const Builder &build, const reference::Tensor &input
     }
     Buffer<float> result = pipeline.realize(sizes, target);
     return from_halide(result);
-}
-
-double relative_error(const reference::Tensor &a, const reference::Tensor &b) {
-    if (a.shape != b.shape) return INFINITY;
-    double worst = 0, scale = 1;
-    for (size_t k = 0; k < a.size(); ++k) {
-        worst = std::max(worst, std::abs(a.data[k] - b.data[k]));
-        scale = std::max(scale, std::abs(b.data[k]));
-        if (std::isnan(a.data[k]) != std::isnan(b.data[k])) return INFINITY;
-    }
-    return worst / scale;
 }
 
 }  // namespace testing_support

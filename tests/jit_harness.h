@@ -11,8 +11,9 @@
 
 namespace testing_support {
 
-reference::Tensor random_tensor(std::vector<int> shape, std::mt19937 &rng, double low = -1, double high = 1);
-reference::Tensor tensor_from(std::vector<int> shape, std::vector<double> values);
+using reference::random_tensor;
+using reference::relative_error;
+using reference::tensor_from;
 
 // Reverses dimensions (NCHW -> x, y, c, n), converting to float.
 Halide::Buffer<float> to_halide(const reference::Tensor &t);
@@ -30,8 +31,5 @@ using Builder = std::function<cnngen::Layer(const cnngen::Tensor &input, const c
 // Builds the layer on `input`, applies `schedule` (naive, cpu, or an autoscheduler) and realizes it.
 reference::Tensor run_layer(const Builder &build, const reference::Tensor &input, Params &params,
                             const std::string &schedule);
-
-// Largest |a - b| divided by max(1, largest |b|): the relative bound the tests state.
-double relative_error(const reference::Tensor &a, const reference::Tensor &b);
 
 }  // namespace testing_support

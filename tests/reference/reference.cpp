@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 namespace reference {
 
@@ -17,6 +18,32 @@ double &Tensor::at4(int n, int c, int h, int w) {
 }
 double Tensor::at4(int n, int c, int h, int w) const {
     return data[((size_t(n) * shape[1] + c) * shape[2] + h) * shape[3] + w];
+}
+
+Tensor random_tensor(std::vector<int> shape, std::mt19937 &rng, double low, double high) {
+    Tensor t(std::move(shape));
+    std::uniform_real_distribution<double> dist(low, high);
+    // Round to float so reference and Halide start from identical values.
+    for (double &v : t.data) v = double(float(dist(rng)));
+    return t;
+}
+
+Tensor tensor_from(std::vector<int> shape, std::vector<double> values) {
+    Tensor t(std::move(shape));
+    if (values.size() != t.size()) throw std::invalid_argument("tensor_from: value count does not match shape");
+    t.data = std::move(values);
+    return t;
+}
+
+double relative_error(const Tensor &a, const Tensor &b) {
+    if (a.shape != b.shape) return INFINITY;
+    double worst = 0, scale = 1;
+    for (size_t k = 0; k < a.size(); ++k) {
+        if (std::isnan(a.data[k]) != std::isnan(b.data[k])) return INFINITY;
+        worst = std::max(worst, std::abs(a.data[k] - b.data[k]));
+        scale = std::max(scale, std::abs(b.data[k]));
+    }
+    return worst / scale;
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // Plain-loop references for every layer, written from the notes without Halide,
 // accumulating in double. Tensors are dense, C order, PyTorch layouts.
 #include <cstddef>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ struct Tensor {
     double &at2(int n, int f) { return data[size_t(n) * shape[1] + f]; }
     double at2(int n, int f) const { return data[size_t(n) * shape[1] + f]; }
 };
+
+Tensor random_tensor(std::vector<int> shape, std::mt19937 &rng, double low = -1, double high = 1);
+Tensor tensor_from(std::vector<int> shape, std::vector<double> values);
+// Largest |a - b| divided by max(1, largest |b|): the relative bound the tests state.
+double relative_error(const Tensor &a, const Tensor &b);
 
 struct Conv2d {
     int stride_h = 1, stride_w = 1;
