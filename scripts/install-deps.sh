@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages cnngen needs that are not already present.
 # Usage: scripts/install-deps.sh [--with-torch]   (PyTorch only for benchmarks and cross-checks)
 set -euo pipefail
-packages=(build-essential cmake pkg-config libhalide14-0-dev llvm-14-dev libfmt-dev catch2
+packages=(build-essential cmake ninja-build pkg-config libhalide14-0-dev llvm-14-dev libfmt-dev catch2
           libcli11-dev libtomlplusplus-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-numpy)
 [[ "${1:-}" == "--with-torch" ]] && packages+=(python3-torch)
 missing=()

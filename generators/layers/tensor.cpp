@@ -5,6 +5,14 @@
 
 namespace cnngen {
 
+Halide::Func zeros(const std::string &name, int rank) {
+    Halide::Func f(name);
+    std::vector<Halide::Var> args;
+    for (int k = 0; k < rank; ++k) args.emplace_back();
+    f(args) = 0.0f;
+    return f;
+}
+
 long long element_count(const Shape &shape) {
     long long count = 1;
     for (int extent : shape) count *= extent;

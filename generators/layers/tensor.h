@@ -36,6 +36,10 @@ struct Dims {
     Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"}, i{"i"};
 };
 
+// A Func of `rank` dimensions that is zero everywhere: a stand-in input or parameter
+// when only shapes matter (checking a spec, summarizing layers).
+Halide::Func zeros(const std::string &name, int rank);
+
 // Number of elements of a shape.
 long long element_count(const Shape &shape);
 std::string shape_string(const Shape &shape);

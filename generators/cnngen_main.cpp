@@ -1,0 +1,67 @@
+// cnngen: turns a model spec into an ahead-of-time library and executable.
+#include "layers/errors.h"
+#include "model/emit.h"
+#include "model/spec.h"
+#include "schedules/schedule.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/ranges.h>
+
+int main(int argc, char **argv) {
+    CLI::App app{"cnngen: generate specialized CNN libraries and executables with Halide.\n"
+                 "Exit codes: 0 success, 1 bad input (spec, target, schedule), 2 usage error, 3 internal error."};
+    app.require_subcommand(1);
+
+    cnngen::BuildOptions options;
+    CLI::App *build = app.add_subcommand("build", "Generate DIR/libNAME.a, headers, a CMake config and DIR/NAME");
+    build->add_option("spec", options.spec_path, "Model spec (models/lenet5.toml; .toml may be omitted)")->required();
+    build->add_option("--target,-t", options.target, "Halide target: host, x86-64-linux-avx2, host-cuda-cuda_capability_80, ...")
+        ->capture_default_str();
+    build->add_option("--schedule,-s", options.schedule,
+                      fmt::format("Schedule: {}", fmt::join(cnngen::schedule_names(), ", ")))
+        ->capture_default_str();
+    build->add_option("-o,--output", options.out_dir, "Output directory (replaced atomically)")->required();
+    build->add_flag("!--no-executable", options.executable, "Only the library, headers and CMake config");
+    build->add_flag("--emit-stmt", options.emit_stmt, "Also write Halide's .stmt and .html per function");
+    build->add_flag("--profile", options.profile, "Build with Halide's profiler (prints per-Func time at exit)");
+    build->add_flag("-v,--verbose", options.verbose, "Print the compiler commands");
+
+    std::string check_path;
+    CLI::App *check = app.add_subcommand("check", "Validate a model spec and print its layers and parameters");
+    check->add_option("spec", check_path, "Model spec")->required();
+
+    app.add_subcommand("schedules", "List the schedule names");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    try {
+        if (*build) {
+            cnngen::build_model(options);
+        } else if (*check) {
+            const cnngen::ModelSpec spec = cnngen::load_model_spec(check_path);
+            fmt::print("{}: model '{}', input {}, batch sizes {}, training batch {}\n", spec.path, spec.name,
+                       cnngen::shape_string(spec.input), fmt::join(spec.batch_sizes, ", "), spec.train_batch);
+            long long total = 0;
+            for (const auto &p : cnngen::model_parameters(spec)) {
+                fmt::print("  {:<14} {}\n", p.name, cnngen::shape_string(p.shape));
+                total += cnngen::element_count(p.shape);
+            }
+            fmt::print("  {} parameters\n", total);
+        } else {
+            for (const auto &name : cnngen::schedule_names()) fmt::print("{}\n", name);
+        }
+    } catch (const cnngen::ConfigError &e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return 1;
+    } catch (const Halide::CompileError &e) {
+        fmt::print(stderr, "error: Halide could not compile the model: {}\n", e.what());
+        return 3;
+    } catch (const std::exception &e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return 3;
+    }
+    return 0;
+}

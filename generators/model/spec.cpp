@@ -1,0 +1,323 @@
+#include "spec.h"
+
+#include "../layers/errors.h"
+
+#include <fmt/ranges.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace cnngen {
+
+namespace {
+
+// Reads typed fields of one TOML table, reporting problems with their location.
+class Fields {
+public:
+    Fields(const toml::table &table, std::string where) : table_(table), where_(std::move(where)) {}
+
+    bool has(const std::string &key) const { return table_.contains(key); }
+
+    int integer(const std::string &key, std::optional<int> fallback = std::nullopt, int minimum = 1) const {
+        auto node = table_.get(key);
+        if (!node) return required(key, fallback);
+        auto value = node->value<int64_t>();
+        if (!value || node->is_floating_point()) fail("{}: field '{}' must be an integer, found {}", where_, key, describe(*node));
+        if (*value < minimum || *value > 1'000'000)
+            fail("{}: field '{}' is {}, expected {} to 1000000", where_, key, *value, minimum);
+        return int(*value);
+    }
+
+    float number(const std::string &key, float fallback) const {
+        auto node = table_.get(key);
+        if (!node) return fallback;
+        auto value = node->value<double>();
+        if (!value) fail("{}: field '{}' must be a number, found {}", where_, key, describe(*node));
+        return float(*value);
+    }
+
+    bool boolean(const std::string &key, bool fallback) const {
+        auto node = table_.get(key);
+        if (!node) return fallback;
+        auto value = node->value<bool>();
+        if (!value) fail("{}: field '{}' must be true or false, found {}", where_, key, describe(*node));
+        return *value;
+    }
+
+    std::string string(const std::string &key, std::optional<std::string> fallback = std::nullopt) const {
+        auto node = table_.get(key);
+        if (!node) {
+            if (!fallback) fail("{}: field '{}' missing", where_, key);
+            return *fallback;
+        }
+        auto value = node->value<std::string>();
+        if (!value) fail("{}: field '{}' must be a string, found {}", where_, key, describe(*node));
+        return *value;
+    }
+
+    // An integer, or an array of `count` integers (e.g. kernel = 5 or kernel = [5, 3]).
+    std::vector<int> integers(const std::string &key, std::vector<size_t> counts, std::optional<int> fallback,
+                              int minimum) const {
+        auto node = table_.get(key);
+        if (!node) return std::vector<int>(counts.front(), required(key, fallback));
+        if (auto array = node->as_array()) {
+            if (std::find(counts.begin(), counts.end(), array->size()) == counts.end())
+                fail("{}: field '{}' has {} values, expected {}", where_, key, array->size(), fmt::join(counts, " or "));
+            std::vector<int> values;
+            for (const auto &element : *array) {
+                auto value = element.value<int64_t>();
+                if (!value || element.is_floating_point() || *value < minimum || *value > 1'000'000)
+                    fail("{}: field '{}' holds {}, expected integers >= {}", where_, key, describe(element), minimum);
+                values.push_back(int(*value));
+            }
+            return values;
+        }
+        return std::vector<int>(counts.front(), integer(key, fallback, minimum));
+    }
+
+    std::optional<std::string> maybe_string(const std::string &key) const {
+        auto node = table_.get(key);
+        return node ? node->value<std::string>() : std::nullopt;
+    }
+
+    void reject_unknown(const std::set<std::string> &known) const {
+        for (const auto &[key, node] : table_)
+            if (!known.count(std::string(key.str())))
+                fail("{}: unknown field '{}', expected one of {}", where_, key.str(), fmt::join(known, ", "));
+    }
+
+    const std::string &where() const { return where_; }
+
+private:
+    int required(const std::string &key, std::optional<int> fallback) const {
+        if (!fallback) fail("{}: field '{}' missing", where_, key);
+        return *fallback;
+    }
+    static std::string describe(const toml::node &node) {
+        std::ostringstream out;
+        out << node.type() << " ";
+        node.visit([&](auto &&v) { out << v; });
+        return out.str();
+    }
+
+    const toml::table &table_;
+    std::string where_;
+};
+
+// kernel/stride/dilation as (h, w); padding as one value, (h, w), (top, bottom, left, right)
+// or one of the notes' modes "valid", "same", "full".
+void read_window(const Fields &f, Window1d &height, Window1d &width, int default_kernel, int default_stride,
+                 bool allow_dilation) {
+    auto kernel = f.integers("kernel", {2}, default_kernel > 0 ? std::optional<int>(default_kernel) : std::nullopt, 1);
+    auto stride = f.integers("stride", {2}, default_stride > 0 ? default_stride : kernel[0], 1);
+    auto dilation = allow_dilation ? f.integers("dilation", {2}, 1, 1) : std::vector<int>{1, 1};
+    height.kernel = kernel[0];
+    width.kernel = kernel[1];
+    height.stride = stride[0];
+    width.stride = stride[1];
+    height.dilation = dilation[0];
+    width.dilation = dilation[1];
+    std::vector<int> pad{0, 0, 0, 0};
+    if (auto mode_name = f.maybe_string("padding")) {
+        const PaddingMode mode = padding_mode_from_name(f.where(), *mode_name);
+        if (mode != PaddingMode::valid && (height.stride != 1 || width.stride != 1))
+            fail("{}: padding '{}' is defined for stride 1 only", f.where(), *mode_name);
+        Window1d h = padding_for_mode(mode, height.kernel, height.dilation);
+        Window1d w = padding_for_mode(mode, width.kernel, width.dilation);
+        pad = {h.pad_before, h.pad_after, w.pad_before, w.pad_after};
+    } else {
+        auto values = f.integers("padding", {1, 2, 4}, 0, 0);
+        if (values.size() == 1) pad = {values[0], values[0], values[0], values[0]};
+        if (values.size() == 2) pad = {values[0], values[0], values[1], values[1]};
+        if (values.size() == 4) pad = values;
+    }
+    height.pad_before = pad[0];
+    height.pad_after = pad[1];
+    width.pad_before = pad[2];
+    width.pad_after = pad[3];
+}
+
+LayerSpec parse_layer(const toml::table &table, const std::string &where) {
+    Fields f(table, where);
+    LayerSpec layer;
+    layer.kind = f.string("kind");
+    const std::string &kind = layer.kind;
+    const std::set<std::string> window_fields{"name", "kind", "kernel", "stride", "padding"};
+    if (kind == "conv2d") {
+        Conv2dParams p;
+        p.out_channels = f.integer("out_channels");
+        read_window(f, p.height, p.width, 0, 1, true);
+        p.groups = f.integer("groups", 1);
+        p.bias = f.boolean("bias", true);
+        const std::string mode = f.string("mode", std::string("cross_correlation"));
+        if (mode != "cross_correlation" && mode != "convolution")
+            fail("{}: field 'mode' is '{}', expected cross_correlation or convolution", where, mode);
+        p.flip_kernel = mode == "convolution";
+        f.reject_unknown({"name", "kind", "out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias", "mode"});
+        layer.params = p;
+    } else if (kind == "max_pool" || kind == "avg_pool" || kind == "p_norm_pool") {
+        Pool2dParams p;
+        p.kind = kind == "max_pool" ? PoolKind::max : kind == "avg_pool" ? PoolKind::average : PoolKind::p_norm;
+        read_window(f, p.height, p.width, 0, 0, false);
+        p.count_include_pad = f.boolean("count_include_pad", true);
+        p.p = f.number("p", 2.0f);
+        f.reject_unknown({"name", "kind", "kernel", "stride", "padding", "count_include_pad", "p"});
+        layer.params = p;
+    } else if (kind == "relu" || kind == "leaky_relu" || kind == "sigmoid" || kind == "tanh" || kind == "elu" ||
+               kind == "softmax") {
+        ActivationParams p;
+        p.kind = activation_kind_from_name(where, kind);
+        p.alpha = f.number("alpha", kind == "elu" ? 1.0f : 0.01f);
+        f.reject_unknown({"name", "kind", "alpha"});
+        layer.params = p;
+    } else if (kind == "lrn") {
+        LrnParams p;
+        p.kind = lrn_kind_from_name(where, f.string("region", std::string("inter_channel")));
+        p.n = f.integer("n", 5);
+        p.kappa = f.number("kappa", 2.0f);
+        p.gamma = f.number("gamma", 1e-4f);
+        p.beta = f.number("beta", 0.75f);
+        f.reject_unknown({"name", "kind", "region", "n", "kappa", "gamma", "beta"});
+        layer.params = p;
+    } else if (kind == "fully_connected") {
+        FullyConnectedParams p;
+        p.out_features = f.integer("out_features");
+        p.bias = f.boolean("bias", true);
+        f.reject_unknown({"name", "kind", "out_features", "bias"});
+        layer.params = p;
+    } else {
+        fail("{}: unknown layer kind '{}', expected one of conv2d, max_pool, avg_pool, p_norm_pool, relu, leaky_relu, "
+             "sigmoid, tanh, elu, softmax, lrn, fully_connected",
+             where, kind);
+    }
+    return layer;
+}
+
+}  // namespace
+
+std::string identifier_for(const std::string &name) {
+    std::string id = name;
+    for (char &ch : id)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    return id;
+}
+
+ModelSpec parse_model_spec(const std::string &text, const std::string &path) {
+    toml::table root;
+    try {
+        root = toml::parse(text, path);
+    } catch (const toml::parse_error &e) {
+        fail("{}:{}:{}: TOML syntax error: {}", path, e.source().begin.line, e.source().begin.column, e.description());
+    }
+    ModelSpec spec;
+    spec.path = path;
+    Fields top(root, path);
+    top.reject_unknown({"name", "description", "input", "build", "loss", "layers"});
+    spec.name = top.string("name");
+    if (!std::regex_match(spec.name, std::regex("[A-Za-z][A-Za-z0-9_]*")))
+        fail("{}: field 'name' is '{}', expected a C identifier (letters, digits, _)", path, spec.name);
+
+    const toml::table *input = root["input"].as_table();
+    if (!input) fail("{}: table [input] missing (channels, height, width)", path);
+    Fields in(*input, path + ": [input]");
+    in.reject_unknown({"channels", "height", "width"});
+    spec.input = {in.integer("channels"), in.integer("height"), in.integer("width")};
+
+    const toml::table empty;
+    const toml::table *build = root["build"].as_table();
+    Fields b(build ? *build : empty, path + ": [build]");
+    b.reject_unknown({"batch_sizes", "train_batch"});
+    spec.batch_sizes = b.integers("batch_sizes", {1, 2, 3, 4, 5, 6, 7, 8}, 1, 1);
+    if (!b.has("batch_sizes")) spec.batch_sizes = {1, 64, 256};
+    std::sort(spec.batch_sizes.begin(), spec.batch_sizes.end());
+    spec.batch_sizes.erase(std::unique(spec.batch_sizes.begin(), spec.batch_sizes.end()), spec.batch_sizes.end());
+    spec.train_batch = b.integer("train_batch", 64);
+
+    const toml::table *loss = root["loss"].as_table();
+    Fields l(loss ? *loss : empty, path + ": [loss]");
+    l.reject_unknown({"kind", "margin", "delta"});
+    spec.loss.kind = loss_kind_from_name(path + ": [loss]", l.string("kind", std::string("softmax_cross_entropy")));
+    if (!loss_takes_labels(spec.loss.kind))
+        fail("{}: [loss] kind must take class labels (softmax_cross_entropy or hinge) to train on IDX data", path);
+    spec.loss.margin = l.number("margin", 1.0f);
+    spec.loss.delta = l.number("delta", 1.0f);
+
+    const toml::array *layers = root["layers"].as_array();
+    if (!layers || layers->empty()) fail("{}: no [[layers]] given", path);
+    std::set<std::string> names;
+    for (size_t k = 0; k < layers->size(); ++k) {
+        const toml::table *table = (*layers)[k].as_table();
+        if (!table) fail("{}: layers[{}] is not a table", path, k);
+        std::string name = Fields(*table, fmt::format("{}: layer #{}", path, k + 1)).string("name");
+        if (!std::regex_match(name, std::regex("[A-Za-z][A-Za-z0-9_]*")))
+            fail("{}: layer #{} name '{}' must be a C identifier", path, k + 1, name);
+        if (!names.insert(name).second) fail("{}: layer #{} name '{}' used twice", path, k + 1, name);
+        LayerSpec layer = parse_layer(*table, fmt::format("{}: layer '{}' (#{})", path, name, k + 1));
+        layer.name = name;
+        spec.layers.push_back(layer);
+    }
+    // Shapes must chain; building the algorithm once checks every layer.
+    model_parameters(spec);
+    return spec;
+}
+
+ModelSpec load_model_spec(const std::string &path) {
+    std::ifstream file(path);
+    if (!file) fail("{}: cannot open model spec", path);
+    std::stringstream text;
+    text << file.rdbuf();
+    return parse_model_spec(text.str(), path);
+}
+
+Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source) {
+    Network net;
+    Tensor current = input;
+    for (size_t k = 0; k < spec.layers.size(); ++k) {
+        const LayerSpec &l = spec.layers[k];
+        const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, k + 1);
+        const bool image_layer = !std::holds_alternative<FullyConnectedParams>(l.params) &&
+                                 !std::holds_alternative<ActivationParams>(l.params);
+        if (image_layer && current.shape.size() != 4) {
+            fail("{}: {} expects a 4-D (N, C, H, W) input but '{}' produces {}", where, l.kind,
+                 k ? spec.layers[k - 1].name : "input", shape_string(current.shape));
+        }
+        Layer layer;
+        try {
+            layer = std::visit(
+                [&](const auto &p) -> Layer {
+                    using P = std::decay_t<decltype(p)>;
+                    if constexpr (std::is_same_v<P, Conv2dParams>) return conv2d(l.name, current, p, source);
+                    else if constexpr (std::is_same_v<P, Pool2dParams>) return pool2d(l.name, current, p);
+                    else if constexpr (std::is_same_v<P, ActivationParams>) return activation(l.name, current, p);
+                    else if constexpr (std::is_same_v<P, LrnParams>) return lrn(l.name, current, p);
+                    else return fully_connected(l.name, current, p, source);
+                },
+                l.params);
+        } catch (const ConfigError &e) {
+            fail("{}: input {} from '{}': {}", where, shape_string(current.shape), k ? spec.layers[k - 1].name : "input",
+                 e.what());
+        }
+        current = layer.output;
+        net.layers.push_back(layer);
+    }
+    if (current.shape.size() != 2)
+        fail("{}: the last layer '{}' produces {}, expected (N, classes) for the loss", spec.path, spec.layers.back().name,
+             shape_string(current.shape));
+    net.output = current;
+    return net;
+}
+
+std::vector<ParameterInfo> model_parameters(const ModelSpec &spec) {
+    std::vector<ParameterInfo> params;
+    ParamSource recording = [&](const std::string &name, const Shape &shape) {
+        params.push_back({name, shape});
+        return zeros(identifier_for(name) + "_shape_check", int(shape.size()));
+    };
+    build_network(spec, {zeros("input_shape_check", 4), {1, spec.input[0], spec.input[1], spec.input[2]}}, recording);
+    return params;
+}
+
+}  // namespace cnngen

@@ -1,0 +1,35 @@
+#pragma once
+// The training loop: IDX data, shuffled mini-batches, SGD with a learning-rate policy,
+// progress, test accuracy per epoch, curves (CSV + PNG) and atomic checkpoints.
+#include "model.h"
+
+#include <optional>
+#include <string>
+
+namespace cnngen {
+
+enum class LrPolicy { fixed, step, inv };
+
+struct TrainOptions {
+    std::string data_dir;
+    int epochs = 10;
+    int batch = 0;  // 0: the batch the training step was generated for
+    SgdSettings sgd;
+    LrPolicy lr_policy = LrPolicy::fixed;
+    float lr_gamma = 0.1f;    // step: factor per stepsize; inv: (1 + gamma * step)^-power
+    int lr_stepsize = 10000;  // step policy, in updates
+    float lr_power = 0.75f;   // inv policy
+    uint32_t seed = 1;
+    std::string init_dir, out_dir, resume_dir;
+    long long max_steps = 0;  // 0: no limit
+    bool shuffle = true;
+    bool progress = true;
+};
+
+// The learning rate for update number `step` (0-based).
+float learning_rate_at(const TrainOptions &options, long long step);
+
+// Returns the final test accuracy (or -1 without a test set).
+double train(Model &model, const TrainOptions &options);
+
+}  // namespace cnngen

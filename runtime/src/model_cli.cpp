@@ -1,0 +1,252 @@
+#include "cnngen/model_cli.h"
+
+#include "cnngen/error.h"
+#include "cnngen/idx.h"
+#include "cnngen/model.h"
+#include "cnngen/npy.h"
+#include "cnngen/trainer.h"
+
+#include <CLI/CLI.hpp>
+#include <HalideRuntime.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace cnngen {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Inputs {
+    std::vector<float> images;
+    int count = 0;
+    std::vector<int32_t> labels;  // empty when unknown
+};
+
+bool is_npy(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[6] = {};
+    in.read(magic, 6);
+    return std::string(magic, 6) == "\x93NUMPY";
+}
+
+Inputs read_inputs(const Model &model, const std::string &path, const std::string &labels_path) {
+    Inputs in;
+    const auto &shape = model.description().input_shape;
+    if (!std::filesystem::exists(path)) runtime_fail("{}: input file does not exist", path);
+    if (is_npy(path)) {
+        NpyArray a = read_npy(path);
+        if (a.shape.size() != 4 || a.shape[1] != shape[0] || a.shape[2] != shape[1] || a.shape[3] != shape[2])
+            runtime_fail("{}: shape ({}), expected (N, {}, {}, {})", path, fmt::join(a.shape, ", "), shape[0], shape[1],
+                         shape[2]);
+        in.count = a.shape[0];
+        in.images = std::move(a.data);
+    } else {
+        IdxImages idx = read_idx_images(path);
+        if (shape[0] != 1 || idx.rows != shape[1] || idx.cols != shape[2])
+            runtime_fail("{}: images are 1x{}x{}, model {} expects {}x{}x{}", path, idx.rows, idx.cols,
+                         model.description().name, shape[0], shape[1], shape[2]);
+        in.count = idx.count;
+        in.images = std::move(idx.pixels);
+    }
+    std::string label_file = labels_path;
+    if (label_file.empty()) {
+        // t10k-images-idx3-ubyte[.gz] -> t10k-labels-idx1-ubyte[.gz], when present.
+        const auto at = path.find("images-idx3");
+        if (at != std::string::npos) {
+            std::string guess = path;
+            guess.replace(at, 11, "labels-idx1");
+            if (std::filesystem::exists(guess)) label_file = guess;
+        }
+    }
+    if (!label_file.empty()) {
+        in.labels = read_idx_labels(label_file);
+        if (int(in.labels.size()) != in.count)
+            runtime_fail("{}: {} labels for {} images in {}", label_file, in.labels.size(), in.count, path);
+    }
+    return in;
+}
+
+int predict(Model &model, const std::string &weights, const std::string &input, const std::string &labels,
+            const std::string &logits_out, bool all) {
+    model.load_weights(weights);
+    const Inputs in = read_inputs(model, input, labels);
+    const auto t0 = Clock::now();
+    const std::vector<float> logits = model.logits(in.images.data(), in.count);
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const std::vector<int> predicted = argmax_rows(logits, model.classes());
+    const size_t shown = all ? predicted.size() : std::min<size_t>(predicted.size(), 20);
+    fmt::print("predicted labels{}: {}\n", shown < predicted.size() ? fmt::format(" (first {} of {})", shown, predicted.size()) : "",
+               fmt::join(predicted.begin(), predicted.begin() + long(shown), " "));
+    fmt::print("{} images in {:.1f} ms: {:.0f} img/s\n", in.count, seconds * 1e3, in.count / std::max(seconds, 1e-9));
+    if (!in.labels.empty()) {
+        int correct = 0;
+        for (size_t k = 0; k < predicted.size(); ++k) correct += predicted[k] == in.labels[k];
+        fmt::print("accuracy: {:.2f}% ({}/{})\n", 100.0 * correct / std::max(1, in.count), correct, in.count);
+    }
+    if (!logits_out.empty()) {
+        write_npy(logits_out, {in.count, model.classes()}, logits.data());
+        fmt::print("logits written to {}\n", logits_out);
+    }
+    return 0;
+}
+
+double median_seconds(int iterations, const std::function<void()> &fn) {
+    std::vector<double> times;
+    for (int k = 0; k < iterations; ++k) {
+        const auto t0 = Clock::now();
+        fn();
+        times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
+    return times[times.size() / 2];
+}
+
+int bench(Model &model, double seconds_per_case, bool csv) {
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> pixel(0, 1);
+    std::vector<std::vector<std::string>> rows;
+    auto images_for = [&](int batch) {
+        std::vector<float> v(size_t(batch) * model.sample_size());
+        for (float &x : v) x = pixel(rng);
+        return v;
+    };
+    for (int batch : model.inference_batches()) {
+        const std::vector<float> images = images_for(batch);
+        model.logits(images.data(), batch);  // warm-up: first call allocates and initializes threads
+        int iterations = 0;
+        const auto t0 = Clock::now();
+        while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds_per_case || iterations < 3) {
+            model.logits(images.data(), batch);
+            ++iterations;
+        }
+        const double per_call = std::chrono::duration<double>(Clock::now() - t0).count() / iterations;
+        const double median = median_seconds(std::max(3, std::min(iterations, 50)), [&] { model.logits(images.data(), batch); });
+        rows.push_back({"inference", std::to_string(batch), fmt::format("{:.1f}", median * 1e6),
+                        fmt::format("{:.0f}", batch / per_call)});
+    }
+    if (const int batch = model.train_batch()) {
+        const std::vector<float> images = images_for(batch);
+        std::vector<int32_t> labels(static_cast<size_t>(batch), 0);
+        for (auto &l : labels) l = int32_t(rng() % unsigned(model.classes()));
+        SgdSettings sgd;
+        sgd.learning_rate = 1e-4f;
+        model.train_step(images.data(), labels.data(), sgd);
+        int iterations = 0;
+        const auto t0 = Clock::now();
+        while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds_per_case || iterations < 3) {
+            model.train_step(images.data(), labels.data(), sgd);
+            ++iterations;
+        }
+        const double per_call = std::chrono::duration<double>(Clock::now() - t0).count() / iterations;
+        rows.push_back({"train_step", std::to_string(batch), fmt::format("{:.1f}", per_call * 1e6),
+                        fmt::format("{:.0f}", batch / per_call)});
+    }
+    const auto &d = model.description();
+    if (csv) {
+        fmt::print("model,target,schedule,kind,batch,latency_us,img_per_s\n");
+        for (const auto &r : rows) fmt::print("{},{},{},{}\n", d.name, d.target, d.schedule, fmt::join(r, ","));
+    } else {
+        fmt::print("{} ({}, schedule {})\n{:<11} {:>6} {:>14} {:>12}\n", d.name, d.target, d.schedule, "kind", "batch",
+                   "latency_us", "img_per_s");
+        for (const auto &r : rows) fmt::print("{:<11} {:>6} {:>14} {:>12}\n", r[0], r[1], r[2], r[3]);
+    }
+    return 0;
+}
+
+void info(const Model &model) {
+    const auto &d = model.description();
+    fmt::print("{}: input {}x{}x{}, {} classes, target {}, schedule {}\n", d.name, d.input_shape[0], d.input_shape[1],
+               d.input_shape[2], d.classes, d.target, d.schedule);
+    for (const auto &l : d.layers) fmt::print("  {}\n", l);
+    for (const auto &p : d.parameters) fmt::print("  {:<14} ({})\n", p.name, fmt::join(p.shape, ", "));
+    for (const auto &e : d.pipelines) fmt::print("  {}\n", e.function_name);
+}
+
+}  // namespace
+
+int run_model_cli(int argc, char **argv, const ModelDescription &description) {
+    CLI::App app{fmt::format("{}: a CNN generated by cnngen (target {}, schedule {}).\n"
+                             "Exit codes: 0 success, 1 bad input or failed run, 2 usage error.",
+                             description.name, description.target, description.schedule)};
+    app.require_subcommand(1);
+    int threads = 0;
+    app.add_option("--threads", threads, "Worker threads (default: all cores, or HL_NUM_THREADS)")->check(CLI::NonNegativeNumber);
+
+    std::string weights, input, labels, logits_out;
+    bool all_labels = false;
+    CLI::App *predict_cmd = app.add_subcommand("predict", "Classify images from an IDX file or an .npy array (N,C,H,W)");
+    predict_cmd->add_option("--weights", weights, "Directory with one .npy per parameter (state_dict names)")->required();
+    predict_cmd->add_option("--input", input, "IDX image file (raw or .gz) or float32 .npy (N,C,H,W)")->required();
+    predict_cmd->add_option("--labels", labels, "IDX label file (default: the input's sibling *-labels-idx1-ubyte)");
+    predict_cmd->add_option("--logits", logits_out, "Write the logits (N, classes) to this .npy file");
+    predict_cmd->add_flag("--all", all_labels, "Print every predicted label, not the first 20");
+
+    double seconds = 1.0;
+    bool csv = false;
+    CLI::App *bench_cmd = app.add_subcommand("bench", "Batch-1 latency and img/s at every built batch size");
+    bench_cmd->add_option("--seconds", seconds, "Time per measured case")->check(CLI::PositiveNumber)->capture_default_str();
+    bench_cmd->add_flag("--csv", csv, "Print CSV instead of a table");
+
+    TrainOptions t;
+    std::string policy = "fixed";
+    bool no_shuffle = false, quiet = false;
+    CLI::App *train_cmd = app.add_subcommand("train", "Train with SGD on MNIST-format IDX files");
+    train_cmd->add_option("--data", t.data_dir, "Directory with train-images-idx3-ubyte[.gz] and the three others")->required();
+    train_cmd->add_option("--epochs", t.epochs, "Passes over the training set")->capture_default_str();
+    train_cmd->add_option("--batch", t.batch, "Must equal the generated training batch (see `info`)");
+    train_cmd->add_option("--lr", t.sgd.learning_rate, "Base learning rate")->capture_default_str();
+    train_cmd->add_option("--momentum", t.sgd.momentum, "SGD momentum")->capture_default_str();
+    train_cmd->add_option("--weight-decay", t.sgd.weight_decay, "L2 weight decay")->capture_default_str();
+    train_cmd->add_option("--lr-policy", policy, "fixed, step (lr*gamma^floor(step/stepsize)) or inv (lr*(1+gamma*step)^-power)")
+        ->check(CLI::IsMember({"fixed", "step", "inv"}))
+        ->capture_default_str();
+    train_cmd->add_option("--lr-gamma", t.lr_gamma, "gamma of the step and inv policies")->capture_default_str();
+    train_cmd->add_option("--lr-stepsize", t.lr_stepsize, "Updates per step of the step policy")->capture_default_str();
+    train_cmd->add_option("--lr-power", t.lr_power, "power of the inv policy")->capture_default_str();
+    train_cmd->add_option("--seed", t.seed, "Initialization and shuffling seed")->capture_default_str();
+    train_cmd->add_option("--init", t.init_dir, "Start from this weights directory");
+    train_cmd->add_option("--out", t.out_dir, "Checkpoint directory, replaced atomically after each epoch");
+    train_cmd->add_option("--resume", t.resume_dir, "Continue from a checkpoint written by --out");
+    train_cmd->add_option("--max-steps", t.max_steps, "Stop after this many updates");
+    train_cmd->add_flag("--no-shuffle", no_shuffle, "Take batches in file order");
+    train_cmd->add_flag("--quiet", quiet, "No progress bar");
+
+    app.add_subcommand("info", "Print layers, parameters and generated functions");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    try {
+        if (threads > 0) halide_set_num_threads(threads);
+        Model model(description);
+        if (*predict_cmd) return predict(model, weights, input, labels, logits_out, all_labels);
+        if (*bench_cmd) return bench(model, seconds, csv);
+        if (*train_cmd) {
+            if (t.epochs < 1) runtime_fail("--epochs {}: expected at least 1", t.epochs);
+            if (t.batch < 0) runtime_fail("--batch {}: expected a positive batch size", t.batch);
+            t.lr_policy = policy == "step" ? LrPolicy::step : policy == "inv" ? LrPolicy::inv : LrPolicy::fixed;
+            t.shuffle = !no_shuffle;
+            t.progress = !quiet;
+            train(model, t);
+            return 0;
+        }
+        info(model);
+        return 0;
+    } catch (const RuntimeError &e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return 1;
+    } catch (const std::exception &e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return 1;
+    }
+}
+
+}  // namespace cnngen

@@ -1,0 +1,203 @@
+#include "cnngen/trainer.h"
+
+#include "atomic_file.h"
+#include "cnngen/checkpoint.h"
+#include "cnngen/error.h"
+#include "cnngen/idx.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+namespace cnngen {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Dataset {
+    IdxImages images;
+    std::vector<int32_t> labels;
+};
+
+Dataset load_split(const Model &model, const std::string &dir, const std::string &prefix) {
+    Dataset d;
+    const std::string image_path = find_idx_file(dir, prefix + "-images-idx3-ubyte");
+    const std::string label_path = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
+    d.images = read_idx_images(image_path);
+    d.labels = read_idx_labels(label_path);
+    const auto &in = model.description().input_shape;
+    if (in[0] != 1 || d.images.rows != in[1] || d.images.cols != in[2])
+        runtime_fail("{}: images are 1x{}x{}, model {} expects {}x{}x{}", image_path, d.images.rows, d.images.cols,
+                     model.description().name, in[0], in[1], in[2]);
+    if (size_t(d.images.count) != d.labels.size())
+        runtime_fail("{}: {} labels for {} images in {}", label_path, d.labels.size(), d.images.count, image_path);
+    for (size_t k = 0; k < d.labels.size(); ++k)
+        if (d.labels[k] < 0 || d.labels[k] >= model.classes())
+            runtime_fail("{}: label {} of sample {} is outside 0..{}", label_path, d.labels[k], k, model.classes() - 1);
+    return d;
+}
+
+double accuracy(Model &model, const Dataset &d) {
+    const std::vector<float> logits = model.logits(d.images.pixels.data(), d.images.count);
+    const std::vector<int> predicted = argmax_rows(logits, model.classes());
+    int correct = 0;
+    for (size_t k = 0; k < predicted.size(); ++k) correct += predicted[k] == d.labels[k];
+    return double(correct) / double(std::max(1, d.images.count));
+}
+
+std::vector<int> epoch_order(int count, uint32_t seed, long long epoch, bool shuffle) {
+    std::vector<int> order(static_cast<size_t>(count));
+    std::iota(order.begin(), order.end(), 0);
+    if (shuffle) {
+        // A fresh generator per epoch makes a resumed run draw the same batches.
+        std::mt19937_64 rng(uint64_t(seed) * 1000003ULL + uint64_t(epoch));
+        std::shuffle(order.begin(), order.end(), rng);
+    }
+    return order;
+}
+
+void draw_progress(long long epoch, int step_in_epoch, int steps, double loss, double acc, double img_per_s,
+                   bool terminal) {
+    if (!terminal && step_in_epoch % 100 != 0 && step_in_epoch != steps) return;
+    const int width = 30, filled = int(double(step_in_epoch) / steps * width);
+    std::fprintf(stderr, "%sepoch %lld [%s%s] %d/%d loss %.4f acc %.2f%% %.0f img/s%s", terminal ? "\r" : "",
+                 epoch + 1, std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(),
+                 step_in_epoch, steps, loss, 100 * acc, img_per_s, terminal ? "" : "\n");
+    if (terminal && step_in_epoch == steps) std::fprintf(stderr, "\n");
+}
+
+void plot_curves(const std::string &csv, const std::string &png) {
+    if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        std::printf("gnuplot not found; curves are in %s only\n", csv.c_str());
+        return;
+    }
+    const std::string script = fmt::format(
+        "set terminal pngcairo size 900,500; set output '{png}'; set datafile separator ',';"
+        "set key autotitle columnhead; set xlabel 'epoch'; set ylabel 'loss'; set y2label 'accuracy %';"
+        "set y2tics; set ytics nomirror;"
+        "plot '{csv}' using 1:2 with linespoints axes x1y1 title 'train loss',"
+        " '' using 1:3 with linespoints axes x1y2 title 'train accuracy',"
+        " '' using 1:4 with linespoints axes x1y2 title 'test accuracy'",
+        fmt::arg("png", png), fmt::arg("csv", csv));
+    const std::string command = "gnuplot -e \"" + script + "\" 2>/dev/null";
+    if (std::system(command.c_str()) == 0) std::printf("curves: %s, %s\n", csv.c_str(), png.c_str());
+}
+
+}  // namespace
+
+float learning_rate_at(const TrainOptions &o, long long step) {
+    switch (o.lr_policy) {
+    case LrPolicy::fixed: return o.sgd.learning_rate;
+    case LrPolicy::step: return o.sgd.learning_rate * std::pow(o.lr_gamma, float(step / o.lr_stepsize));
+    case LrPolicy::inv: return o.sgd.learning_rate * std::pow(1.0f + o.lr_gamma * float(step), -o.lr_power);
+    }
+    return o.sgd.learning_rate;
+}
+
+double train(Model &model, const TrainOptions &o) {
+    const int batch = model.train_batch();
+    if (batch == 0) runtime_fail("{}: this build has no training step", model.description().name);
+    if (o.batch != 0 && o.batch != batch)
+        runtime_fail("--batch {}: {} was generated for training batch {}; set [build] train_batch = {} in the spec and "
+                     "rebuild",
+                     o.batch, model.description().name, batch, o.batch);
+    if (o.epochs < 1) runtime_fail("--epochs {}: expected at least 1", o.epochs);
+    if (!(o.sgd.learning_rate > 0)) runtime_fail("--lr {}: expected a positive learning rate", o.sgd.learning_rate);
+
+    const Dataset train_set = load_split(model, o.data_dir, "train");
+    std::optional<Dataset> test_set;
+    try {
+        test_set = load_split(model, o.data_dir, "t10k");
+    } catch (const RuntimeError &e) {
+        if (std::filesystem::exists(o.data_dir + "/t10k-images-idx3-ubyte") ||
+            std::filesystem::exists(o.data_dir + "/t10k-images-idx3-ubyte.gz"))
+            throw;
+        std::printf("no test set in %s; skipping test accuracy\n", o.data_dir.c_str());
+    }
+    if (train_set.images.count < batch)
+        runtime_fail("{}: {} training images, fewer than one batch of {}", o.data_dir, train_set.images.count, batch);
+
+    TrainingState state;
+    state.seed = o.seed;
+    state.lr_policy = o.lr_policy == LrPolicy::fixed ? "fixed" : o.lr_policy == LrPolicy::step ? "step" : "inv";
+    model.initialize(o.seed);
+    if (!o.init_dir.empty()) model.load_weights(o.init_dir);
+    if (!o.resume_dir.empty()) {
+        state = load_checkpoint(o.resume_dir, model);
+        std::printf("resumed from %s at step %lld\n", o.resume_dir.c_str(), state.step);
+    }
+
+    const int steps_per_epoch = train_set.images.count / batch;
+    const int sample = model.sample_size();
+    std::vector<float> images(size_t(batch) * size_t(sample));
+    std::vector<int32_t> labels(static_cast<size_t>(batch), 0);
+    const bool terminal = o.progress && isatty(STDERR_FILENO);
+    const std::string curves = (o.out_dir.empty() ? std::string("train") : o.out_dir) + "-curves";
+    std::string csv = "epoch,train_loss,train_accuracy,test_accuracy,img_per_s,seconds\n";
+    double test_acc = -1;
+    const auto started = Clock::now();
+    bool stop = false;
+
+    for (long long epoch = state.step / steps_per_epoch; epoch < o.epochs && !stop; ++epoch) {
+        const std::vector<int> order = epoch_order(train_set.images.count, o.seed, epoch, o.shuffle);
+        double loss_sum = 0;
+        long long seen = 0, correct = 0;
+        const auto epoch_start = Clock::now();
+        int step_in_epoch = int(state.step % steps_per_epoch);
+        for (; step_in_epoch < steps_per_epoch; ++step_in_epoch) {
+            for (int n = 0; n < batch; ++n) {
+                const int index = order[size_t(step_in_epoch) * batch + n];
+                std::copy_n(train_set.images.pixels.begin() + long(index) * sample, sample,
+                            images.begin() + long(n) * sample);
+                labels[size_t(n)] = train_set.labels[size_t(index)];
+            }
+            SgdSettings sgd = o.sgd;
+            sgd.learning_rate = learning_rate_at(o, state.step);
+            const StepResult r = model.train_step(images.data(), labels.data(), sgd);
+            if (!std::isfinite(r.loss)) {
+                if (terminal) std::fprintf(stderr, "\n");
+                runtime_fail("step {}: loss became {}; stopping{}", state.step + 1, r.loss,
+                             o.out_dir.empty() ? std::string()
+                                               : fmt::format(", the last good checkpoint stays in {}", o.out_dir));
+            }
+            ++state.step;
+            loss_sum += r.loss * batch;
+            correct += r.correct;
+            seen += batch;
+            const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+            if (o.progress)
+                draw_progress(epoch, step_in_epoch + 1, steps_per_epoch, loss_sum / seen, double(correct) / seen,
+                              seen / std::max(seconds, 1e-9), terminal);
+            if (o.max_steps > 0 && state.step >= o.max_steps) {
+                stop = true;
+                ++step_in_epoch;
+                break;
+            }
+        }
+        const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+        if (terminal && stop) std::fprintf(stderr, "\n");
+        if (test_set) test_acc = accuracy(model, *test_set);
+        const double img_per_s = seen / std::max(seconds, 1e-9);
+        std::printf("epoch %lld: train loss %.4f, train accuracy %.2f%%, test accuracy %s, %.0f img/s, %.1f s\n",
+                    epoch + 1, seen ? loss_sum / seen : 0.0, seen ? 100.0 * correct / seen : 0.0,
+                    test_set ? fmt::format("{:.2f}%", 100 * test_acc).c_str() : "n/a", img_per_s, seconds);
+        std::fflush(stdout);
+        csv += fmt::format("{},{:.6f},{:.4f},{:.4f},{:.1f},{:.2f}\n", epoch + 1, seen ? loss_sum / seen : 0.0,
+                           seen ? 100.0 * correct / seen : 0.0, test_set ? 100 * test_acc : -1.0, img_per_s, seconds);
+        if (!o.out_dir.empty()) save_checkpoint(o.out_dir, model, state);
+    }
+    write_file_atomically(curves + ".csv", csv);
+    plot_curves(curves + ".csv", curves + ".png");
+    std::printf("trained %lld steps in %.1f s\n", state.step,
+                std::chrono::duration<double>(Clock::now() - started).count());
+    return test_acc;
+}
+
+}  // namespace cnngen
