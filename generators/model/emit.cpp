@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 namespace fs = std::filesystem;
 using namespace Halide;
@@ -164,7 +165,12 @@ void build_model(const BuildOptions &options) {
     const auto started = Clock::now();
     std::string spec_path = options.spec_path;
     if (!fs::exists(spec_path) && fs::exists(spec_path + ".toml")) spec_path += ".toml";
-    const ModelSpec spec = load_model_spec(spec_path);
+    ModelSpec spec = load_model_spec(spec_path);
+    if (!options.name.empty()) {
+        if (!std::regex_match(options.name, std::regex("[A-Za-z][A-Za-z0-9_]*")))
+            fail("cnngen build: --name '{}' must be a C identifier", options.name);
+        spec.name = options.name;
+    }
     Target target = parse_target(options.target);
     check_schedule_name("cnngen build", options.schedule);
     if (options.out_dir.empty()) fail("cnngen build: no output directory (-o DIR)");

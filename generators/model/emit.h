@@ -10,6 +10,7 @@ struct BuildOptions {
     std::string target = "host";
     std::string schedule = "cpu";
     std::string out_dir;
+    std::string name;            // overrides the spec's name (symbols, files, executable)
     bool executable = true;      // also link DIR/NAME
     bool emit_stmt = false;      // Halide's stmt and HTML per function, for inspection
     bool profile = false;        // Halide's profiler in every function

@@ -21,6 +21,21 @@ std::vector<Var> pure_update_vars(Func f, int update) {
     return vars;
 }
 
+// Forward Funcs a schedule placed inside a layer (compute_at or inline) that backward Funcs
+// also read must be computed at root, where the backward loops can reach them.
+void materialize_shared_stages(const std::vector<Func> &outputs, const std::set<std::string> &skip) {
+    std::map<std::string, Internal::Function> all;
+    for (const Func &out : outputs) {
+        all[out.name()] = out.function();
+        for (const auto &[name, function] : Internal::find_transitive_calls(out.function())) all[name] = function;
+    }
+    for (const auto &[name, function] : all) {
+        if (skip.count(name)) continue;
+        for (const auto &[callee, callee_function] : Internal::find_direct_calls(function))
+            if (skip.count(callee) && callee_function.has_pure_definition()) Func(callee_function).compute_root();
+    }
+}
+
 std::vector<Func> pipeline_funcs(const std::vector<Func> &outputs, const std::set<std::string> &skip) {
     std::map<std::string, Internal::Function> all;
     for (const Func &out : outputs) {
@@ -38,6 +53,7 @@ std::vector<Func> pipeline_funcs(const std::vector<Func> &outputs, const std::se
 void schedule_gradients(const std::string &schedule, const std::vector<Func> &outputs,
                         const std::set<std::string> &skip, const Target &target) {
     check_schedule_name("gradient pipeline", schedule);
+    materialize_shared_stages(outputs, skip);
     if (schedule == "cuda") return schedule_gradients_cuda(outputs, skip, target);
     if (schedule != "naive" && schedule != "cpu")
         fail("gradient pipeline: schedule '{}' is an autoscheduler; call autoschedule() on the pipeline", schedule);

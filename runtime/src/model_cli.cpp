@@ -199,7 +199,8 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
     CLI::App *train_cmd = app.add_subcommand("train", "Train with SGD on MNIST-format IDX files");
     train_cmd->add_option("--data", t.data_dir, "Directory with train-images-idx3-ubyte[.gz] and the three others")->required();
     train_cmd->add_option("--epochs", t.epochs, "Passes over the training set")->capture_default_str();
-    train_cmd->add_option("--batch", t.batch, "Must equal the generated training batch (see `info`)");
+    train_cmd->add_option("--batch", t.batch, "Must equal the generated training batch (see `info`)")
+        ->check(CLI::PositiveNumber);
     train_cmd->add_option("--lr", t.sgd.learning_rate, "Base learning rate")->capture_default_str();
     train_cmd->add_option("--momentum", t.sgd.momentum, "SGD momentum")->capture_default_str();
     train_cmd->add_option("--weight-decay", t.sgd.weight_decay, "L2 weight decay")->capture_default_str();

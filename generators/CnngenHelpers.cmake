@@ -1,0 +1,61 @@
+# cnngen_add_model(<target> SPEC <file> [SCHEDULE <s>] [HALIDE_TARGET <t>] [NAME <n>] [EXECUTABLE])
+#
+# Generates a model library at build time with `cnngen build` and defines:
+#   <target>                 the static library (include its header <NAME>.h)
+#   <target>.halide_runtime  the Halide runtime for HALIDE_TARGET: link exactly one per program
+#   <target>.dir             property CNNGEN_OUTPUT_DIR on <target>: where everything was written
+# Like Halide's add_halide_library, but for a whole model spec. NAME defaults to <target>.
+function(cnngen_add_model target)
+  cmake_parse_arguments(ARG "EXECUTABLE" "SPEC;SCHEDULE;HALIDE_TARGET;NAME" "" ${ARGN})
+  if(NOT ARG_SPEC)
+    message(FATAL_ERROR "cnngen_add_model(${target}): SPEC is required")
+  endif()
+  foreach(pair "SCHEDULE;cpu" "HALIDE_TARGET;host" "NAME;${target}")
+    list(GET pair 0 key)
+    list(GET pair 1 default)
+    if(NOT ARG_${key})
+      set(ARG_${key} ${default})
+    endif()
+  endforeach()
+  get_filename_component(spec "${ARG_SPEC}" ABSOLUTE)
+  set(dir "${CMAKE_CURRENT_BINARY_DIR}/${target}.generated")
+  set(library "${dir}/lib${ARG_NAME}.a")
+  set(runtime "${dir}/lib${ARG_NAME}_halide_runtime.a")
+  set(outputs "${library}" "${runtime}" "${dir}/${ARG_NAME}.h")
+  set(executable_flag --no-executable)
+  if(ARG_EXECUTABLE)
+    # Not listed as an output: a file named like a target would make CMake see a cycle.
+    set(executable_flag "")
+  endif()
+  if(TARGET cnngen)
+    set(cnngen_tool $<TARGET_FILE:cnngen>)
+    set(tool_dependencies cnngen cnngen_runtime)
+  else()
+    set(cnngen_tool cnngen::cnngen)
+    set(tool_dependencies cnngen::cnngen)
+  endif()
+  add_custom_command(
+    OUTPUT ${outputs}
+    COMMAND ${cnngen_tool} build "${spec}" --target ${ARG_HALIDE_TARGET} --schedule ${ARG_SCHEDULE}
+            --name ${ARG_NAME} -o "${dir}" ${executable_flag}
+    DEPENDS ${tool_dependencies} "${spec}"
+    COMMENT "cnngen: generating ${ARG_NAME} (${ARG_SCHEDULE}, ${ARG_HALIDE_TARGET})"
+    VERBATIM)
+  add_custom_target(${target}.generate DEPENDS ${outputs})
+  file(MAKE_DIRECTORY "${dir}")
+
+  add_library(${target}.halide_runtime STATIC IMPORTED GLOBAL)
+  set_target_properties(${target}.halide_runtime PROPERTIES IMPORTED_LOCATION "${runtime}")
+  set_property(TARGET ${target}.halide_runtime PROPERTY INTERFACE_LINK_LIBRARIES Threads::Threads ${CMAKE_DL_LIBS})
+  add_dependencies(${target}.halide_runtime ${target}.generate)
+
+  add_library(${target} STATIC IMPORTED GLOBAL)
+  set_target_properties(${target} PROPERTIES IMPORTED_LOCATION "${library}" INTERFACE_INCLUDE_DIRECTORIES "${dir}"
+                                             CNNGEN_OUTPUT_DIR "${dir}")
+  if(TARGET cnngen_runtime)
+    set_property(TARGET ${target} PROPERTY INTERFACE_LINK_LIBRARIES cnngen_runtime)
+  else()
+    set_property(TARGET ${target} PROPERTY INTERFACE_LINK_LIBRARIES cnngen::runtime)
+  endif()
+  add_dependencies(${target} ${target}.generate)
+endfunction()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job: build cnngen, generate a LeNet-5 binary tuned for this host, train it on
+# Fashion-MNIST, classify the test images and print accuracy and speed.
+# Usage: scripts/run.sh   (EPOCHS, SCHEDULE, TARGET and OUT override the defaults)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build
+out=${OUT:-$root/out}
+data=/usr/share/datasets/fashion-mnist
+"$root/scripts/install-deps.sh"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" --target cnngen
+started=$(date +%s)
+"$build/generators/cnngen" build "$root/models/lenet5.toml" --target "${TARGET:-host}" --schedule "${SCHEDULE:-cpu}" \
+  -o "$out/lenet5"
+"$out/lenet5/lenet5" train --data "$data" --epochs "${EPOCHS:-10}" --lr 0.01 --momentum 0.9 --seed 1 \
+  --out "$out/checkpoints/lenet5"
+"$out/lenet5/lenet5" predict --weights "$out/checkpoints/lenet5" --input "$data/t10k-images-idx3-ubyte.gz" \
+  --logits "$out/t10k-logits.npy"
+"$out/lenet5/lenet5" bench
+echo "main job: $(( $(date +%s) - started )) s from generation to benchmark"

@@ -1,0 +1,188 @@
+// Generated model libraries against chains of the plain-loop references, with weights
+// and inputs written by numpy. Three libraries are linked into this one program
+// (lenet5, lenet5_naive, alexnet_small) with a single Halide runtime.
+#include "reference/reference.h"
+
+#include <catch2/catch.hpp>
+#include <cnngen/model.h>
+#include <cnngen/npy.h>
+
+#include <cmath>
+
+#include "alexnet_small.h"
+#include "lenet5.h"
+#include "lenet5_naive.h"
+
+namespace {
+
+const std::string kFixtures = CNNGEN_FIXTURES_DIR;
+constexpr double kForwardTolerance = 1e-4;   // float32 chain vs double reference, relative to max |logit|
+constexpr double kGradientTolerance = 1e-4;  // float32 batch gradient vs double finite differences, relative
+
+using Params = std::map<std::string, reference::Tensor>;
+
+reference::Tensor from_npy(const cnngen::NpyArray &a) {
+    reference::Tensor t(a.shape);
+    for (size_t k = 0; k < t.size(); ++k) t.data[k] = a.data[k];
+    return t;
+}
+
+Params params_of(const cnngen::Model &model) {
+    Params p;
+    for (size_t k = 0; k < model.parameters().size(); ++k) {
+        const auto &t = model.parameters()[k];
+        p[model.description().parameters[k].name] = from_npy({t.shape, t.data});
+    }
+    return p;
+}
+
+reference::Tensor relu(const reference::Tensor &t) { return reference::activation(t, reference::Activation::relu, 0); }
+
+reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p) {
+    reference::Conv2d pad2;
+    pad2.pad_top = pad2.pad_bottom = pad2.pad_left = pad2.pad_right = 2;
+    const reference::Pool2d pool{reference::Pool::max, 2, 2, 2, 2};
+    auto h = reference::pool2d(relu(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], pad2)), pool);
+    h = reference::pool2d(relu(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], {})), pool);
+    h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
+    h = relu(reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]));
+    return reference::fully_connected(h, p["fc3.weight"], p["fc3.bias"]);
+}
+
+reference::Tensor alexnet_small_reference(const reference::Tensor &x, Params &p) {
+    reference::Conv2d conv1;
+    conv1.stride_h = conv1.stride_w = 2;
+    conv1.pad_top = conv1.pad_bottom = conv1.pad_left = conv1.pad_right = 2;
+    reference::Conv2d pad1;
+    pad1.pad_top = pad1.pad_bottom = pad1.pad_left = pad1.pad_right = 1;
+    reference::Conv2d grouped = pad1;
+    grouped.groups = 2;
+    const reference::Pool2d pool{reference::Pool::max, 3, 3, 2, 2};
+    const reference::Lrn lrn{true, 5, 2.0, 1e-4, 0.75};
+    auto h = reference::pool2d(reference::lrn(relu(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], conv1)), lrn), pool);
+    h = reference::pool2d(reference::lrn(relu(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], pad1)), lrn), pool);
+    h = relu(reference::conv2d(h, p["conv3.weight"], p["conv3.bias"], grouped));
+    h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
+    return reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]);
+}
+
+void check_forward(const cnngen::ModelDescription &description, const std::string &prefix, int batch,
+                   reference::Tensor (*chain)(const reference::Tensor &, Params &)) {
+    INFO(description.name << " batch " << batch);
+    cnngen::Model model(description);
+    model.load_weights(kFixtures + "/" + prefix + "_weights");
+    const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/" + prefix + "_input_" + std::to_string(batch) + ".npy");
+    const std::vector<float> logits = model.logits(input.data.data(), batch);
+    Params params = params_of(model);
+    const reference::Tensor expected = chain(from_npy(input), params);
+    reference::Tensor got({batch, model.classes()});
+    for (size_t k = 0; k < got.size(); ++k) got.data[k] = logits[k];
+    CHECK(reference::relative_error(got, expected) < kForwardTolerance);
+}
+
+}  // namespace
+
+TEST_CASE("generated LeNet-5 matches the chained references for several batch sizes", "[model][lenet5]") {
+    for (int batch : {1, 3, 64, 70}) check_forward(lenet5_model(), "lenet5", batch, lenet5_reference);
+}
+
+TEST_CASE("generated naive LeNet-5 matches the chained references", "[model][lenet5]") {
+    for (int batch : {1, 64}) check_forward(lenet5_naive_model(), "lenet5", batch, lenet5_reference);
+}
+
+TEST_CASE("generated AlexNet-style net (strides, LRN, groups) matches the chained references", "[model][alexnet]") {
+    for (int batch : {1, 5, 32}) check_forward(alexnet_small_model(), "alexnet_small", batch, alexnet_small_reference);
+}
+
+TEST_CASE("a LeNet-5 training step's gradients match finite differences of the reference loss", "[model][train]") {
+    cnngen::Model model(lenet5_model());
+    model.load_weights(kFixtures + "/lenet5_weights");
+    const int batch = model.train_batch();
+    REQUIRE(batch == 64);
+    const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/lenet5_input_64.npy");
+    std::vector<int32_t> labels(static_cast<size_t>(batch), 0);
+    for (int n = 0; n < batch; ++n) labels[size_t(n)] = (n * 7) % 10;
+    Params params = params_of(model);
+    const reference::Tensor x = from_npy(input);
+    auto loss_of = [&](Params &p) {
+        return reference::loss(lenet5_reference(x, p), labels, {}, reference::Loss::softmax_cross_entropy, 1, 1);
+    };
+
+    // momentum 0, weight decay 0 and zero velocities: the new velocity is the gradient.
+    const cnngen::StepResult step = model.train_step(input.data.data(), labels.data(), {0.0f, 0.0f, 0.0f});
+    CHECK(step.loss == Approx(loss_of(params)).epsilon(1e-5));
+    std::mt19937 rng(3);
+    for (size_t k = 0; k < model.velocities().size(); ++k) {
+        const std::string &name = model.description().parameters[k].name;
+        const std::vector<float> &gradient = model.velocities()[k].data;
+        reference::Tensor &tensor = params[name];
+        double scale = 1e-3, worst = 0;
+        for (int sample = 0; sample < 6; ++sample) {
+            const size_t at = rng() % tensor.size();
+            const double original = tensor.data[at], h = 1e-6;  // small: ReLU and max kinks lie close
+            tensor.data[at] = original + h;
+            const double plus = loss_of(params);
+            tensor.data[at] = original - h;
+            const double minus = loss_of(params);
+            tensor.data[at] = original;
+            const double numeric = (plus - minus) / (2 * h);
+            scale = std::max(scale, std::abs(numeric));
+            worst = std::max(worst, std::abs(numeric - gradient[at]));
+        }
+        INFO(name << ": worst |gradient - finite difference| " << worst << " scale " << scale);
+        CHECK(worst / scale < kGradientTolerance);
+    }
+}
+
+TEST_CASE("SGD applies momentum and weight decay as torch.optim.SGD does", "[model][train]") {
+    cnngen::Model model(lenet5_model());
+    model.load_weights(kFixtures + "/lenet5_weights");
+    const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/lenet5_input_64.npy");
+    std::vector<int32_t> labels(64, 3);
+    const auto initial = model.parameters();
+    // lr 0 keeps the parameters, so the same batch gives the same gradient g twice.
+    model.train_step(input.data.data(), labels.data(), {0.0f, 0.5f, 0.0f});
+    const auto g = model.velocities();
+    CHECK(model.parameters()[0].data == initial[0].data);
+    model.train_step(input.data.data(), labels.data(), {0.0f, 0.5f, 0.1f});
+    for (size_t k = 0; k < g.size(); ++k)
+        for (size_t i = 0; i < g[k].data.size(); i += 97)
+            CHECK(model.velocities()[k].data[i] ==
+                  Approx(0.5 * g[k].data[i] + g[k].data[i] + 0.1 * initial[k].data[i]).margin(1e-6));
+    // lr 0.1: p <- p - lr * v.
+    const auto before = model.parameters();
+    model.train_step(input.data.data(), labels.data(), {0.1f, 0.0f, 0.0f});
+    for (size_t k = 0; k < g.size(); ++k)
+        for (size_t i = 0; i < g[k].data.size(); i += 97)
+            CHECK(model.parameters()[k].data[i] ==
+                  Approx(before[k].data[i] - 0.1 * model.velocities()[k].data[i]).margin(1e-6));
+}
+
+TEST_CASE("every schedule gives the same training step", "[model][train][schedules]") {
+    cnngen::Model tuned(lenet5_model()), naive(lenet5_naive_model());
+    tuned.load_weights(kFixtures + "/lenet5_weights");
+    naive.load_weights(kFixtures + "/lenet5_weights");
+    const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/lenet5_input_64.npy");
+    std::vector<int32_t> labels(64, 0);
+    for (int n = 0; n < 64; ++n) labels[size_t(n)] = n % 10;
+    for (int step = 0; step < 3; ++step) {
+        const auto a = tuned.train_step(input.data.data(), labels.data(), {0.05f, 0.9f, 1e-4f});
+        const auto b = naive.train_step(input.data.data(), labels.data(), {0.05f, 0.9f, 1e-4f});
+        CHECK(a.loss == Approx(b.loss).epsilon(1e-5));
+    }
+    for (size_t k = 0; k < tuned.parameters().size(); ++k)
+        for (size_t i = 0; i < tuned.parameters()[k].data.size(); ++i)
+            REQUIRE(tuned.parameters()[k].data[i] == Approx(naive.parameters()[k].data[i]).margin(1e-5));
+}
+
+TEST_CASE("loading weights rejects bad tensors naming them", "[model][errors]") {
+    cnngen::Model model(lenet5_model());
+    const std::string bad = kFixtures + "/bad/";
+    CHECK_THROWS_WITH(model.load_weights(bad + "missing_tensor"), Catch::Contains("tensor 'fc3.bias' missing"));
+    CHECK_THROWS_WITH(model.load_weights(bad + "extra_tensor"), Catch::Contains("unexpected tensor 'fc4.weight'"));
+    CHECK_THROWS_WITH(model.load_weights(bad + "wrong_shape"),
+                      Catch::Contains("'conv1.weight' has shape (6, 1, 3, 3), expected (6, 1, 5, 5)"));
+    CHECK_THROWS_WITH(model.load_weights(bad + "wrong_dtype"), Catch::Contains("fc1.bias.npy: dtype '<f8'"));
+    CHECK_THROWS_WITH(model.load_weights(bad + "fortran_order"), Catch::Contains("fc1.weight.npy: Fortran order"));
+    CHECK_THROWS_WITH(model.load_weights(bad + "truncated_npy"), Catch::Contains("fc2.weight.npy: data truncated"));
+}
