@@ -61,7 +61,7 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
     Func out(name);
     out(d.x, d.y, d.c, d.n) = sum(d.x, d.y, d.c, d.n);
     return {name, "conv2d", {out, {batch, p.out_channels, out_h, out_w}},
-            {{"sum", sum}, {"padded", padded}}, {{"r", r}}};
+            {{"sum", sum}, {"padded", padded}, {"weight", weight}}, {{"r", r}}};
 }
 
 }  // namespace cnngen

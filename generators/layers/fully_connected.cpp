@@ -31,7 +31,7 @@ Layer fully_connected(const std::string &name, const Tensor &input, const FullyC
     }
     Func out(name);
     out(d.i, d.n) = sum(d.i, d.n);
-    return {name, "fully_connected", {out, {batch, p.out_features}}, {{"sum", sum}}, {{"r", r}}};
+    return {name, "fully_connected", {out, {batch, p.out_features}}, {{"sum", sum}, {"weight", weight}}, {{"r", r}}};
 }
 
 }  // namespace cnngen

@@ -1,5 +1,7 @@
-// Hand-written CPU schedules: each layer output at root, parallel over channels x batch,
-// vectorized along the innermost dimension; reductions accumulate in a row-sized buffer.
+// Hand-written CPU schedules. Each layer output is computed at root. Convolutions and
+// fully-connected layers accumulate a register tile of outputs (a vector along the
+// innermost dimension times several output channels or samples) over the whole
+// reduction, so every input load and weight broadcast feeds several FMAs.
 #include "schedule.h"
 
 using namespace Halide;
@@ -7,6 +9,13 @@ using namespace Halide;
 namespace cnngen {
 
 namespace {
+
+// Largest divisor of `n` that is at most `limit`.
+int divisor_at_most(int n, int limit) {
+    for (int d = std::min(n, limit); d > 1; --d)
+        if (n % d == 0) return d;
+    return 1;
+}
 
 // out(x, y, c, n): rows in parallel, x in vectors.
 void schedule_image_output(Func out, const Shape &shape, const Target &target) {
@@ -17,17 +26,52 @@ void schedule_image_output(Func out, const Shape &shape, const Target &target) {
     if (vec > 1) out.vectorize(d.x, vec);
 }
 
-// A reduction over `r` into `sum(x, y, c, n)`, computed one output row at a time.
-void schedule_row_reduction(Func out, Func sum, const RDom &r, const Shape &shape, const Target &target) {
+void schedule_conv(const Layer &layer, const Target &target) {
     Dims d;
+    Func out = layer.output.func, sum = layer.stages.at("sum");
+    const RDom &r = layer.reductions.at("r");
+    const Shape &shape = layer.output.shape;
     const int vec = vector_width_for(target, shape[3]);
-    sum.compute_at(out, d.y);
-    if (vec > 1) sum.vectorize(d.x, vec);
-    std::vector<VarOrRVar> order{d.x};
+    // Accumulators: vec lanes x channel_tile; leave registers for the input and broadcasts.
+    const int registers = target.has_feature(Target::AVX512) ? 32 : 16;
+    const int channel_tile = divisor_at_most(shape[1], std::max(1, registers / 2 - 2));
+    Var xo("xo"), xi("xi"), co("co"), ci("ci"), tile("tile");
+    out.compute_root()
+        .split(d.x, xo, xi, vec, TailStrategy::ShiftInwards)
+        .split(d.c, co, ci, channel_tile)
+        .reorder(xi, ci, xo, d.y, co, d.n)
+        .fuse(co, d.n, tile)
+        .parallel(tile)
+        .vectorize(xi);
+    sum.compute_at(out, xo).vectorize(d.x).unroll(d.c);
+    std::vector<VarOrRVar> order{d.x, d.c};
     for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
-    order.insert(order.end(), {d.y, d.c, d.n});
-    sum.update().reorder(order);
-    if (vec > 1) sum.update().vectorize(d.x, vec);
+    order.insert(order.end(), {d.y, d.n});
+    sum.update().reorder(order).vectorize(d.x).unroll(d.c);
+}
+
+void schedule_fully_connected(const Layer &layer, const Target &target) {
+    Dims d;
+    Func out = layer.output.func, sum = layer.stages.at("sum");
+    const RDom &r = layer.reductions.at("r");
+    const Shape &shape = layer.output.shape;
+    const int vec = vector_width_for(target, shape[1]);
+    const int sample_tile = divisor_at_most(shape[0], 4);
+    // Weights [out, in] transposed once per call so output features are contiguous.
+    Func weight = layer.stages.at("weight");
+    Func transposed = weight.in(sum);
+    transposed.compute_root().reorder_storage(transposed.args()[1], transposed.args()[0]);
+    Var io("io"), ii("ii"), no("no"), ni("ni");
+    out.compute_root()
+        .split(d.i, io, ii, vec, TailStrategy::ShiftInwards)
+        .split(d.n, no, ni, sample_tile)
+        .reorder(ii, ni, io, no)
+        .parallel(no)
+        .vectorize(ii);
+    sum.compute_at(out, io).vectorize(d.i).unroll(d.n);
+    std::vector<VarOrRVar> order{d.i, d.n};
+    for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
+    sum.update().reorder(order).vectorize(d.i).unroll(d.n);
 }
 
 }  // namespace
@@ -37,31 +81,15 @@ void schedule_layer_cpu(const Layer &layer, const Target &target) {
     const Shape &shape = layer.output.shape;
     Dims d;
     if (layer.kind == "conv2d") {
-        schedule_image_output(out, shape, target);
-        schedule_row_reduction(out, layer.stages.at("sum"), layer.reductions.at("r"), shape, target);
+        schedule_conv(layer, target);
+    } else if (layer.kind == "fully_connected") {
+        schedule_fully_connected(layer, target);
     } else if (layer.kind == "lrn") {
         schedule_image_output(out, shape, target);
         const int vec = vector_width_for(target, shape[3]);
         Func window_sum = layer.stages.at("window_sum");
         window_sum.compute_at(out, d.y);
         if (vec > 1) window_sum.vectorize(d.x, vec);
-    } else if (layer.kind == "fully_connected") {
-        // sum(i, n): outputs of one sample together, vectorized across output features.
-        const int vec = vector_width_for(target, shape[1]);
-        Func sum = layer.stages.at("sum");
-        out.compute_root().parallel(d.n);
-        if (vec > 1) out.vectorize(d.i, vec);
-        sum.compute_at(out, d.n);
-        std::vector<VarOrRVar> order{d.i};
-        const RDom &r = layer.reductions.at("r");
-        for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
-        order.push_back(d.n);
-        sum.update().reorder(order);
-        if (vec > 1) {
-            // Guard the tail: rounding up would read bias and weights past out_features.
-            sum.vectorize(d.i, vec, TailStrategy::GuardWithIf);
-            sum.update().vectorize(d.i, vec, TailStrategy::GuardWithIf);
-        }
     } else if (shape.size() == 4) {
         schedule_image_output(out, shape, target);
         for (const auto &[role, stage] : layer.stages)

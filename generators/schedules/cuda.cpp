@@ -41,11 +41,12 @@ void schedule_layer_cuda(const Layer &layer, const Target &) {
     if (shape.size() == 4) {
         gpu_image(out);
         for (const auto &[role, stage] : layer.stages)
-            if (role != "padded") Func(stage).compute_at(out, xi);
+            if (role != "padded" && role != "weight") Func(stage).compute_at(out, xi);
     } else if (shape.size() == 2) {
         gpu_features(out);
         for (const auto &[role, stage] : layer.stages) {
             Func f = stage;
+            if (role == "weight") continue;  // read in place
             if (role == "sum") f.compute_at(out, ii);
             else gpu_rows(f);
         }
