@@ -23,6 +23,8 @@ int main(int argc, char **argv) {
     build->add_option("-o,--output", options.out_dir, "Output directory (replaced atomically)")->required();
     build->add_option("--name", options.name, "Model name to generate under (default: the spec's name)");
     build->add_flag("!--no-executable", options.executable, "Only the library, headers and CMake config");
+    build->add_flag("!--inference-only", options.training,
+                    "Skip the training step (e.g. for autoschedulers that fail or take long on gradients)");
     build->add_flag("--emit-stmt", options.emit_stmt, "Also write Halide's .stmt and .html per function");
     build->add_flag("--profile", options.profile, "Build with Halide's profiler (prints per-Func time at exit)");
     build->add_flag("-v,--verbose", options.verbose, "Print the compiler commands");

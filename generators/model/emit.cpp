@@ -42,6 +42,24 @@ void write_file(const fs::path &path, const std::string &text) {
     if (!out) fail("cnngen build: cannot write {}", path.string());
 }
 
+struct RuntimeLocation {
+    std::string include_dir, library;
+};
+
+// An installed cnngen finds the runtime beside itself (PREFIX/bin/cnngen ->
+// PREFIX/lib, PREFIX/include); a build-tree cnngen uses the paths it was built with.
+// CNNGEN_RUNTIME_INCLUDE_DIR and CNNGEN_RUNTIME_LIBRARY override both.
+RuntimeLocation locate_runtime() {
+    RuntimeLocation location{CNNGEN_RUNTIME_INCLUDE_DIR, CNNGEN_RUNTIME_LIBRARY};
+    std::error_code error;
+    const fs::path prefix = fs::read_symlink("/proc/self/exe", error).parent_path().parent_path();
+    if (!error && fs::exists(prefix / "lib" / "libcnngen_runtime.a") && fs::exists(prefix / "include" / "cnngen"))
+        location = {(prefix / "include").string(), (prefix / "lib" / "libcnngen_runtime.a").string()};
+    location.include_dir = environment_or("CNNGEN_RUNTIME_INCLUDE_DIR", location.include_dir);
+    location.library = environment_or("CNNGEN_RUNTIME_LIBRARY", location.library);
+    return location;
+}
+
 Target parse_target(const std::string &name) {
     if (!Target::validate_target_string(name))
         fail("cnngen build: target '{}' is not a Halide target (e.g. host, x86-64-linux-avx2, host-cuda-cuda_capability_80)",
@@ -186,18 +204,27 @@ void build_model(const BuildOptions &options) {
     std::vector<std::string> functions;
     std::vector<ModelPipeline> pipelines;
     for (int batch : spec.batch_sizes) pipelines.push_back(forward_pipeline(spec, batch, options.schedule, target));
-    pipelines.push_back(train_step_pipeline(spec, spec.train_batch, options.schedule, target));
+    if (options.training) pipelines.push_back(train_step_pipeline(spec, spec.train_batch, options.schedule, target));
     std::string objects;
     for (ModelPipeline &p : pipelines) {
         const auto t0 = Clock::now();
-        std::map<OutputFileType, std::string> files{
-            {OutputFileType::object, (staging / (p.function_name + ".o")).string()},
-            {OutputFileType::c_header, (staging / (p.function_name + ".h")).string()}};
+        // Relative names: Halide derives the header guard from the path, and the output must
+        // not depend on where it was generated.
+        std::map<OutputFileType, std::string> files{{OutputFileType::object, p.function_name + ".o"},
+                                                    {OutputFileType::c_header, p.function_name + ".h"}};
         if (options.emit_stmt) {
-            files[OutputFileType::stmt] = (staging / (p.function_name + ".stmt")).string();
-            files[OutputFileType::stmt_html] = (staging / (p.function_name + ".html")).string();
+            files[OutputFileType::stmt] = p.function_name + ".stmt";
+            files[OutputFileType::stmt_html] = p.function_name + ".html";
         }
-        p.pipeline.compile_to(files, p.arguments, p.function_name, pipeline_target);
+        const fs::path working_dir = fs::current_path();
+        fs::current_path(staging);
+        try {
+            p.pipeline.compile_to(files, p.arguments, p.function_name, pipeline_target);
+        } catch (...) {
+            fs::current_path(working_dir);
+            throw;
+        }
+        fs::current_path(working_dir);
         functions.push_back(p.function_name);
         objects += " " + quoted((staging / (p.function_name + ".o")).string());
         fmt::print("generated {} ({:.1f} s)\n", p.function_name,
@@ -205,8 +232,9 @@ void build_model(const BuildOptions &options) {
     }
     compile_standalone_runtime((staging / "halide_runtime.o").string(), target);
 
-    const std::string runtime_include = environment_or("CNNGEN_RUNTIME_INCLUDE_DIR", CNNGEN_RUNTIME_INCLUDE_DIR);
-    const std::string runtime_library = environment_or("CNNGEN_RUNTIME_LIBRARY", CNNGEN_RUNTIME_LIBRARY);
+    const RuntimeLocation runtime = locate_runtime();
+    const std::string &runtime_include = runtime.include_dir;
+    const std::string &runtime_library = runtime.library;
     const std::string halide_include = environment_or("CNNGEN_HALIDE_INCLUDE_DIR", CNNGEN_HALIDE_INCLUDE_DIR);
     const std::string cxx = environment_or("CXX", CNNGEN_CXX);
     const std::string name = spec.name;

@@ -12,6 +12,7 @@ struct BuildOptions {
     std::string out_dir;
     std::string name;            // overrides the spec's name (symbols, files, executable)
     bool executable = true;      // also link DIR/NAME
+    bool training = true;        // also generate the training step
     bool emit_stmt = false;      // Halide's stmt and HTML per function, for inspection
     bool profile = false;        // Halide's profiler in every function
     bool verbose = false;

@@ -67,15 +67,18 @@ void save_checkpoint(const std::string &dir, const Model &model, const TrainingS
     const fs::path complete = parent / version;
     fs::remove_all(complete);
     fs::rename(staging, complete);
-    fs::path previous;
-    if (fs::is_symlink(link)) previous = parent / fs::read_symlink(link);
-    else if (fs::exists(link)) fs::rename(link, parent / (link.filename().string() + ".replaced"));
+    if (!fs::is_symlink(link) && fs::exists(link)) fs::rename(link, parent / (link.filename().string() + ".replaced"));
     const fs::path temporary_link = parent / (link.filename().string() + ".link-" + std::to_string(getpid()));
     fs::remove(temporary_link);
     fs::create_directory_symlink(version, temporary_link);
     if (std::rename(temporary_link.c_str(), link.c_str()) != 0)
         runtime_fail("{}: cannot switch checkpoint link: {}", link.string(), std::strerror(errno));
-    if (!previous.empty() && previous.lexically_normal() != complete.lexically_normal()) fs::remove_all(previous);
+    // Drop every other version, including leftovers of runs killed mid-write.
+    const std::string prefix = link.filename().string() + ".step-";
+    for (const auto &entry : fs::directory_iterator(parent)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind(prefix, 0) == 0 && name != version) fs::remove_all(entry.path());
+    }
     fs::remove_all(parent / (link.filename().string() + ".replaced"));
 }
 

@@ -84,8 +84,9 @@ def main(out):
     write_idx(f"{bad}/count-images-idx3-ubyte", 0x803, (100, 28, 28), images.tobytes())
     write_idx(f"{bad}/count-labels-idx1-ubyte", 0x801, (99,), labels[:99].tobytes())
 
-    # Training sets in MNIST layout: one with a label out of range, one smaller than a batch.
-    for name, count, label_values in (("labels_out_of_range", 200, None), ("tiny", 10, None)):
+    # Training sets in MNIST layout: one with a label out of range, one smaller than a batch,
+    # and a small valid one (10 steps an epoch) for the crash test.
+    for name, count, label_values in (("labels_out_of_range", 200, None), ("tiny", 10, None), ("small", 640, None)):
         d = f"{bad}/{name}"
         os.makedirs(d, exist_ok=True)
         imgs = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)

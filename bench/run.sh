@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the LeNet-5 variants (one per schedule) and runs them side by side with PyTorch
+# in one run, with a FMA peak measured in the same run. Prints a table and writes
+# bench/results/lenet5.csv and lenet5.png.
+# Usage: bench/run.sh [THREADS]   (SECONDS per case, SCHEDULES and BUILD override)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+threads=${1:-$(nproc)}
+build=${BUILD:-$root/build}
+results=$root/bench/results
+variants=$build/bench-variants
+schedules=${SCHEDULES:-"naive cpu mullapudi2016 li2018 adams2019 cuda"}
+mkdir -p "$results" "$variants"
+"$root/scripts/install-deps.sh" --with-torch
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" --target cnngen
+g++ -O3 -march=native -pthread "$root/bench/fma_peak.cpp" -o "$variants/fma_peak"
+
+raw=$results/raw.csv
+echo "model,target,schedule,kind,batch,latency_us,img_per_s" >"$raw"
+for schedule in $schedules; do
+  target=host
+  extra=()
+  case $schedule in
+    # Li2018 cannot schedule gradients; Adams2019 takes minutes and GBs on them.
+    li2018 | adams2019) extra=(--inference-only) ;;
+    cuda) target=host-cuda-cuda_capability_80 ;;
+  esac
+  start=$(date +%s.%N)
+  if ! "$build/generators/cnngen" build "$root/models/lenet5.toml" --target $target --schedule "$schedule" \
+      --name lenet5 -o "$variants/$schedule" "${extra[@]}" >"$variants/$schedule.log" 2>&1; then
+    echo "$schedule: generation failed (see $variants/$schedule.log)"
+    continue
+  fi
+  printf "%s: generated in %.1f s\n" "$schedule" "$(echo "$(date +%s.%N) - $start" | bc)"
+  if [[ $schedule == cuda ]] && ! ldconfig -p | grep -q libcuda.so.1; then
+    echo "cuda: built (PTX embedded), not run: no CUDA driver on this machine"
+    continue
+  fi
+  "$variants/$schedule/lenet5" --threads "$threads" bench --csv --seconds "${SECONDS_PER_CASE:-2}" | tail -n +2 >>"$raw"
+done
+/usr/bin/python3 "$root/bench/pytorch_lenet5.py" --threads "$threads" --seconds "${SECONDS_PER_CASE:-2}" | tail -n +2 >>"$raw"
+peak=$("$variants/fma_peak" "$threads")
+/usr/bin/python3 "$root/bench/report.py" "$raw" "$peak" "$threads" "$results/lenet5"
