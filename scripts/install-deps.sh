@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages cnngen needs that are not already present.
-# Usage: scripts/install-deps.sh [--with-torch]   (PyTorch only for benchmarks and cross-checks)
+# Usage: scripts/install-deps.sh [--with-torch] [--tests]
+#   --with-torch  PyTorch, for benchmarks and cross-checks only
+#   --tests       clang and its libFuzzer/sanitizer runtimes, for the fuzz tests
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libhalide14-0-dev llvm-14-dev libfmt-dev catch2
           libcli11-dev libtomlplusplus-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-numpy)
-[[ "${1:-}" == "--with-torch" ]] && packages+=(python3-torch)
+for flag in "$@"; do
+  case $flag in
+    --with-torch) packages+=(python3-torch) ;;
+    --tests) packages+=(clang-14 libclang-rt-14-dev) ;;
+    *) echo "install-deps.sh: unknown flag $flag" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,6 +13,10 @@
 #include <fstream>
 #include <regex>
 
+#ifndef CNNGEN_EXTRA_CXXFLAGS
+#define CNNGEN_EXTRA_CXXFLAGS ""
+#endif
+
 namespace fs = std::filesystem;
 using namespace Halide;
 
@@ -271,7 +275,7 @@ void build_model(const BuildOptions &options) {
 
     const std::string includes = fmt::format("-I{} -I{} -I{}", quoted(staging.string()), quoted(runtime_include),
                                              quoted(halide_include));
-    const std::string cxx_flags = "-std=c++17 -O2 -fPIC";
+    const std::string cxx_flags = "-std=c++17 -O2 -fPIC " + environment_or("CNNGEN_CXXFLAGS", CNNGEN_EXTRA_CXXFLAGS);
     run_command("compiling the model description",
                 fmt::format("{} {} {} -c {} -o {}", cxx, cxx_flags, includes,
                             quoted((staging / (name + "_model.cpp")).string()),

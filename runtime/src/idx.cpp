@@ -31,6 +31,21 @@ struct GzFile {
             done += size_t(n);
         }
     }
+    // Reads `size` bytes growing the buffer as data arrives, so a header that claims more
+    // than the file holds fails as truncated instead of allocating the claimed size.
+    std::vector<unsigned char> read_bytes(size_t size, const char *what) {
+        std::vector<unsigned char> bytes;
+        constexpr size_t kChunk = 1 << 20;
+        while (bytes.size() < size) {
+            const size_t done = bytes.size(), chunk = std::min(kChunk, size - done);
+            bytes.resize(done + chunk);
+            const int n = gzread(file, bytes.data() + done, unsigned(chunk));
+            if (n < 0) runtime_fail("{}: corrupt data while reading {}", path, what);
+            if (size_t(n) < chunk)
+                runtime_fail("{}: truncated: {} needs {} bytes, file ends after {}", path, what, size, done + size_t(n));
+        }
+        return bytes;
+    }
     uint32_t big_endian(const char *what) {
         unsigned char b[4];
         read(b, 4, what);
@@ -65,8 +80,7 @@ IdxImages read_idx_images(const std::string &path) {
     images.count = int(count);
     images.rows = int(rows);
     images.cols = int(cols);
-    std::vector<unsigned char> bytes(size_t(count) * rows * cols);
-    f.read(bytes.data(), bytes.size(), "the pixels");
+    const std::vector<unsigned char> bytes = f.read_bytes(size_t(count) * rows * cols, "the pixels");
     f.expect_end();
     images.pixels.resize(bytes.size());
     for (size_t k = 0; k < bytes.size(); ++k) images.pixels[k] = float(bytes[k]) / 255.0f;
@@ -77,9 +91,7 @@ std::vector<int32_t> read_idx_labels(const std::string &path) {
     GzFile f(path);
     check_magic(f, kLabelMagic, "label");
     const uint32_t count = f.big_endian("the label count");
-    if (count > kMaxElements) runtime_fail("{}: {} labels is more than this reader accepts", path, count);
-    std::vector<unsigned char> bytes(count);
-    f.read(bytes.data(), bytes.size(), "the labels");
+    const std::vector<unsigned char> bytes = f.read_bytes(count, "the labels");
     f.expect_end();
     return std::vector<int32_t>(bytes.begin(), bytes.end());
 }

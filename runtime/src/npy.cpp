@@ -57,6 +57,14 @@ NpyArray read_npy(const std::string &path) {
         count *= size_t(extent);
         if (count > (size_t(1) << 34)) runtime_fail("{}: {} elements is more than this runtime accepts", path, count);
     }
+    // Check the size against the file before allocating what the header claims.
+    const std::streamoff data_start = in.tellg();
+    in.seekg(0, std::ios::end);
+    const std::streamoff available = in.tellg() - data_start;
+    in.seekg(data_start);
+    if (available < std::streamoff(count * sizeof(float)))
+        runtime_fail("{}: data truncated, expected {} float32 values for shape ({}), file holds {} bytes", path, count,
+                     fmt::join(array.shape, ", "), available);
     array.data.resize(count);
     if (!in.read(reinterpret_cast<char *>(array.data.data()), std::streamsize(count * sizeof(float))))
         runtime_fail("{}: data truncated, expected {} float32 values for shape ({})", path, count,
