@@ -206,6 +206,15 @@ std::string identifier_for(const std::string &name) {
 }
 
 ModelSpec parse_model_spec(const std::string &text, const std::string &path) {
+    // Specs are ASCII: toml++ 3.3 reaches an unreachable branch (undefined behaviour) on
+    // some non-ASCII code points, found by fuzzing; reject them before it sees them.
+    int line = 1, column = 1;
+    for (unsigned char ch : text) {
+        if (ch >= 0x80 || (ch < 0x20 && ch != '\n' && ch != '\t' && ch != '\r'))
+            fail("{}:{}:{}: byte 0x{:02x} is not printable ASCII; model specs are ASCII text", path, line, column, ch);
+        if (ch == '\n') ++line, column = 1;
+        else ++column;
+    }
     toml::table root;
     try {
         root = toml::parse(text, path);
