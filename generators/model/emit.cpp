@@ -273,13 +273,13 @@ void build_model(const BuildOptions &options) {
     write_file(staging / (name + "_c.h"), c_header(spec));
     write_file(staging / (name + "Config.cmake"), cmake_config(spec, runtime_library, runtime_include, halide_include));
 
-    const std::string includes = fmt::format("-I{} -I{} -I{}", quoted(staging.string()), quoted(runtime_include),
-                                             quoted(halide_include));
+    // Compiled inside the staging directory with relative names, so nothing in the output
+    // depends on where it was generated (sanitizers, for one, hash source paths).
+    const std::string includes = fmt::format("-I. -I{} -I{}", quoted(runtime_include), quoted(halide_include));
+    const std::string in_staging = "cd " + quoted(staging.string()) + " && ";
     const std::string cxx_flags = "-std=c++17 -O2 -fPIC " + environment_or("CNNGEN_CXXFLAGS", CNNGEN_EXTRA_CXXFLAGS);
     run_command("compiling the model description",
-                fmt::format("{} {} {} -c {} -o {}", cxx, cxx_flags, includes,
-                            quoted((staging / (name + "_model.cpp")).string()),
-                            quoted((staging / (name + "_model.o")).string())),
+                fmt::format("{}{} {} {} -c {}_model.cpp -o {}_model.o", in_staging, cxx, cxx_flags, includes, name, name),
                 options.verbose);
     objects += " " + quoted((staging / (name + "_model.o")).string());
     const std::string ar = environment_or("AR", "ar");
@@ -295,11 +295,8 @@ void build_model(const BuildOptions &options) {
 
     if (options.executable) {
         run_command("linking the executable",
-                    fmt::format("{} {} {} {} {} {} {} -lfmt -lz -lpthread -ldl -o {}", cxx, cxx_flags, includes,
-                                quoted((staging / (name + "_main.cpp")).string()),
-                                quoted((staging / ("lib" + name + ".a")).string()), quoted(runtime_library),
-                                quoted((staging / ("lib" + name + "_halide_runtime.a")).string()),
-                                quoted((staging / name).string())),
+                    fmt::format("{}{} {} {} {}_main.cpp lib{}.a {} lib{}_halide_runtime.a -lfmt -lz -lpthread -ldl -o {}",
+                                in_staging, cxx, cxx_flags, includes, name, name, quoted(runtime_library), name, name),
                     options.verbose);
     }
 

@@ -7,5 +7,5 @@ build=$1 source=$2 work=$3 weights=$4 images=$5
 rm -rf "$work" && mkdir -p "$work"
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 cmake -S "$source/examples/classify" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
-cmake --build "$work/build" >/dev/null
+cmake --build "$work/build" >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; exit 1; }
 "$work/build/classify" "$weights" "$images"
