@@ -4,6 +4,7 @@
 #include "layers/activation.h"
 #include "layers/conv2d.h"
 #include "layers/errors.h"
+#include "layers/fixed_shape.h"
 #include "layers/fully_connected.h"
 #include "layers/loss.h"
 #include "layers/lrn.h"
@@ -14,18 +15,6 @@ using namespace Halide;
 
 namespace cnngen {
 namespace {
-
-// Bakes a PyTorch-order shape into a buffer's bounds (Halide order is reversed).
-template <typename Buffer>
-void fix_shape(Buffer &buffer, const Shape &shape) {
-    Region estimates;
-    for (size_t k = 0; k < shape.size(); ++k) {
-        const int extent = shape[shape.size() - 1 - k];
-        buffer.dim(int(k)).set_bounds(0, extent);
-        estimates.push_back({0, extent});
-    }
-    buffer.set_estimates(estimates);
-}
 
 // Applies the hand-written schedule unless an autoscheduler (-s/-p) was requested.
 void schedule_generated(const std::string &schedule, bool auto_schedule, const Layer &layer, const Target &target) {

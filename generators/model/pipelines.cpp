@@ -1,6 +1,7 @@
 #include "pipelines.h"
 
 #include "../layers/errors.h"
+#include "../layers/fixed_shape.h"
 #include "../schedules/schedule.h"
 #include "../training/gradients.h"
 
@@ -10,26 +11,12 @@ namespace cnngen {
 
 namespace {
 
-// Fixes every dimension of an input or output to the model's shape (PyTorch order in,
-// Halide's reversed order on the buffer) so the generated code is fully specialized.
-template <typename T>
-void fix_shape(T &buffer, const Shape &shape) {
-    Region estimates;
-    for (size_t k = 0; k < shape.size(); ++k) {
-        const int extent = shape[shape.size() - 1 - k];
-        buffer.dim(int(k)).set_bounds(0, extent);
-        estimates.push_back({0, extent});
-    }
-    buffer.set_estimates(estimates);
-}
-
+// Output Funcs carry bounds on their output buffer and estimates on the Func itself.
 void fix_output_shape(Func f, const Shape &shape) {
+    OutputImageParam output = f.output_buffer();
+    fix_shape(output, shape);
     Region estimates;
-    for (size_t k = 0; k < shape.size(); ++k) {
-        const int extent = shape[shape.size() - 1 - k];
-        f.output_buffer().dim(int(k)).set_bounds(0, extent);
-        estimates.push_back({0, extent});
-    }
+    for (auto it = shape.rbegin(); it != shape.rend(); ++it) estimates.push_back({0, *it});
     f.set_estimates(estimates);
 }
 
