@@ -14,6 +14,9 @@ namespace cnngen {
 
 namespace {
 
+// 2^30 float32 elements (4 GiB) per tensor at most.
+constexpr long long kMaxTensorElements = 1LL << 30;
+
 // Reads typed fields of one TOML table, reporting problems with their location.
 class Fields {
 public:
@@ -311,6 +314,13 @@ Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSou
         }
         current = layer.output;
         net.layers.push_back(layer);
+        // Refuse tensors no machine here can hold rather than fail allocating at run time.
+        const long long elements = element_count(current.shape) / std::max(1, current.shape[0]) *
+                                   *std::max_element(spec.batch_sizes.begin(), spec.batch_sizes.end());
+        if (elements > kMaxTensorElements)
+            fail("{}: output {} per sample needs {:.1f} GiB at batch {}, more than the {} GiB limit", where,
+                 shape_string(Shape(current.shape.begin() + 1, current.shape.end())), elements * 4.0 / (1 << 30),
+                 *std::max_element(spec.batch_sizes.begin(), spec.batch_sizes.end()), kMaxTensorElements * 4 >> 30);
     }
     if (current.shape.size() != 2)
         fail("{}: the last layer '{}' produces {}, expected (N, classes) for the loss", spec.path, spec.layers.back().name,
@@ -322,6 +332,9 @@ Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSou
 std::vector<ParameterInfo> model_parameters(const ModelSpec &spec) {
     std::vector<ParameterInfo> params;
     ParamSource recording = [&](const std::string &name, const Shape &shape) {
+        if (element_count(shape) > kMaxTensorElements)
+            fail("{}: parameter '{}' of shape {} needs {:.1f} GiB, more than the {} GiB limit", spec.path, name,
+                 shape_string(shape), element_count(shape) * 4.0 / (1 << 30), kMaxTensorElements * 4 >> 30);
         params.push_back({name, shape});
         return zeros(identifier_for(name) + "_shape_check", int(shape.size()));
     };
