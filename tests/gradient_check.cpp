@@ -4,8 +4,6 @@
 #include <training/gradients.h>
 
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 
 using namespace Halide;
 
@@ -93,7 +91,6 @@ double worst_gradient_error(GradientCase &c, const std::string &schedule, std::m
             scale = std::max(scale, std::abs(numeric));
             error = std::max(error, std::abs(numeric - halide_grad.data[at]));
         }
-        if (std::getenv("CNNGEN_DEBUG_GRAD")) fprintf(stderr, "%s: %g\n", names[k].c_str(), error / scale);
         worst = std::max(worst, error / scale);
     }
     return worst;
