@@ -242,8 +242,8 @@ ModelSpec parse_model_spec(const std::string &text, const std::string &path) {
     const toml::table *build = root["build"].as_table();
     Fields b(build ? *build : empty, path + ": [build]");
     b.reject_unknown({"batch_sizes", "train_batch"});
-    spec.batch_sizes = b.integers("batch_sizes", {1, 2, 3, 4, 5, 6, 7, 8}, 1, 1);
-    if (!b.has("batch_sizes")) spec.batch_sizes = {1, 64, 256};
+    spec.batch_sizes = b.has("batch_sizes") ? b.integers("batch_sizes", {1, 2, 3, 4, 5, 6, 7, 8}, 1, 1)
+                                            : std::vector<int>{1, 64, 256};
     std::sort(spec.batch_sizes.begin(), spec.batch_sizes.end());
     spec.batch_sizes.erase(std::unique(spec.batch_sizes.begin(), spec.batch_sizes.end()), spec.batch_sizes.end());
     spec.train_batch = b.integer("train_batch", 64);
@@ -315,12 +315,12 @@ Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSou
         current = layer.output;
         net.layers.push_back(layer);
         // Refuse tensors no machine here can hold rather than fail allocating at run time.
-        const long long elements = element_count(current.shape) / std::max(1, current.shape[0]) *
-                                   *std::max_element(spec.batch_sizes.begin(), spec.batch_sizes.end());
+        const int largest_batch = spec.batch_sizes.back();  // sorted when parsed
+        const long long elements = element_count(current.shape) / std::max(1, current.shape[0]) * largest_batch;
         if (elements > kMaxTensorElements)
             fail("{}: output {} per sample needs {:.1f} GiB at batch {}, more than the {} GiB limit", where,
                  shape_string(Shape(current.shape.begin() + 1, current.shape.end())), elements * 4.0 / (1 << 30),
-                 *std::max_element(spec.batch_sizes.begin(), spec.batch_sizes.end()), kMaxTensorElements * 4 >> 30);
+                 largest_batch, kMaxTensorElements * 4 >> 30);
     }
     if (current.shape.size() != 2)
         fail("{}: the last layer '{}' produces {}, expected (N, classes) for the loss", spec.path, spec.layers.back().name,

@@ -96,15 +96,25 @@ int predict(Model &model, const std::string &weights, const std::string &input, 
     return 0;
 }
 
-double median_seconds(int iterations, const std::function<void()> &fn) {
+struct Timing {
+    double median_seconds;
+    double mean_seconds;
+};
+
+// Calls `fn` once to warm up (first calls allocate and start threads), then for at least
+// `seconds` and 3 calls, timing each call.
+Timing time_calls(double seconds, const std::function<void()> &fn) {
+    fn();
     std::vector<double> times;
-    for (int k = 0; k < iterations; ++k) {
+    const auto start = Clock::now();
+    while (std::chrono::duration<double>(Clock::now() - start).count() < seconds || times.size() < 3) {
         const auto t0 = Clock::now();
         fn();
         times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
+    const double total = std::chrono::duration<double>(Clock::now() - start).count();
     std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
-    return times[times.size() / 2];
+    return {times[times.size() / 2], total / double(times.size())};
 }
 
 int bench(Model &model, double seconds_per_case, bool csv) {
@@ -118,17 +128,9 @@ int bench(Model &model, double seconds_per_case, bool csv) {
     };
     for (int batch : model.inference_batches()) {
         const std::vector<float> images = images_for(batch);
-        model.logits(images.data(), batch);  // warm-up: first call allocates and initializes threads
-        int iterations = 0;
-        const auto t0 = Clock::now();
-        while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds_per_case || iterations < 3) {
-            model.logits(images.data(), batch);
-            ++iterations;
-        }
-        const double per_call = std::chrono::duration<double>(Clock::now() - t0).count() / iterations;
-        const double median = median_seconds(std::max(3, std::min(iterations, 50)), [&] { model.logits(images.data(), batch); });
-        rows.push_back({"inference", std::to_string(batch), fmt::format("{:.1f}", median * 1e6),
-                        fmt::format("{:.0f}", batch / per_call)});
+        const Timing t = time_calls(seconds_per_case, [&] { model.logits(images.data(), batch); });
+        rows.push_back({"inference", std::to_string(batch), fmt::format("{:.1f}", t.median_seconds * 1e6),
+                        fmt::format("{:.0f}", batch / t.mean_seconds)});
     }
     if (const int batch = model.train_batch()) {
         const std::vector<float> images = images_for(batch);
@@ -136,16 +138,9 @@ int bench(Model &model, double seconds_per_case, bool csv) {
         for (auto &l : labels) l = int32_t(rng() % unsigned(model.classes()));
         SgdSettings sgd;
         sgd.learning_rate = 1e-4f;
-        model.train_step(images.data(), labels.data(), sgd);
-        int iterations = 0;
-        const auto t0 = Clock::now();
-        while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds_per_case || iterations < 3) {
-            model.train_step(images.data(), labels.data(), sgd);
-            ++iterations;
-        }
-        const double per_call = std::chrono::duration<double>(Clock::now() - t0).count() / iterations;
-        rows.push_back({"train_step", std::to_string(batch), fmt::format("{:.1f}", per_call * 1e6),
-                        fmt::format("{:.0f}", batch / per_call)});
+        const Timing t = time_calls(seconds_per_case, [&] { model.train_step(images.data(), labels.data(), sgd); });
+        rows.push_back({"train_step", std::to_string(batch), fmt::format("{:.1f}", t.median_seconds * 1e6),
+                        fmt::format("{:.0f}", batch / t.mean_seconds)});
     }
     const auto &d = model.description();
     if (csv) {
