@@ -1,16 +1,20 @@
-# cnngen_add_model(<target> SPEC <file> [SCHEDULE <s>] [HALIDE_TARGET <t>] [NAME <n>] [EXECUTABLE])
+# cnngen_add_model(<target> SPEC <file> [SCHEDULE <s>] [HALIDE_TARGET <t>] [NAME <n>] [EXECUTABLE]
+#                  [INFERENCE_ONLY] [TRAIN_STEP fused|chained])
 #
 # Generates a model library at build time with `cnngen build` and defines:
 #   <target>                 the static library (include its header <NAME>.h)
 #   <target>.halide_runtime  the Halide runtime for HALIDE_TARGET: link exactly one per program
 #   <target>.dir             property CNNGEN_OUTPUT_DIR on <target>: where everything was written
 # Like Halide's add_halide_library, but for a whole model spec. NAME defaults to <target>.
+# HALIDE_TARGET may list several targets, best first ("x86-64-linux-avx2-fma,x86-64-linux"):
+# one library that picks at run time. INFERENCE_ONLY leaves out the training step; TRAIN_STEP
+# chained makes it per-layer kernels the runtime calls in turn instead of one pipeline.
 function(cnngen_add_model target)
-  cmake_parse_arguments(ARG "EXECUTABLE" "SPEC;SCHEDULE;HALIDE_TARGET;NAME" "" ${ARGN})
+  cmake_parse_arguments(ARG "EXECUTABLE;INFERENCE_ONLY" "SPEC;SCHEDULE;HALIDE_TARGET;NAME;TRAIN_STEP" "" ${ARGN})
   if(NOT ARG_SPEC)
     message(FATAL_ERROR "cnngen_add_model(${target}): SPEC is required")
   endif()
-  foreach(pair "SCHEDULE;cpu" "HALIDE_TARGET;host" "NAME;${target}")
+  foreach(pair "SCHEDULE;cpu" "HALIDE_TARGET;host" "NAME;${target}" "TRAIN_STEP;fused")
     list(GET pair 0 key)
     list(GET pair 1 default)
     if(NOT ARG_${key})
@@ -27,6 +31,10 @@ function(cnngen_add_model target)
     # Not listed as an output: a file named like a target would make CMake see a cycle.
     set(executable_flag "")
   endif()
+  set(training_flag "")
+  if(ARG_INFERENCE_ONLY)
+    set(training_flag --inference-only)
+  endif()
   if(TARGET cnngen)
     set(cnngen_tool $<TARGET_FILE:cnngen>)
     set(tool_dependencies cnngen cnngen_runtime)
@@ -37,7 +45,8 @@ function(cnngen_add_model target)
   add_custom_command(
     OUTPUT ${outputs}
     COMMAND ${cnngen_tool} build "${spec}" --target ${ARG_HALIDE_TARGET} --schedule ${ARG_SCHEDULE}
-            --name ${ARG_NAME} -o "${dir}" ${executable_flag}
+            --name ${ARG_NAME} -o "${dir}" ${executable_flag} ${training_flag}
+            --train-step ${ARG_TRAIN_STEP}
     DEPENDS ${tool_dependencies} "${spec}"
     COMMENT "cnngen: generating ${ARG_NAME} (${ARG_SCHEDULE}, ${ARG_HALIDE_TARGET})"
     VERBATIM)

@@ -15,7 +15,9 @@ int main(int argc, char **argv) {
     cnngen::BuildOptions options;
     CLI::App *build = app.add_subcommand("build", "Generate DIR/libNAME.a, headers, a CMake config and DIR/NAME");
     build->add_option("spec", options.spec_path, "Model spec (models/lenet5.toml; .toml may be omitted)")->required();
-    build->add_option("--target,-t", options.target, "Halide target: host, x86-64-linux-avx2, host-cuda-cuda_capability_80, ...")
+    build->add_option("--target,-t", options.target, "Halide target: host, x86-64-linux-avx2, host-cuda-cuda_capability_80, arm-64-linux (cross), "
+                      "or several, best first, chosen at run time: x86-64-linux-avx512_skylake,x86-64-linux-avx2-fma,"
+                      "x86-64-linux-sse41")
         ->capture_default_str();
     build->add_option("--schedule,-s", options.schedule,
                       fmt::format("Schedule: {}", fmt::join(cnngen::schedule_names(), ", ")))
@@ -25,6 +27,11 @@ int main(int argc, char **argv) {
     build->add_flag("!--no-executable", options.executable, "Only the library, headers and CMake config");
     build->add_flag("!--inference-only", options.training,
                     "Skip the training step (e.g. for autoschedulers that fail or take long on gradients)");
+    build->add_option("--train-step", options.train_step,
+                      "fused: the training step is one Halide pipeline; chained: one forward and one backward "
+                      "kernel per layer, a loss kernel and an SGD kernel, called in turn by the runtime")
+        ->check(CLI::IsMember({"fused", "chained"}))
+        ->capture_default_str();
     build->add_flag("--emit-stmt", options.emit_stmt, "Also write Halide's .stmt and .html per function");
     build->add_flag("--profile", options.profile, "Build with Halide's profiler (prints per-Func time at exit)");
     build->add_flag("-v,--verbose", options.verbose, "Print the compiler commands");

@@ -2,14 +2,15 @@
 # Installs the Debian 12 packages cnngen needs that are not already present.
 # Usage: scripts/install-deps.sh [--with-torch] [--tests]
 #   --with-torch  PyTorch, for benchmarks and cross-checks only
-#   --tests       clang and its libFuzzer/sanitizer runtimes, for the fuzz tests
+#   --tests       clang and its libFuzzer/sanitizer runtimes, for the fuzz tests; the aarch64
+#                 cross compiler, arm64 libraries and qemu-user, for the cross-build test
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libhalide14-0-dev llvm-14-dev libfmt-dev catch2
           libcli11-dev libtomlplusplus-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-numpy)
 for flag in "$@"; do
   case $flag in
     --with-torch) packages+=(python3-torch) ;;
-    --tests) packages+=(clang-14 libclang-rt-14-dev) ;;
+    --tests) packages+=(clang-14 libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user libfmt-dev:arm64 zlib1g-dev:arm64) ;;
     *) echo "install-deps.sh: unknown flag $flag" >&2; exit 2 ;;
   esac
 done
@@ -19,6 +20,9 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
   sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  if [[ " ${missing[*]}" == *":arm64"* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $sudo dpkg --add-architecture arm64
+  fi
   echo "installing: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -4,6 +4,7 @@
 #include "../layers/fixed_shape.h"
 #include "../schedules/schedule.h"
 #include "../training/gradients.h"
+#include "pipeline_parts.h"
 
 using namespace Halide;
 
@@ -11,22 +12,10 @@ namespace cnngen {
 
 namespace {
 
-// Output Funcs carry bounds on their output buffer and estimates on the Func itself.
-void fix_output_shape(Func f, const Shape &shape) {
-    OutputImageParam output = f.output_buffer();
-    fix_shape(output, shape);
-    Region estimates;
-    for (auto it = shape.rbegin(); it != shape.rend(); ++it) estimates.push_back({0, *it});
-    f.set_estimates(estimates);
-}
-
-// The model's inputs: images plus one ImageParam per learnable tensor, each read
-// through a wrapper Func that autodiff can differentiate.
+// The model's inputs: images plus the learnable tensors, and the network on them.
 struct ModelInputs {
     ImageParam images;
-    std::vector<ParameterInfo> info;
-    std::vector<ImageParam> params;
-    std::vector<Func> param_values;
+    ParameterInputs params;
     Network net;
 };
 
@@ -35,43 +24,26 @@ ModelInputs build(const ModelSpec &spec, int batch) {
     in.images = ImageParam(Float(32), 4, "images");  // NCHW, indexed (x, y, c, n)
     const Shape image_shape{batch, spec.input[0], spec.input[1], spec.input[2]};
     fix_shape(in.images, image_shape);
-    in.info = model_parameters(spec);
-    for (const ParameterInfo &p : in.info) {
-        ImageParam param(Float(32), int(p.shape.size()), identifier_for(p.name));
-        fix_shape(param, p.shape);
-        Func value(identifier_for(p.name) + "_value");
-        value(_) = param(_);
-        in.params.push_back(param);
-        in.param_values.push_back(value);
-    }
-    ParamSource source = [&](const std::string &name, const Shape &) {
-        for (size_t k = 0; k < in.info.size(); ++k)
-            if (in.info[k].name == name) return in.param_values[k];
-        fail("{}: parameter '{}' was not declared", spec.path, name);
-    };
+    in.params = parameter_inputs(model_parameters(spec));
     Func images("images_value");
     images(_) = in.images(_);
-    in.net = build_network(spec, {images, image_shape}, source);
+    in.net = build_network(spec, {images, image_shape}, in.params.source(spec.path));
     return in;
 }
 
-void check_target(const std::string &schedule, const Target &target) {
-    check_schedule_name("cnngen build", schedule);
-    if (schedule == "cuda" && !target.has_feature(Target::CUDA))
-        fail("cnngen build: schedule 'cuda' needs a CUDA target (e.g. host-cuda-cuda_capability_80), got {}",
-             target.to_string());
-}
-
-std::set<std::string> forward_funcs(const std::vector<Layer> &layers) {
-    std::set<std::string> names;
-    for (const Layer &layer : layers) {
-        names.insert(layer.output.func.name());
-        for (const auto &[role, stage] : layer.stages) names.insert(stage.name());
-    }
-    return names;
-}
-
 }  // namespace
+
+const char *role_name(PipelineRole role) {
+    switch (role) {
+    case PipelineRole::forward: return "forward";
+    case PipelineRole::train_step: return "train_step";
+    case PipelineRole::layer_forward: return "layer_forward";
+    case PipelineRole::layer_backward: return "layer_backward";
+    case PipelineRole::loss: return "loss";
+    case PipelineRole::sgd_update: return "sgd_update";
+    }
+    return "?";
+}
 
 ModelPipeline forward_pipeline(const ModelSpec &spec, int batch, const std::string &schedule, const Target &target) {
     check_target(schedule, target);
@@ -91,8 +63,8 @@ ModelPipeline forward_pipeline(const ModelSpec &spec, int batch, const std::stri
         }
     }
     std::vector<Argument> args{in.images};
-    for (const ImageParam &p : in.params) args.push_back(p);
-    return {fmt::format("{}_forward_b{}", spec.name, batch), pipeline, args};
+    for (const ImageParam &p : in.params.params) args.push_back(p);
+    return {fmt::format("{}_forward_b{}", spec.name, batch), pipeline, args, PipelineRole::forward, batch};
 }
 
 ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const std::string &schedule, const Target &target) {
@@ -101,10 +73,7 @@ ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const std::s
     Dims d;
     ImageParam labels(Int(32), 1, "labels");  // (n)
     fix_shape(labels, {batch});
-    Param<float> learning_rate("learning_rate"), momentum("momentum"), weight_decay("weight_decay");
-    learning_rate.set_estimate(0.01f);
-    momentum.set_estimate(0.9f);
-    weight_decay.set_estimate(0.0f);
+    SgdScalars sgd;
 
     Func label_values("label_values");
     label_values(_) = labels(_);
@@ -115,23 +84,19 @@ ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const std::s
     logits(d.i, d.n) = in.net.output.func(d.i, d.n);
     fix_output_shape(logits, in.net.output.shape);
 
-    // SGD with momentum and L2 weight decay, as torch.optim.SGD computes it.
-    const std::vector<Func> grads = gradients(loss_layer.output.func, in.param_values);
+    const std::vector<Func> grads = gradients(loss_layer.output.func, in.params.values);
     std::vector<Func> outputs{loss_value, logits};
     std::vector<Func> next_params, next_velocities;
     std::vector<ImageParam> velocities;
-    for (size_t k = 0; k < in.params.size(); ++k) {
-        const std::string id = identifier_for(in.info[k].name);
-        ImageParam velocity(Float(32), int(in.info[k].shape.size()), id + "_velocity");
-        fix_shape(velocity, in.info[k].shape);
+    for (size_t k = 0; k < in.params.params.size(); ++k) {
+        const ParameterInfo &info = in.params.info[k];
+        ImageParam velocity(Float(32), int(info.shape.size()), identifier_for(info.name) + "_velocity");
+        fix_shape(velocity, info.shape);
         velocities.push_back(velocity);
-        Func velocity_next(id + "_velocity_next"), param_next(id + "_next");
-        velocity_next(_) = momentum * velocity(_) + grads[k](_) + weight_decay * in.params[k](_);
-        param_next(_) = in.params[k](_) - learning_rate * velocity_next(_);
-        fix_output_shape(velocity_next, in.info[k].shape);
-        fix_output_shape(param_next, in.info[k].shape);
-        next_params.push_back(param_next);
-        next_velocities.push_back(velocity_next);
+        SgdOutputs next = sgd_update(info, in.params.params[k], velocity, grads[k], sgd.learning_rate, sgd.momentum,
+                                     sgd.weight_decay);
+        next_params.push_back(next.param_next);
+        next_velocities.push_back(next.velocity_next);
     }
     outputs.insert(outputs.end(), next_params.begin(), next_params.end());
     outputs.insert(outputs.end(), next_velocities.begin(), next_velocities.end());
@@ -147,12 +112,12 @@ ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const std::s
         schedule_gradients(schedule, outputs, forward_funcs(layers), target);
     }
     std::vector<Argument> args{in.images, labels};
-    for (const ImageParam &p : in.params) args.push_back(p);
+    for (const ImageParam &p : in.params.params) args.push_back(p);
     for (const ImageParam &v : velocities) args.push_back(v);
-    args.push_back(learning_rate);
-    args.push_back(momentum);
-    args.push_back(weight_decay);
-    return {fmt::format("{}_train_step_b{}", spec.name, batch), pipeline, args};
+    args.push_back(sgd.learning_rate);
+    args.push_back(sgd.momentum);
+    args.push_back(sgd.weight_decay);
+    return {fmt::format("{}_train_step_b{}", spec.name, batch), pipeline, args, PipelineRole::train_step, batch};
 }
 
 }  // namespace cnngen

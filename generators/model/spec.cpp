@@ -284,34 +284,38 @@ ModelSpec load_model_spec(const std::string &path) {
     return parse_model_spec(text.str(), path);
 }
 
+Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source) {
+    const LayerSpec &l = spec.layers.at(index);
+    const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, index + 1);
+    const std::string from = index ? spec.layers[index - 1].name : "input";
+    const bool image_layer =
+        !std::holds_alternative<FullyConnectedParams>(l.params) && !std::holds_alternative<ActivationParams>(l.params);
+    if (image_layer && input.shape.size() != 4)
+        fail("{}: {} expects a 4-D (N, C, H, W) input but '{}' produces {}", where, l.kind, from,
+             shape_string(input.shape));
+    try {
+        return std::visit(
+            [&](const auto &p) -> Layer {
+                using P = std::decay_t<decltype(p)>;
+                if constexpr (std::is_same_v<P, Conv2dParams>) return conv2d(l.name, input, p, source);
+                else if constexpr (std::is_same_v<P, Pool2dParams>) return pool2d(l.name, input, p);
+                else if constexpr (std::is_same_v<P, ActivationParams>) return activation(l.name, input, p);
+                else if constexpr (std::is_same_v<P, LrnParams>) return lrn(l.name, input, p);
+                else return fully_connected(l.name, input, p, source);
+            },
+            l.params);
+    } catch (const ConfigError &e) {
+        fail("{}: input {} from '{}': {}", where, shape_string(input.shape), from, e.what());
+    }
+}
+
 Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source) {
     Network net;
     Tensor current = input;
     for (size_t k = 0; k < spec.layers.size(); ++k) {
         const LayerSpec &l = spec.layers[k];
         const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, k + 1);
-        const bool image_layer = !std::holds_alternative<FullyConnectedParams>(l.params) &&
-                                 !std::holds_alternative<ActivationParams>(l.params);
-        if (image_layer && current.shape.size() != 4) {
-            fail("{}: {} expects a 4-D (N, C, H, W) input but '{}' produces {}", where, l.kind,
-                 k ? spec.layers[k - 1].name : "input", shape_string(current.shape));
-        }
-        Layer layer;
-        try {
-            layer = std::visit(
-                [&](const auto &p) -> Layer {
-                    using P = std::decay_t<decltype(p)>;
-                    if constexpr (std::is_same_v<P, Conv2dParams>) return conv2d(l.name, current, p, source);
-                    else if constexpr (std::is_same_v<P, Pool2dParams>) return pool2d(l.name, current, p);
-                    else if constexpr (std::is_same_v<P, ActivationParams>) return activation(l.name, current, p);
-                    else if constexpr (std::is_same_v<P, LrnParams>) return lrn(l.name, current, p);
-                    else return fully_connected(l.name, current, p, source);
-                },
-                l.params);
-        } catch (const ConfigError &e) {
-            fail("{}: input {} from '{}': {}", where, shape_string(current.shape), k ? spec.layers[k - 1].name : "input",
-                 e.what());
-        }
+        Layer layer = build_layer(spec, k, current, source);
         current = layer.output;
         net.layers.push_back(layer);
         // Refuse tensors no machine here can hold rather than fail allocating at run time.

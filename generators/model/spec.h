@@ -45,6 +45,8 @@ struct Network {
     Tensor output;
 };
 Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source);
+// Layer `index` of the spec alone, on `input`: for per-layer kernels.
+Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source);
 
 std::vector<ParameterInfo> model_parameters(const ModelSpec &spec);
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -57,6 +58,8 @@ struct Model::Bound {
     std::vector<float> staging;  // a padded copy when fewer images than the batch arrive
     std::vector<float> logits;
     float loss = 0;
+    // Chained steps: the tensor entering each layer (0: the images, unused) and its gradient.
+    std::vector<std::vector<float>> activations, deltas;
 };
 
 Model::Model(const ModelDescription &description) : description_(description) {
@@ -68,6 +71,7 @@ Model::Model(const ModelDescription &description) : description_(description) {
         velocities_.push_back(t);
         next_parameters_.push_back(t);
         next_velocities_.push_back(t);
+        gradients_.push_back(t);
     }
     initialize(1);
 }
@@ -80,7 +84,7 @@ int Model::sample_size() const {
 
 int Model::train_batch() const {
     for (const PipelineEntry &e : description_.pipelines)
-        if (e.kind == PipelineKind::train_step) return e.batch;
+        if (e.kind == PipelineKind::train_step || e.kind == PipelineKind::loss) return e.batch;
     return 0;
 }
 
@@ -147,22 +151,15 @@ Model::Bound &Model::bound(PipelineKind kind, int batch) {
     return *slot;
 }
 
-void Model::run(Bound &b, const float *images, const int32_t *labels, const SgdSettings *sgd) {
-    const int batch = b.entry->batch;
-    const std::vector<int> &in = description_.input_shape;
-    const halide_filter_metadata_t *md = b.entry->metadata();
+// Calls a generated function, binding each argument by its name: buffers through `lookup`,
+// the SGD scalars from `sgd`.
+void Model::invoke(const PipelineEntry &entry, const std::function<Slot(const std::string &)> &lookup,
+                   const SgdSettings *sgd) {
+    const halide_filter_metadata_t *md = entry.metadata();
     // Reserved up front: args keeps pointers into these buffers.
     std::vector<Halide::Runtime::Buffer<>> buffers;
     buffers.reserve(size_t(md->num_arguments));
     std::vector<void *> args(size_t(md->num_arguments));
-    auto tensor_for = [&](const std::string &name, const std::string &suffix, std::vector<Tensor> &storage) {
-        if (!ends_with(name, suffix)) return false;
-        auto it = parameter_index_.find(name.substr(0, name.size() - suffix.size()));
-        if (it == parameter_index_.end()) return false;
-        Tensor &t = storage[it->second];
-        buffers.push_back(wrap(t.data.data(), t.shape));
-        return true;
-    };
     float scalars[3] = {};
     if (sgd) scalars[0] = sgd->learning_rate, scalars[1] = sgd->momentum, scalars[2] = sgd->weight_decay;
     for (int a = 0; a < md->num_arguments; ++a) {
@@ -171,24 +168,48 @@ void Model::run(Bound &b, const float *images, const int32_t *labels, const SgdS
             args[size_t(a)] = &scalars[name == "learning_rate" ? 0 : name == "momentum" ? 1 : 2];
             continue;
         }
-        if (name == "images") {
-            buffers.push_back(wrap(const_cast<float *>(images), {batch, in[0], in[1], in[2]}));
-        } else if (name == "labels" && labels) {
-            buffers.push_back(wrap(const_cast<int32_t *>(labels), {batch}));
-        } else if (name == "logits") {
-            buffers.push_back(wrap(b.logits.data(), {batch, classes()}));
-        } else if (name == "loss") {
-            buffers.push_back(wrap(&b.loss, {}));
-        } else if (!tensor_for(name, "_velocity_next", next_velocities_) && !tensor_for(name, "_next", next_parameters_) &&
-                   !tensor_for(name, "_velocity", velocities_) && !tensor_for(name, "", parameters_)) {
-            runtime_fail("{}: generated function {} has an unknown argument '{}'", description_.name,
-                         b.entry->function_name, name);
+        Slot slot = lookup(name);
+        if (slot.floats) {
+            buffers.push_back(wrap(slot.floats, slot.shape));
+        } else if (slot.ints) {
+            buffers.push_back(wrap(slot.ints, slot.shape));
+        } else {
+            // Parameters and optimizer state, by the names the generator gives them.
+            auto tensor = [&](const std::string &prefix, const std::string &suffix, std::vector<Tensor> &storage) {
+                if (name.size() < prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+                    !ends_with(name, suffix))
+                    return false;
+                auto it = parameter_index_.find(name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()));
+                if (it == parameter_index_.end()) return false;
+                Tensor &t = storage[it->second];
+                buffers.push_back(wrap(t.data.data(), t.shape));
+                return true;
+            };
+            if (!tensor("", "_velocity_next", next_velocities_) && !tensor("", "_next", next_parameters_) &&
+                !tensor("", "_velocity", velocities_) && !tensor("d_", "", gradients_) && !tensor("", "", parameters_))
+                runtime_fail("{}: generated function {} has an unknown argument '{}'", description_.name,
+                             entry.function_name, name);
         }
         args[size_t(a)] = buffers.back().raw_buffer();
     }
     last_halide_error.clear();
-    if (b.entry->argv(args.data()) != 0)
-        runtime_fail("{}: {} failed: {}", description_.name, b.entry->function_name, last_halide_error);
+    if (entry.argv(args.data()) != 0)
+        runtime_fail("{}: {} failed: {}", description_.name, entry.function_name, last_halide_error);
+}
+
+void Model::run(Bound &b, const float *images, const int32_t *labels, const SgdSettings *sgd) {
+    const int batch = b.entry->batch;
+    const std::vector<int> &in = description_.input_shape;
+    invoke(
+        *b.entry,
+        [&](const std::string &name) -> Slot {
+            if (name == "images") return {const_cast<float *>(images), nullptr, {batch, in[0], in[1], in[2]}};
+            if (name == "labels" && labels) return {nullptr, const_cast<int32_t *>(labels), {batch}};
+            if (name == "logits") return {b.logits.data(), nullptr, {batch, classes()}};
+            if (name == "loss") return {&b.loss, nullptr, {}};
+            return {};
+        },
+        sgd);
 }
 
 std::vector<float> Model::logits(const float *images, int count) {
@@ -224,8 +245,13 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
         if (labels[n] < 0 || labels[n] >= classes())
             runtime_fail("{}: label {} of sample {} in the batch is outside 0..{}", description_.name, labels[n], n,
                          classes() - 1);
-    Bound &b = bound(PipelineKind::train_step, batch);
-    run(b, images, labels, &sgd);
+    const bool fused = std::any_of(description_.pipelines.begin(), description_.pipelines.end(),
+                                   [](const PipelineEntry &e) { return e.kind == PipelineKind::train_step; });
+    Bound &b = bound(fused ? PipelineKind::train_step : PipelineKind::loss, batch);
+    if (fused)
+        run(b, images, labels, &sgd);
+    else
+        run_chained(b, images, labels, sgd);
     std::swap(parameters_, next_parameters_);
     std::swap(velocities_, next_velocities_);
     StepResult result;
@@ -233,6 +259,61 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
     const std::vector<int> predicted = argmax_rows(b.logits, classes());
     for (int n = 0; n < batch; ++n) result.correct += predicted[size_t(n)] == labels[n];
     return result;
+}
+
+// Forward through every layer keeping each activation, the loss and its gradient, backward
+// from the last layer to the first, then the update: the fused step's arithmetic, in steps.
+void Model::run_chained(Bound &b, const float *images, const int32_t *labels, const SgdSettings &sgd) {
+    const int batch = b.entry->batch;
+    const size_t layers = description_.layer_outputs.size();
+    auto with_batch = [&](size_t k) {  // shape of the tensor entering layer k (k = layers: the logits)
+        std::vector<int> shape{batch};
+        const std::vector<int> &per_sample = k == 0 ? description_.input_shape : description_.layer_outputs[k - 1];
+        shape.insert(shape.end(), per_sample.begin(), per_sample.end());
+        return shape;
+    };
+    if (b.activations.empty()) {
+        for (size_t k = 0; k <= layers; ++k) {
+            b.activations.emplace_back(k == 0 ? 0 : element_count(with_batch(k)));
+            b.deltas.emplace_back(k == 0 ? 0 : element_count(with_batch(k)));
+        }
+    }
+    auto activation = [&](size_t k) { return k == 0 ? const_cast<float *>(images) : b.activations[k].data(); };
+    auto kernel = [&](PipelineKind kind, size_t layer) -> const PipelineEntry * {
+        for (const PipelineEntry &e : description_.pipelines)
+            if (e.kind == kind && e.batch == batch && (e.layer < 0 || size_t(e.layer) == layer)) return &e;
+        return nullptr;
+    };
+    for (size_t k = 0; k < layers; ++k) {
+        const PipelineEntry *forward = kernel(PipelineKind::layer_forward, k);
+        if (!forward) runtime_fail("{}: no forward kernel for layer {}", description_.name, k);
+        invoke(*forward, [&](const std::string &name) -> Slot {
+            if (name == "input") return {activation(k), nullptr, with_batch(k)};
+            if (name == "output") return {activation(k + 1), nullptr, with_batch(k + 1)};
+            return {};
+        });
+    }
+    invoke(*b.entry, [&](const std::string &name) -> Slot {
+        if (name == "logits") return {activation(layers), nullptr, with_batch(layers)};
+        if (name == "labels") return {nullptr, const_cast<int32_t *>(labels), {batch}};
+        if (name == "loss") return {&b.loss, nullptr, {}};
+        if (name == "d_logits") return {b.deltas[layers].data(), nullptr, with_batch(layers)};
+        return {};
+    });
+    std::copy(b.activations[layers].begin(), b.activations[layers].end(), b.logits.begin());
+    for (size_t k = layers; k-- > 0;) {
+        const PipelineEntry *backward = kernel(PipelineKind::layer_backward, k);
+        if (!backward) continue;  // a first layer without parameters
+        invoke(*backward, [&](const std::string &name) -> Slot {
+            if (name == "input") return {activation(k), nullptr, with_batch(k)};
+            if (name == "d_output") return {b.deltas[k + 1].data(), nullptr, with_batch(k + 1)};
+            if (name == "d_input") return {b.deltas[k].data(), nullptr, with_batch(k)};
+            return {};
+        });
+    }
+    const PipelineEntry *update = kernel(PipelineKind::sgd_update, 0);
+    if (!update) runtime_fail("{}: no SGD update kernel", description_.name);
+    invoke(*update, [](const std::string &) { return Slot{}; }, &sgd);
 }
 
 std::vector<int> argmax_rows(const std::vector<float> &values, int columns) {

@@ -3,11 +3,14 @@
 set -euo pipefail
 cnngen=$1 spec=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
-for copy in a b; do
-  "$cnngen" build "$spec" --target x86-64-linux-avx2 --schedule cpu --inference-only --no-executable \
-    -o "$work/$copy" >/dev/null
+# One target, and a multi-target library with its run-time dispatch wrappers.
+for target in x86-64-linux-avx2 x86-64-linux-avx2-fma,x86-64-linux-sse41; do
+  for copy in a b; do
+    "$cnngen" build "$spec" --target "$target" --schedule cpu --inference-only --no-executable \
+      -o "$work/$copy" >/dev/null
+  done
+  for f in "$work"/a/*; do
+    cmp "$f" "$work/b/$(basename "$f")"
+  done
+  echo "$target: identical, $(ls "$work/a" | wc -l) files"
 done
-for f in "$work"/a/*; do
-  cmp "$f" "$work/b/$(basename "$f")"
-done
-echo "identical: $(ls "$work/a" | wc -l) files"

@@ -1,7 +1,7 @@
 // Generated model libraries against chains of the plain-loop references, with weights
-// and inputs written by numpy. Three libraries are linked into this one program
-// (lenet5, lenet5_naive, alexnet_small) with a single Halide runtime.
-#include "reference/reference.h"
+// and inputs written by numpy. Four libraries are linked into this one program
+// (lenet5, lenet5_naive, lenet5_chained, alexnet_small) with a single Halide runtime.
+#include "model_references.h"
 
 #include <catch2/catch.hpp>
 #include <cnngen/model.h>
@@ -11,60 +11,16 @@
 
 #include "alexnet_small.h"
 #include "lenet5.h"
+#include "lenet5_chained.h"
 #include "lenet5_naive.h"
 
 namespace {
 
+using namespace cnngen_test;
+
 const std::string kFixtures = CNNGEN_FIXTURES_DIR;
 constexpr double kForwardTolerance = 1e-4;   // float32 chain vs double reference, relative to max |logit|
 constexpr double kGradientTolerance = 1e-4;  // float32 batch gradient vs double finite differences, relative
-
-using Params = std::map<std::string, reference::Tensor>;
-
-reference::Tensor from_npy(const cnngen::NpyArray &a) {
-    reference::Tensor t(a.shape);
-    for (size_t k = 0; k < t.size(); ++k) t.data[k] = a.data[k];
-    return t;
-}
-
-Params params_of(const cnngen::Model &model) {
-    Params p;
-    for (size_t k = 0; k < model.parameters().size(); ++k) {
-        const auto &t = model.parameters()[k];
-        p[model.description().parameters[k].name] = from_npy({t.shape, t.data});
-    }
-    return p;
-}
-
-reference::Tensor relu(const reference::Tensor &t) { return reference::activation(t, reference::Activation::relu, 0); }
-
-reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p) {
-    reference::Conv2d pad2;
-    pad2.pad_top = pad2.pad_bottom = pad2.pad_left = pad2.pad_right = 2;
-    const reference::Pool2d pool{reference::Pool::max, 2, 2, 2, 2};
-    auto h = reference::pool2d(relu(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], pad2)), pool);
-    h = reference::pool2d(relu(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], {})), pool);
-    h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
-    h = relu(reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]));
-    return reference::fully_connected(h, p["fc3.weight"], p["fc3.bias"]);
-}
-
-reference::Tensor alexnet_small_reference(const reference::Tensor &x, Params &p) {
-    reference::Conv2d conv1;
-    conv1.stride_h = conv1.stride_w = 2;
-    conv1.pad_top = conv1.pad_bottom = conv1.pad_left = conv1.pad_right = 2;
-    reference::Conv2d pad1;
-    pad1.pad_top = pad1.pad_bottom = pad1.pad_left = pad1.pad_right = 1;
-    reference::Conv2d grouped = pad1;
-    grouped.groups = 2;
-    const reference::Pool2d pool{reference::Pool::max, 3, 3, 2, 2};
-    const reference::Lrn lrn{true, 5, 2.0, 1e-4, 0.75};
-    auto h = reference::pool2d(reference::lrn(relu(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], conv1)), lrn), pool);
-    h = reference::pool2d(reference::lrn(relu(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], pad1)), lrn), pool);
-    h = relu(reference::conv2d(h, p["conv3.weight"], p["conv3.bias"], grouped));
-    h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
-    return reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]);
-}
 
 void check_forward(const cnngen::ModelDescription &description, const std::string &prefix, int batch,
                    reference::Tensor (*chain)(const reference::Tensor &, Params &)) {
@@ -75,9 +31,7 @@ void check_forward(const cnngen::ModelDescription &description, const std::strin
     const std::vector<float> logits = model.logits(input.data.data(), batch);
     Params params = params_of(model);
     const reference::Tensor expected = chain(from_npy(input), params);
-    reference::Tensor got({batch, model.classes()});
-    for (size_t k = 0; k < got.size(); ++k) got.data[k] = logits[k];
-    CHECK(reference::relative_error(got, expected) < kForwardTolerance);
+    CHECK(reference::relative_error(logits_tensor(logits, batch, model.classes()), expected) < kForwardTolerance);
 }
 
 }  // namespace
@@ -158,21 +112,32 @@ TEST_CASE("SGD applies momentum and weight decay as torch.optim.SGD does", "[mod
                   Approx(before[k].data[i] - 0.1 * model.velocities()[k].data[i]).margin(1e-6));
 }
 
-TEST_CASE("every schedule gives the same training step", "[model][train][schedules]") {
-    cnngen::Model tuned(lenet5_model()), naive(lenet5_naive_model());
+// Three SGD steps from the same weights; losses and parameters agree with the tuned fused step.
+void check_same_training(const cnngen::ModelDescription &other) {
+    INFO(other.name << " (" << other.schedule << ") against lenet5 (cpu, fused)");
+    cnngen::Model tuned(lenet5_model()), model(other);
     tuned.load_weights(kFixtures + "/lenet5_weights");
-    naive.load_weights(kFixtures + "/lenet5_weights");
+    model.load_weights(kFixtures + "/lenet5_weights");
     const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/lenet5_input_64.npy");
     std::vector<int32_t> labels(64, 0);
     for (int n = 0; n < 64; ++n) labels[size_t(n)] = n % 10;
     for (int step = 0; step < 3; ++step) {
         const auto a = tuned.train_step(input.data.data(), labels.data(), {0.05f, 0.9f, 1e-4f});
-        const auto b = naive.train_step(input.data.data(), labels.data(), {0.05f, 0.9f, 1e-4f});
+        const auto b = model.train_step(input.data.data(), labels.data(), {0.05f, 0.9f, 1e-4f});
         CHECK(a.loss == Approx(b.loss).epsilon(1e-5));
+        CHECK(a.correct == b.correct);
     }
     for (size_t k = 0; k < tuned.parameters().size(); ++k)
         for (size_t i = 0; i < tuned.parameters()[k].data.size(); ++i)
-            REQUIRE(tuned.parameters()[k].data[i] == Approx(naive.parameters()[k].data[i]).margin(1e-5));
+            REQUIRE(tuned.parameters()[k].data[i] == Approx(model.parameters()[k].data[i]).margin(1e-5));
+}
+
+TEST_CASE("every schedule gives the same training step", "[model][train][schedules]") {
+    check_same_training(lenet5_naive_model());
+}
+
+TEST_CASE("the chained training step (per-layer kernels) gives the fused step's result", "[model][train][chained]") {
+    check_same_training(lenet5_chained_model());
 }
 
 TEST_CASE("loading weights rejects bad tensors naming them", "[model][errors]") {

@@ -4,6 +4,7 @@
 #include "model_description.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -60,11 +61,21 @@ public:
 private:
     struct Bound;
     Bound &bound(PipelineKind kind, int batch);
+    // A buffer argument: float or int32 data in PyTorch order, or neither for the
+    // parameters and optimizer state the model owns.
+    struct Slot {
+        float *floats = nullptr;
+        int32_t *ints = nullptr;
+        std::vector<int> shape;
+    };
+    void invoke(const PipelineEntry &entry, const std::function<Slot(const std::string &)> &lookup,
+                const SgdSettings *sgd = nullptr);
     // Binds images, labels, parameters and outputs to the function's arguments by name and calls it.
     void run(Bound &bound, const float *images, const int32_t *labels, const SgdSettings *sgd);
+    void run_chained(Bound &bound, const float *images, const int32_t *labels, const SgdSettings &sgd);
 
     const ModelDescription &description_;
-    std::vector<Tensor> parameters_, velocities_, next_parameters_, next_velocities_;
+    std::vector<Tensor> parameters_, velocities_, next_parameters_, next_velocities_, gradients_;
     std::map<std::string, size_t> parameter_index_;  // by generated identifier
     std::map<std::pair<int, int>, std::unique_ptr<Bound>> bound_;
 };

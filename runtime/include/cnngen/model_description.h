@@ -8,7 +8,11 @@ struct halide_filter_metadata_t;
 
 namespace cnngen {
 
-enum class PipelineKind { forward, train_step };
+// forward: images -> logits. train_step: one fused SGD step. The rest make up a chained
+// step the runtime calls in turn: layer_forward (input -> output) per layer, loss
+// (logits, labels -> loss, d_logits), layer_backward (d_output -> d_input, d_<param>) from
+// the last layer to the first, and sgd_update over every parameter.
+enum class PipelineKind { forward, train_step, layer_forward, layer_backward, loss, sgd_update };
 
 struct PipelineEntry {
     PipelineKind kind;
@@ -18,6 +22,7 @@ struct PipelineEntry {
     int (*argv)(void **args);
     const halide_filter_metadata_t *(*metadata)();
     const char *function_name;
+    int layer;  // index into ModelDescription::layers for layer kernels, else -1
 };
 
 struct ParameterEntry {
@@ -36,6 +41,7 @@ struct ModelDescription {
     std::vector<std::string> layers;  // "conv1 conv2d -> 6x28x28" lines
     std::vector<ParameterEntry> parameters;
     std::vector<PipelineEntry> pipelines;
+    std::vector<std::vector<int>> layer_outputs;  // each layer's output shape per sample
 };
 
 }  // namespace cnngen

@@ -1,0 +1,60 @@
+#include "model_references.h"
+
+namespace cnngen_test {
+
+namespace {
+
+reference::Tensor relu(const reference::Tensor &t) { return reference::activation(t, reference::Activation::relu, 0); }
+
+}  // namespace
+
+reference::Tensor from_npy(const cnngen::NpyArray &a) {
+    reference::Tensor t(a.shape);
+    for (size_t k = 0; k < t.size(); ++k) t.data[k] = a.data[k];
+    return t;
+}
+
+Params params_of(const cnngen::Model &model) {
+    Params p;
+    for (size_t k = 0; k < model.parameters().size(); ++k) {
+        const auto &t = model.parameters()[k];
+        p[model.description().parameters[k].name] = from_npy({t.shape, t.data});
+    }
+    return p;
+}
+
+reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p) {
+    reference::Conv2d pad2;
+    pad2.pad_top = pad2.pad_bottom = pad2.pad_left = pad2.pad_right = 2;
+    const reference::Pool2d pool{reference::Pool::max, 2, 2, 2, 2};
+    auto h = reference::pool2d(relu(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], pad2)), pool);
+    h = reference::pool2d(relu(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], {})), pool);
+    h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
+    h = relu(reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]));
+    return reference::fully_connected(h, p["fc3.weight"], p["fc3.bias"]);
+}
+
+reference::Tensor alexnet_small_reference(const reference::Tensor &x, Params &p) {
+    reference::Conv2d conv1;
+    conv1.stride_h = conv1.stride_w = 2;
+    conv1.pad_top = conv1.pad_bottom = conv1.pad_left = conv1.pad_right = 2;
+    reference::Conv2d pad1;
+    pad1.pad_top = pad1.pad_bottom = pad1.pad_left = pad1.pad_right = 1;
+    reference::Conv2d grouped = pad1;
+    grouped.groups = 2;
+    const reference::Pool2d pool{reference::Pool::max, 3, 3, 2, 2};
+    const reference::Lrn lrn{true, 5, 2.0, 1e-4, 0.75};
+    auto h = reference::pool2d(reference::lrn(relu(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], conv1)), lrn), pool);
+    h = reference::pool2d(reference::lrn(relu(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], pad1)), lrn), pool);
+    h = relu(reference::conv2d(h, p["conv3.weight"], p["conv3.bias"], grouped));
+    h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
+    return reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]);
+}
+
+reference::Tensor logits_tensor(const std::vector<float> &logits, int batch, int classes) {
+    reference::Tensor t({batch, classes});
+    for (size_t k = 0; k < t.size(); ++k) t.data[k] = logits[k];
+    return t;
+}
+
+}  // namespace cnngen_test

@@ -1,0 +1,24 @@
+#pragma once
+// Whole models as chains of the plain-loop references, for generated model libraries.
+#include "reference/reference.h"
+
+#include <cnngen/model.h>
+#include <cnngen/npy.h>
+
+#include <map>
+#include <string>
+
+namespace cnngen_test {
+
+using Params = std::map<std::string, reference::Tensor>;
+
+reference::Tensor from_npy(const cnngen::NpyArray &a);
+// The model's current parameters, by state_dict name, in double precision.
+Params params_of(const cnngen::Model &model);
+// Logits (N, classes) as a reference tensor.
+reference::Tensor logits_tensor(const std::vector<float> &logits, int batch, int classes);
+
+reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p);
+reference::Tensor alexnet_small_reference(const reference::Tensor &x, Params &p);
+
+}  // namespace cnngen_test
