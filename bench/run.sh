@@ -9,9 +9,15 @@ threads=${1:-$(nproc)}
 build=${BUILD:-$root/build}
 results=$root/bench/results
 variants=$build/bench-variants
-# Adams2019 is left out by default: on LeNet-5 it was still on pass 3 of 5 of its first
-# function after 5 minutes, at 8 GB, on a 2-core machine (SCHEDULES="... adams2019" includes it).
-schedules=${SCHEDULES:-"naive cpu mullapudi2016 li2018 cuda"}
+# Variants: label, schedule (a built-in name or a schedule file), extra `cnngen build` flags.
+# Li2018 cannot schedule gradients. Adams2019 is left out by default: on LeNet-5 it was still
+# on pass 3 of 5 of its first function after 5 minutes, at 8 GB, on a 2-core machine
+# (SCHEDULES="... adams2019" includes it, inference only).
+declare -A variant_schedule=(
+  [naive]=naive [cpu]=cpu [cpu-chained]=cpu [fused]="$root/models/lenet5-fused.schedule.toml"
+  [mullapudi2016]=mullapudi2016 [li2018]=li2018 [adams2019]=adams2019 [cuda]=cuda)
+declare -A variant_flags=([cpu-chained]="--train-step chained" [li2018]=--inference-only [adams2019]=--inference-only)
+labels=${SCHEDULES:-"naive cpu cpu-chained fused mullapudi2016 li2018 cuda"}
 mkdir -p "$results" "$variants"
 "$root/scripts/install-deps.sh" --with-torch
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -20,26 +26,25 @@ g++ -O3 -march=native -pthread "$root/bench/fma_peak.cpp" -o "$variants/fma_peak
 
 raw=$results/raw.csv
 echo "model,target,schedule,kind,batch,latency_us,img_per_s" >"$raw"
-for schedule in $schedules; do
+for label in $labels; do
+  schedule=${variant_schedule[$label]:?"unknown variant $label (known: ${!variant_schedule[*]})"}
   target=host
-  extra=()
-  case $schedule in
-    # Li2018 cannot schedule gradients; Adams2019 takes minutes and GBs on them.
-    li2018 | adams2019) extra=(--inference-only) ;;
-    cuda) target=host-cuda-cuda_capability_80 ;;
-  esac
+  [[ $label == cuda ]] && target=host-cuda-cuda_capability_80
   start=$(date +%s.%N)
+  # shellcheck disable=SC2086  # the flags are words
   if ! "$build/generators/cnngen" build "$root/models/lenet5.toml" --target $target --schedule "$schedule" \
-      --name lenet5 -o "$variants/$schedule" "${extra[@]}" >"$variants/$schedule.log" 2>&1; then
-    echo "$schedule: generation failed (see $variants/$schedule.log)"
+      --name lenet5 -o "$variants/$label" ${variant_flags[$label]:-} >"$variants/$label.log" 2>&1; then
+    echo "$label: generation failed (see $variants/$label.log)"
     continue
   fi
-  printf "%s: generated in %.1f s\n" "$schedule" "$(echo "$(date +%s.%N) - $start" | bc)"
-  if [[ $schedule == cuda ]] && ! ldconfig -p | grep -q libcuda.so.1; then
+  printf "%s: generated in %.1f s\n" "$label" "$(echo "$(date +%s.%N) - $start" | bc)"
+  if [[ $label == cuda ]] && ! ldconfig -p | grep -q libcuda.so.1; then
     echo "cuda: built (PTX embedded), not run: no CUDA driver on this machine"
     continue
   fi
-  "$variants/$schedule/lenet5" --threads "$threads" bench --csv --seconds "${SECONDS_PER_CASE:-2}" | tail -n +2 >>"$raw"
+  # The variant's label replaces the schedule column (cpu-chained records schedule cpu).
+  "$variants/$label/lenet5" --threads "$threads" bench --csv --seconds "${SECONDS_PER_CASE:-2}" | tail -n +2 |
+    awk -F, -v OFS=, -v label="$label" '{ $3 = label; print }' >>"$raw"
 done
 /usr/bin/python3 "$root/bench/pytorch_lenet5.py" --threads "$threads" --seconds "${SECONDS_PER_CASE:-2}" | tail -n +2 >>"$raw"
 peak=$("$variants/fma_peak" "$threads")

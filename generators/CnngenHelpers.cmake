@@ -1,4 +1,4 @@
-# cnngen_add_model(<target> SPEC <file> [SCHEDULE <s>] [HALIDE_TARGET <t>] [NAME <n>] [EXECUTABLE]
+# cnngen_add_model(<target> SPEC <file> [SCHEDULE <name or file.toml>] [HALIDE_TARGET <t>] [NAME <n>] [EXECUTABLE]
 #                  [INFERENCE_ONLY] [TRAIN_STEP fused|chained])
 #
 # Generates a model library at build time with `cnngen build` and defines:
@@ -14,7 +14,7 @@ function(cnngen_add_model target)
   if(NOT ARG_SPEC)
     message(FATAL_ERROR "cnngen_add_model(${target}): SPEC is required")
   endif()
-  foreach(pair "SCHEDULE;cpu" "HALIDE_TARGET;host" "NAME;${target}" "TRAIN_STEP;fused")
+  foreach(pair "SCHEDULE;cpu" "HALIDE_TARGET;host" "NAME;${target}")
     list(GET pair 0 key)
     list(GET pair 1 default)
     if(NOT ARG_${key})
@@ -34,6 +34,15 @@ function(cnngen_add_model target)
   set(training_flag "")
   if(ARG_INFERENCE_ONLY)
     set(training_flag --inference-only)
+  elseif(ARG_TRAIN_STEP)
+    set(training_flag --train-step ${ARG_TRAIN_STEP})
+  endif()
+  # SCHEDULE is a built-in name or a schedule file, which then is a dependency too.
+  set(schedule ${ARG_SCHEDULE})
+  set(schedule_file "")
+  if(ARG_SCHEDULE MATCHES "\\.toml$")
+    get_filename_component(schedule "${ARG_SCHEDULE}" ABSOLUTE)
+    set(schedule_file "${schedule}")
   endif()
   if(TARGET cnngen)
     set(cnngen_tool $<TARGET_FILE:cnngen>)
@@ -44,10 +53,9 @@ function(cnngen_add_model target)
   endif()
   add_custom_command(
     OUTPUT ${outputs}
-    COMMAND ${cnngen_tool} build "${spec}" --target ${ARG_HALIDE_TARGET} --schedule ${ARG_SCHEDULE}
+    COMMAND ${cnngen_tool} build "${spec}" --target ${ARG_HALIDE_TARGET} --schedule "${schedule}"
             --name ${ARG_NAME} -o "${dir}" ${executable_flag} ${training_flag}
-            --train-step ${ARG_TRAIN_STEP}
-    DEPENDS ${tool_dependencies} "${spec}"
+    DEPENDS ${tool_dependencies} "${spec}" ${schedule_file}
     COMMENT "cnngen: generating ${ARG_NAME} (${ARG_SCHEDULE}, ${ARG_HALIDE_TARGET})"
     VERBATIM)
   add_custom_target(${target}.generate DEPENDS ${outputs})

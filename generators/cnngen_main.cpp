@@ -20,7 +20,8 @@ int main(int argc, char **argv) {
                       "x86-64-linux-sse41")
         ->capture_default_str();
     build->add_option("--schedule,-s", options.schedule,
-                      fmt::format("Schedule: {}", fmt::join(cnngen::schedule_names(), ", ")))
+                      fmt::format("Schedule: {}, or a schedule file (models/lenet5-fused.schedule.toml)",
+                                  fmt::join(cnngen::schedule_names(), ", ")))
         ->capture_default_str();
     build->add_option("-o,--output", options.out_dir, "Output directory (replaced atomically)")->required();
     build->add_option("--name", options.name, "Model name to generate under (default: the spec's name)");
@@ -29,9 +30,9 @@ int main(int argc, char **argv) {
                     "Skip the training step (e.g. for autoschedulers that fail or take long on gradients)");
     build->add_option("--train-step", options.train_step,
                       "fused: the training step is one Halide pipeline; chained: one forward and one backward "
-                      "kernel per layer, a loss kernel and an SGD kernel, called in turn by the runtime")
-        ->check(CLI::IsMember({"fused", "chained"}))
-        ->capture_default_str();
+                      "kernel per layer, a loss kernel and an SGD kernel, called in turn by the runtime "
+                      "(default: the schedule file's train_step, else fused)")
+        ->check(CLI::IsMember({"fused", "chained"}));
     build->add_flag("--emit-stmt", options.emit_stmt, "Also write Halide's .stmt and .html per function");
     build->add_flag("--profile", options.profile, "Build with Halide's profiler (prints per-Func time at exit)");
     build->add_flag("-v,--verbose", options.verbose, "Print the compiler commands");

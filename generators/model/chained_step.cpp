@@ -48,14 +48,14 @@ Shape activation_shape(const ModelSpec &spec, int batch, size_t index) {
         .output.shape;
 }
 
-void schedule_kernel(Pipeline &pipeline, const std::string &schedule, const std::vector<Layer> &layers,
+void schedule_kernel(Pipeline &pipeline, const ModelSchedule &schedule, const std::vector<Layer> &layers,
                      const std::vector<Func> &outputs, const Target &target) {
-    if (is_autoscheduler(schedule)) {
-        autoschedule(pipeline, schedule, target);
+    if (is_autoscheduler(schedule.base)) {
+        autoschedule(pipeline, schedule.base, target);
         return;
     }
-    schedule_layers(schedule, layers, target);
-    schedule_gradients(schedule, outputs, forward_funcs(layers), target);
+    schedule_model_layers(schedule, layers, target, /*fuse=*/false);
+    schedule_gradients(schedule.base, outputs, forward_funcs(layers), target);
 }
 
 // One layer on an "input" buffer with its own parameters.
@@ -84,7 +84,7 @@ Func named_copy(const std::string &name, const Func &source, const Shape &shape)
     return copy;
 }
 
-ModelPipeline layer_forward(const ModelSpec &spec, int batch, int index, const std::string &schedule,
+ModelPipeline layer_forward(const ModelSpec &spec, int batch, int index, const ModelSchedule &schedule,
                             const Target &target) {
     LayerKernelInputs in = layer_inputs(spec, batch, index);
     Func output = named_copy("output", in.layer.output.func, in.layer.output.shape);
@@ -98,7 +98,7 @@ ModelPipeline layer_forward(const ModelSpec &spec, int batch, int index, const s
 
 // d_input (not for the first layer) and d_<id> per parameter, from d_output: the
 // vector-Jacobian product, by autodiff of sum(output * d_output).
-ModelPipeline layer_backward(const ModelSpec &spec, int batch, int index, const std::string &schedule,
+ModelPipeline layer_backward(const ModelSpec &spec, int batch, int index, const ModelSchedule &schedule,
                              const Target &target) {
     LayerKernelInputs in = layer_inputs(spec, batch, index);
     const Shape &out_shape = in.layer.output.shape;
@@ -130,7 +130,7 @@ ModelPipeline layer_backward(const ModelSpec &spec, int batch, int index, const 
             pipeline, args, PipelineRole::layer_backward, batch, index};
 }
 
-ModelPipeline loss_kernel(const ModelSpec &spec, int batch, const std::string &schedule, const Target &target) {
+ModelPipeline loss_kernel(const ModelSpec &spec, int batch, const ModelSchedule &schedule, const Target &target) {
     const Shape logits_shape = activation_shape(spec, batch, spec.layers.size());
     ImageParam logits(Float(32), 2, "logits");
     fix_shape(logits, logits_shape);
@@ -150,7 +150,7 @@ ModelPipeline loss_kernel(const ModelSpec &spec, int batch, const std::string &s
 }
 
 // Every parameter's update in one kernel: params, velocities, d_<id> -> <id>_next, <id>_velocity_next.
-ModelPipeline sgd_kernel(const ModelSpec &spec, int batch, const std::string &schedule, const Target &target) {
+ModelPipeline sgd_kernel(const ModelSpec &spec, int batch, const ModelSchedule &schedule, const Target &target) {
     ParameterInputs in = parameter_inputs(model_parameters(spec));
     SgdScalars sgd;
     std::vector<ImageParam> velocities, grads;
@@ -193,7 +193,7 @@ std::vector<std::string> chained_step_kernels(const ModelSpec &spec) {
     return names;
 }
 
-ModelPipeline chained_step_pipeline(const ModelSpec &spec, int batch, size_t kernel, const std::string &schedule,
+ModelPipeline chained_step_pipeline(const ModelSpec &spec, int batch, size_t kernel, const ModelSchedule &schedule,
                                     const Target &target) {
     check_target(schedule, target);
     const Kernel k = kernels_of(spec).at(kernel);

@@ -3,6 +3,7 @@
 #include "../layers/errors.h"
 #include "../schedules/schedule.h"
 #include "pipelines.h"
+#include "schedule_file.h"
 #include "toolchain.h"
 
 #include <fmt/chrono.h>
@@ -61,7 +62,7 @@ std::vector<std::string> object_files(const std::string &function_name, const st
     return objects;
 }
 
-std::string description_source(const ModelSpec &spec, const BuildOptions &options,
+std::string description_source(const ModelSpec &spec, const std::string &target, const std::string &schedule,
                                const std::vector<ModelPipeline> &functions) {
     const auto params = model_parameters(spec);
     std::string includes, pipelines, parameters, layers, layer_outputs;
@@ -113,7 +114,7 @@ extern "C" const cnngen_description *{name}_description(void) {{
 }}
 )",
                        fmt::arg("spec", spec.path), fmt::arg("name", spec.name), fmt::arg("includes", includes),
-                       fmt::arg("target", options.target), fmt::arg("schedule", options.schedule),
+                       fmt::arg("target", target), fmt::arg("schedule", schedule),
                        fmt::arg("c", spec.input[0]), fmt::arg("h", spec.input[1]), fmt::arg("w", spec.input[2]),
                        fmt::arg("classes", net.output.shape[1]), fmt::arg("layers", layers),
                        fmt::arg("parameters", parameters), fmt::arg("pipelines", pipelines),
@@ -210,9 +211,10 @@ void build_model(const BuildOptions &options) {
         spec.name = options.name;
     }
     std::vector<Target> targets = parse_targets(options.target);
-    check_schedule_name("cnngen build", options.schedule);
-    if (options.train_step != "fused" && options.train_step != "chained")
-        fail("cnngen build: --train-step '{}' unknown, expected fused or chained", options.train_step);
+    const ModelSchedule schedule = load_model_schedule(options.schedule, spec);
+    const std::string train_step = options.train_step.empty() ? schedule.train_step : options.train_step;
+    if (train_step != "fused" && train_step != "chained")
+        fail("cnngen build: --train-step '{}' unknown, expected fused or chained", train_step);
     if (options.out_dir.empty()) fail("cnngen build: no output directory (-o DIR)");
     for (Target &t : targets) {
         if (options.profile) t = t.with_feature(Target::Profile);
@@ -232,14 +234,13 @@ void build_model(const BuildOptions &options) {
     using PipelineMaker = std::function<ModelPipeline(const Target &)>;
     std::vector<PipelineMaker> makers;
     for (int batch : spec.batch_sizes)
-        makers.push_back([&, batch](const Target &t) { return forward_pipeline(spec, batch, options.schedule, t); });
-    if (options.training && options.train_step == "fused")
-        makers.push_back([&](const Target &t) { return train_step_pipeline(spec, spec.train_batch, options.schedule, t); });
-    if (options.training && options.train_step == "chained")
+        makers.push_back([&, batch](const Target &t) { return forward_pipeline(spec, batch, schedule, t); });
+    if (options.training && train_step == "fused")
+        makers.push_back([&](const Target &t) { return train_step_pipeline(spec, spec.train_batch, schedule, t); });
+    if (options.training && train_step == "chained")
         for (size_t k = 0; k < chained_step_kernels(spec).size(); ++k)
-            makers.push_back([&, k](const Target &t) {
-                return chained_step_pipeline(spec, spec.train_batch, k, options.schedule, t);
-            });
+            makers.push_back(
+                [&, k](const Target &t) { return chained_step_pipeline(spec, spec.train_batch, k, schedule, t); });
     std::vector<ModelPipeline> functions;
     std::vector<std::string> objects;
     for (const PipelineMaker &make : makers) {
@@ -282,7 +283,7 @@ void build_model(const BuildOptions &options) {
     const std::string &cxx = tools.cxx;
     const std::string name = spec.name;
     write_file(staging / (name + ".h"), model_header(spec));
-    write_file(staging / (name + "_model.cpp"), description_source(spec, options, functions));
+    write_file(staging / (name + "_model.cpp"), description_source(spec, options.target, schedule.name, functions));
     write_file(staging / (name + "_main.cpp"), main_source(spec));
     write_file(staging / (name + "_c.h"), c_header(spec));
     write_file(staging / (name + "Config.cmake"), cmake_config(spec, runtime_library, runtime_include, halide_include));
@@ -318,7 +319,7 @@ void build_model(const BuildOptions &options) {
     if (fs::exists(out)) fs::rename(out, previous);
     fs::rename(staging, out);
     fs::remove_all(previous);
-    fmt::print("built {} for {} with schedule {} in {:.1f} s: {}\n", name, options.target, options.schedule,
+    fmt::print("built {} for {} with schedule {} in {:.1f} s: {}\n", name, options.target, schedule.name,
                std::chrono::duration<double>(Clock::now() - started).count(), out.string());
 }
 

@@ -13,7 +13,7 @@ struct BuildOptions {
     std::string name;            // overrides the spec's name (symbols, files, executable)
     bool executable = true;      // also link DIR/NAME
     bool training = true;        // also generate the training step
-    std::string train_step = "fused";  // one pipeline, or "chained": per-layer kernels the runtime calls in turn
+    std::string train_step;      // fused (one pipeline) or chained (per-layer kernels); empty: the schedule's
     bool emit_stmt = false;      // Halide's stmt and HTML per function, for inspection
     bool profile = false;        // Halide's profiler in every function
     bool verbose = false;

@@ -16,9 +16,9 @@ void fix_output_shape(Func f, const Shape &shape) {
     f.set_estimates(estimates);
 }
 
-void check_target(const std::string &schedule, const Target &target) {
-    check_schedule_name("cnngen build", schedule);
-    if (schedule == "cuda" && !target.has_feature(Target::CUDA))
+void check_target(const ModelSchedule &schedule, const Target &target) {
+    check_schedule_name("cnngen build", schedule.base);
+    if (schedule.base == "cuda" && !target.has_feature(Target::CUDA))
         fail("cnngen build: schedule 'cuda' needs a CUDA target (e.g. host-cuda-cuda_capability_80), got {}",
              target.to_string());
 }

@@ -1,5 +1,6 @@
 #pragma once
 // Pieces the fused and the chained pipelines share, so both compute the same thing.
+#include "../schedules/model_schedule.h"
 #include "spec.h"
 
 #include <set>
@@ -9,8 +10,8 @@ namespace cnngen {
 // Output Funcs carry bounds on their output buffer and estimates on the Func itself.
 void fix_output_shape(Halide::Func f, const Shape &shape);
 
-// Schedule `schedule` can run on `target` (cuda needs a CUDA target).
-void check_target(const std::string &schedule, const Halide::Target &target);
+// `schedule` can run on `target` (cuda needs a CUDA target).
+void check_target(const ModelSchedule &schedule, const Halide::Target &target);
 
 // Names of the Funcs the layers define, which schedule_layers has already scheduled.
 std::set<std::string> forward_funcs(const std::vector<Layer> &layers);

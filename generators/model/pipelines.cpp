@@ -45,7 +45,7 @@ const char *role_name(PipelineRole role) {
     return "?";
 }
 
-ModelPipeline forward_pipeline(const ModelSpec &spec, int batch, const std::string &schedule, const Target &target) {
+ModelPipeline forward_pipeline(const ModelSpec &spec, int batch, const ModelSchedule &schedule, const Target &target) {
     check_target(schedule, target);
     ModelInputs in = build(spec, batch);
     Dims d;
@@ -53,11 +53,11 @@ ModelPipeline forward_pipeline(const ModelSpec &spec, int batch, const std::stri
     logits(d.i, d.n) = in.net.output.func(d.i, d.n);
     fix_output_shape(logits, in.net.output.shape);
     Pipeline pipeline(logits);
-    if (is_autoscheduler(schedule)) {
-        autoschedule(pipeline, schedule, target);
+    if (is_autoscheduler(schedule.base)) {
+        autoschedule(pipeline, schedule.base, target);
     } else {
-        schedule_layers(schedule, in.net.layers, target);
-        if (schedule == "cuda") {
+        schedule_model_layers(schedule, in.net.layers, target, /*fuse=*/true);
+        if (schedule.base == "cuda") {
             Var io("io"), ii("ii");
             logits.gpu_tile(d.i, io, ii, 32, TailStrategy::GuardWithIf);
         }
@@ -67,7 +67,8 @@ ModelPipeline forward_pipeline(const ModelSpec &spec, int batch, const std::stri
     return {fmt::format("{}_forward_b{}", spec.name, batch), pipeline, args, PipelineRole::forward, batch};
 }
 
-ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const std::string &schedule, const Target &target) {
+ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const ModelSchedule &schedule,
+                                  const Target &target) {
     check_target(schedule, target);
     ModelInputs in = build(spec, batch);
     Dims d;
@@ -103,13 +104,13 @@ ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const std::s
     loss_value.set_estimates({});
 
     Pipeline pipeline(outputs);
-    if (is_autoscheduler(schedule)) {
-        autoschedule(pipeline, schedule, target);
+    if (is_autoscheduler(schedule.base)) {
+        autoschedule(pipeline, schedule.base, target);
     } else {
         std::vector<Layer> layers = in.net.layers;
         layers.push_back(loss_layer);
-        schedule_layers(schedule, layers, target);
-        schedule_gradients(schedule, outputs, forward_funcs(layers), target);
+        schedule_model_layers(schedule, layers, target, /*fuse=*/false);
+        schedule_gradients(schedule.base, outputs, forward_funcs(layers), target);
     }
     std::vector<Argument> args{in.images, labels};
     for (const ImageParam &p : in.params.params) args.push_back(p);

@@ -1,6 +1,7 @@
 #pragma once
 // The Halide pipelines a model library holds: inference for one batch size, and one
 // SGD training step (forward, loss, autodiff backward, momentum update).
+#include "../schedules/model_schedule.h"
 #include "spec.h"
 
 namespace cnngen {
@@ -20,9 +21,9 @@ struct ModelPipeline {
 
 // Argument names, shared with the runtime: images, labels, <id>, <id>_velocity,
 // learning_rate, momentum, weight_decay -> loss, logits, <id>_next, <id>_velocity_next.
-ModelPipeline forward_pipeline(const ModelSpec &spec, int batch, const std::string &schedule,
+ModelPipeline forward_pipeline(const ModelSpec &spec, int batch, const ModelSchedule &schedule,
                                const Halide::Target &target);
-ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const std::string &schedule,
+ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const ModelSchedule &schedule,
                                   const Halide::Target &target);
 
 // The training step as separate kernels the runtime chains: per layer a forward
@@ -30,7 +31,7 @@ ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const std::s
 // then the loss (logits, labels -> loss, d_logits) and one SGD update over every
 // parameter. Same arithmetic as the fused step. Indexed like `chained_step_kernels`.
 std::vector<std::string> chained_step_kernels(const ModelSpec &spec);
-ModelPipeline chained_step_pipeline(const ModelSpec &spec, int batch, size_t kernel, const std::string &schedule,
+ModelPipeline chained_step_pipeline(const ModelSpec &spec, int batch, size_t kernel, const ModelSchedule &schedule,
                                     const Halide::Target &target);
 
 }  // namespace cnngen

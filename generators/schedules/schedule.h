@@ -16,12 +16,25 @@ const std::vector<std::string> &schedule_names();
 void check_schedule_name(const std::string &context, const std::string &name);
 bool is_autoscheduler(const std::string &name);
 
+// Per-layer settings a schedule file gives the cpu schedule; zero means automatic.
+struct LayerSchedule {
+    int vector_width = 0;    // floats per vector; 0: the target's natural width
+    int tile = 0;            // register tile: output channels (conv2d) or samples (fully_connected)
+    std::string compute_at;  // a later layer: computed per sample inside that layer's loop (inference)
+    bool inline_into_consumer = false;  // activations only: recomputed where used, never stored (inference)
+};
+
 // Applies a hand-written schedule (naive, cpu or cuda) to each layer. Layer outputs
 // are computed at root; fusion across layers is the job of a model schedule.
 void schedule_layers(const std::string &name, const std::vector<Layer> &layers, const Halide::Target &target);
 
 // Schedules one layer's output the way schedule_layers would.
-void schedule_layer_cpu(const Layer &layer, const Halide::Target &target);
+void schedule_layer_cpu(const Layer &layer, const Halide::Target &target, const LayerSchedule &options = {});
+// Fusion on the CPU: a layer computed per sample inside `consumer`'s loop over samples,
+// and a consumer that keeps that loop (parallel over samples).
+void schedule_layer_cpu_inside(const Layer &layer, const Halide::Func &consumer, const LayerSchedule &options,
+                               const Halide::Target &target);
+void schedule_fusion_consumer_cpu(const Layer &layer, const LayerSchedule &options, const Halide::Target &target);
 void schedule_layer_cuda(const Layer &layer, const Halide::Target &target);
 
 // Schedules every Func feeding `outputs` that is not in `skip`: for the pipelines

@@ -1,6 +1,6 @@
 // Generated model libraries against chains of the plain-loop references, with weights
-// and inputs written by numpy. Four libraries are linked into this one program
-// (lenet5, lenet5_naive, lenet5_chained, alexnet_small) with a single Halide runtime.
+// and inputs written by numpy. Five libraries are linked into this one program
+// (lenet5 with four schedules, alexnet_small) with a single Halide runtime.
 #include "model_references.h"
 
 #include <catch2/catch.hpp>
@@ -12,6 +12,7 @@
 #include "alexnet_small.h"
 #include "lenet5.h"
 #include "lenet5_chained.h"
+#include "lenet5_fused.h"
 #include "lenet5_naive.h"
 
 namespace {
@@ -42,6 +43,10 @@ TEST_CASE("generated LeNet-5 matches the chained references for several batch si
 
 TEST_CASE("generated naive LeNet-5 matches the chained references", "[model][lenet5]") {
     for (int batch : {1, 64}) check_forward(lenet5_naive_model(), "lenet5", batch, lenet5_reference);
+}
+
+TEST_CASE("LeNet-5 with the fused schedule file matches the chained references", "[model][lenet5][schedules]") {
+    for (int batch : {1, 3, 64, 70}) check_forward(lenet5_fused_model(), "lenet5", batch, lenet5_reference);
 }
 
 TEST_CASE("generated AlexNet-style net (strides, LRN, groups) matches the chained references", "[model][alexnet]") {
@@ -134,6 +139,7 @@ void check_same_training(const cnngen::ModelDescription &other) {
 
 TEST_CASE("every schedule gives the same training step", "[model][train][schedules]") {
     check_same_training(lenet5_naive_model());
+    check_same_training(lenet5_fused_model());
 }
 
 TEST_CASE("the chained training step (per-layer kernels) gives the fused step's result", "[model][train][chained]") {

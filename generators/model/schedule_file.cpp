@@ -1,0 +1,91 @@
+#include "schedule_file.h"
+
+#include "toml_fields.h"
+
+#include <filesystem>
+#include <cstring>
+#include <fstream>
+
+namespace cnngen {
+
+namespace {
+
+bool looks_like_file(const std::string &name) {
+    return name.find('/') != std::string::npos || name.size() > 5 && name.compare(name.size() - 5, 5, ".toml") == 0;
+}
+
+LayerSchedule read_layer(const Fields &f, const std::string &layer, const ModelSpec &spec) {
+    f.reject_unknown({"vector_width", "tile", "compute_at", "inline"});
+    LayerSchedule options;
+    options.vector_width = f.has("vector_width") ? f.integer("vector_width", std::nullopt, 1) : 0;
+    options.tile = f.has("tile") ? f.integer("tile", std::nullopt, 1) : 0;
+    options.compute_at = f.string("compute_at", "");
+    options.inline_into_consumer = f.boolean("inline", false);
+    if (!options.compute_at.empty()) {
+        size_t here = 0, at = 0;
+        for (size_t k = 0; k < spec.layers.size(); ++k) {
+            if (spec.layers[k].name == layer) here = k;
+            if (spec.layers[k].name == options.compute_at) at = k + 1;
+        }
+        if (at == 0 || at - 1 <= here)
+            fail("{}: compute_at '{}' is not a layer after '{}' in {}", f.where(), options.compute_at, layer, spec.path);
+    }
+    if (options.inline_into_consumer && !options.compute_at.empty())
+        fail("{}: a layer is either inlined or computed at another layer, not both", f.where());
+    return options;
+}
+
+}  // namespace
+
+ModelSchedule parse_model_schedule(const std::string &text, const std::string &path, const ModelSpec &spec) {
+    toml::table root;
+    try {
+        root = toml::parse(text, path);
+    } catch (const toml::parse_error &e) {
+        fail("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column, e.description());
+    }
+    const Fields top(root, path);
+    top.reject_unknown({"description", "base", "train_step", "layers"});
+    ModelSchedule schedule;
+    schedule.name = std::filesystem::path(path).filename().string();
+    for (const char *suffix : {".toml", ".schedule"})
+        if (schedule.name.size() > std::strlen(suffix) &&
+            schedule.name.compare(schedule.name.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
+            schedule.name.resize(schedule.name.size() - std::strlen(suffix));
+    schedule.base = top.string("base", "cpu");
+    check_schedule_name(path + ": field 'base'", schedule.base);
+    schedule.train_step = top.string("train_step", "fused");
+    if (schedule.train_step != "fused" && schedule.train_step != "chained")
+        fail("{}: field 'train_step' is '{}', expected fused or chained", path, schedule.train_step);
+    if (auto layers = root.get("layers")) {
+        const toml::table *table = layers->as_table();
+        if (!table) fail("{}: 'layers' must be a table of [layers.NAME] tables", path);
+        if (schedule.base != "cpu" && !table->empty())
+            fail("{}: per-layer settings refine the cpu schedule, but base is '{}'", path, schedule.base);
+        for (const auto &[key, node] : *table) {
+            const std::string layer(key.str());
+            const std::string where = fmt::format("{}: [layers.{}]", path, layer);
+            bool known = false;
+            for (const LayerSpec &l : spec.layers) known = known || l.name == layer;
+            if (!known) {
+                std::vector<std::string> names;
+                for (const LayerSpec &l : spec.layers) names.push_back(l.name);
+                fail("{}: model {} has no layer '{}' (it has {})", where, spec.name, layer, fmt::join(names, ", "));
+            }
+            if (!node.is_table()) fail("{}: must be a table", where);
+            schedule.layers[layer] = read_layer(Fields(*node.as_table(), where), layer, spec);
+        }
+    }
+    return schedule;
+}
+
+ModelSchedule load_model_schedule(const std::string &name_or_path, const ModelSpec &spec) {
+    if (!looks_like_file(name_or_path)) return named_model_schedule(name_or_path);
+    std::ifstream file(name_or_path);
+    if (!file) fail("{}: cannot open schedule file", name_or_path);
+    std::stringstream text;
+    text << file.rdbuf();
+    return parse_model_schedule(text.str(), name_or_path, spec);
+}
+
+}  // namespace cnngen

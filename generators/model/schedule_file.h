@@ -1,0 +1,13 @@
+#pragma once
+// `--schedule`: a built-in name (naive, cpu, cuda, an autoscheduler) or a schedule file
+// next to the model spec (models/lenet5-fused.schedule.toml), checked against the spec.
+#include "../schedules/model_schedule.h"
+#include "spec.h"
+
+namespace cnngen {
+
+// Throws ConfigError naming the file, the table and the field.
+ModelSchedule load_model_schedule(const std::string &name_or_path, const ModelSpec &spec);
+ModelSchedule parse_model_schedule(const std::string &text, const std::string &path, const ModelSpec &spec);
+
+}  // namespace cnngen
