@@ -15,11 +15,14 @@ bool looks_like_file(const std::string &name) {
 }
 
 LayerSchedule read_layer(const Fields &f, const std::string &layer, const ModelSpec &spec) {
-    f.reject_unknown({"vector_width", "tile", "compute_at", "inline"});
+    f.reject_unknown({"vector_width", "tile", "vectorize", "compute_at", "inline"});
     LayerSchedule options;
     options.vector_width = f.has("vector_width") ? f.integer("vector_width", std::nullopt, 1) : 0;
     options.tile = f.has("tile") ? f.integer("tile", std::nullopt, 1) : 0;
     options.compute_at = f.string("compute_at", "");
+    options.vectorize = f.string("vectorize", "");
+    if (!options.vectorize.empty() && options.vectorize != "x" && options.vectorize != "channels")
+        fail("{}: field 'vectorize' is '{}', expected x or channels", f.where(), options.vectorize);
     options.inline_into_consumer = f.boolean("inline", false);
     if (!options.compute_at.empty()) {
         size_t here = 0, at = 0;

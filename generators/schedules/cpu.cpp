@@ -32,9 +32,9 @@ void schedule_image_output(Func out, const Shape &shape, const Target &target, c
     if (vec > 1) out.vectorize(d.x, vec);
 }
 
-// `inside`: computed per sample within that consumer's loop, so not parallel itself.
-void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule &options,
-                   const Func *inside = nullptr) {
+// Register tile along x: each input load feeds channel_tile FMAs (weights broadcast).
+void conv_tile_along_x(const Layer &layer, const Target &target, const LayerSchedule &options, Var tile_var,
+                       bool parallel) {
     Dims d;
     Func out = layer.output.func, sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
@@ -42,24 +42,78 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
     const int vec = vector_width(options, target, shape[3]);
     // Accumulators: vec lanes x channel_tile; leave registers for the input and broadcasts.
     const int registers = target.has_feature(Target::AVX512) ? 32 : 16;
-    const int channel_tile =
-        options.tile > 0 ? divisor_at_most(shape[1], options.tile) : divisor_at_most(shape[1], std::max(1, registers / 2 - 2));
-    Var xo("xo"), xi("xi"), co("co"), ci("ci"), tile("tile");
-    if (inside) {
-        out.compute_at(*inside, d.n);
-    } else {
-        out.compute_root();
-    }
+    const int channel_tile = divisor_at_most(shape[1], options.tile > 0 ? options.tile : std::max(1, registers / 2 - 2));
+    Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, vec, TailStrategy::ShiftInwards)
         .split(d.c, co, ci, channel_tile)
         .reorder(xi, ci, xo, d.y, co, d.n)
         .vectorize(xi);
-    if (!inside) out.fuse(co, d.n, tile).parallel(tile);
+    if (parallel) out.fuse(co, d.n, tile_var).parallel(tile_var);
     sum.compute_at(out, xo).vectorize(d.x).unroll(d.c);
     std::vector<VarOrRVar> order{d.x, d.c};
     for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
     order.insert(order.end(), {d.y, d.n});
     sum.update().reorder(order).vectorize(d.x).unroll(d.c);
+}
+
+// Register tile across output channels: vectors of channels times x_tile positions, each
+// weight vector load feeding x_tile FMAs (inputs broadcast). Pays when the output is narrow
+// and the channel count a multiple of the vector width (LeNet-5's conv2: 16 x 10x10).
+void conv_tile_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options,
+                               Var tile_var, bool parallel) {
+    Dims d;
+    Func out = layer.output.func, sum = layer.stages.at("sum");
+    const RDom &r = layer.reductions.at("r");
+    const Shape &shape = layer.output.shape;
+    const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
+    const int registers = target.has_feature(Target::AVX512) ? 32 : 16;
+    const int channel_vectors = shape[1] % (2 * vec) == 0 ? 2 : 1;
+    const int x_tile = divisor_at_most(shape[3], options.tile > 0 ? options.tile : (registers - 6) / channel_vectors);
+    Var xo("xo"), xi("xi"), co("co"), ci("ci");
+    out.split(d.x, xo, xi, x_tile).split(d.c, co, ci, vec * channel_vectors).reorder(xi, ci, xo, co, d.y, d.n);
+    if (parallel) out.fuse(d.y, d.n, tile_var).parallel(tile_var);
+    // Weights with output channels innermost, once per call, so a vector of them is one load.
+    Func weight = layer.stages.at("weight");
+    Func transposed = weight.in(sum);
+    transposed.compute_root().reorder_storage(transposed.args()[3], transposed.args()[0], transposed.args()[1],
+                                              transposed.args()[2]);
+    transposed.reorder(transposed.args()[3], transposed.args()[0], transposed.args()[1], transposed.args()[2]);
+    sum.compute_at(out, xo).reorder_storage(d.c, d.x, d.y, d.n).vectorize(d.c, vec).unroll(d.c).unroll(d.x);
+    std::vector<VarOrRVar> order{d.c, d.x};
+    for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
+    order.insert(order.end(), {d.y, d.n});
+    sum.update().reorder(order).vectorize(d.c, vec).unroll(d.c).unroll(d.x);
+}
+
+// `inside`: computed per sample within that consumer's loop, so not parallel itself.
+void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule &options,
+                   const Func *inside = nullptr) {
+    Dims d;
+    Func out = layer.output.func;
+    const Shape &shape = layer.output.shape;
+    const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
+    if (inside) {
+        out.compute_at(*inside, d.n);
+    } else {
+        out.compute_root();
+    }
+    // The zero-padded input is stored, so the inner loop loads plain vectors instead of
+    // testing every tap against the image border.
+    Func padded = layer.stages.at("padded");
+    const int in_vec = vector_width(options, target, shape[3]);
+    if (inside) {
+        padded.compute_at(*inside, d.n).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
+    } else {
+        padded.compute_root().parallel(d.n).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
+    }
+    const bool across_channels = options.vectorize == "channels" ||
+                                 (options.vectorize.empty() && shape[1] % vec == 0 && shape[3] < 2 * vec);
+    Var tile("tile");
+    if (across_channels) {
+        conv_tile_across_channels(layer, target, options, tile, !inside);
+    } else {
+        conv_tile_along_x(layer, target, options, tile, !inside);
+    }
 }
 
 void schedule_fully_connected(const Layer &layer, const Target &target, const LayerSchedule &options) {

@@ -19,7 +19,10 @@ bool is_autoscheduler(const std::string &name);
 // Per-layer settings a schedule file gives the cpu schedule; zero means automatic.
 struct LayerSchedule {
     int vector_width = 0;    // floats per vector; 0: the target's natural width
-    int tile = 0;            // register tile: output channels (conv2d) or samples (fully_connected)
+    int tile = 0;            // register tile: output channels or, vectorizing channels, x positions
+                             // (conv2d); samples (fully_connected)
+    std::string vectorize;   // conv2d: "x" or "channels"; empty: channels when they fill vectors
+                             // and the output is narrower than two vectors
     std::string compute_at;  // a later layer: computed per sample inside that layer's loop (inference)
     bool inline_into_consumer = false;  // activations only: recomputed where used, never stored (inference)
 };
