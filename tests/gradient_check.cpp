@@ -25,7 +25,7 @@ double objective(GradientCase &c, const reference::Tensor &input, std::map<std::
 
 }  // namespace
 
-double worst_gradient_error(GradientCase &c, const std::string &schedule, std::mt19937 &rng) {
+double worst_gradient_error(GradientCase &c, const std::string &schedule, std::mt19937 &rng, GradientSource source) {
     Buffer<float> input_buffer = to_halide(c.input);
     Func input_func("input");
     input_func(_) = input_buffer(_);
@@ -60,9 +60,26 @@ double worst_gradient_error(GradientCase &c, const std::string &schedule, std::m
         wrt.push_back(f);
         names.push_back(name);
     }
-    std::vector<Func> grads = cnngen::gradients(scalar, wrt);
     const Target target = get_jit_target_from_environment();
-    cnngen::schedule_gradients(schedule, grads, {}, target);
+    std::vector<Func> grads;
+    if (source == GradientSource::autodiff) {
+        grads = cnngen::gradients(scalar, wrt);
+        cnngen::schedule_gradients(schedule, grads, {}, target);
+    } else {
+        // The objective's gradient with respect to the layer output is the projection.
+        Func d_output("d_output");
+        if (c.scalar_output) {
+            d_output() = 1.0f;
+        } else {
+            Buffer<float> projection_buffer = to_halide(projection);
+            d_output(_) = projection_buffer(_);
+        }
+        cnngen::Gradients g = c.backward({input_func, c.input.shape}, recording, layer, {d_output, layer.output.shape});
+        grads.push_back(g.d_input.func);
+        for (size_t k = 1; k < names.size(); ++k) grads.push_back(g.d_params.at(names[k]));
+        cnngen::schedule_backward(schedule, g, target);
+        for (Func f : grads) f.compute_root();
+    }
 
     std::vector<Buffer<>> buffers;
     for (size_t k = 0; k < wrt.size(); ++k) {

@@ -1,11 +1,12 @@
-// Autodiff gradients of every layer against central finite differences of the
-// double-precision reference, over the forward tests' hyperparameter grid.
+// Autodiff and hand-derived gradients of every layer against central finite differences
+// of the double-precision reference, over the forward tests' hyperparameter grid.
 #include "gradient_check.h"
 #include "layer_builders.h"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <layers/activation.h>
+#include <layers/backward.h>
 #include <layers/fully_connected.h>
 #include <layers/loss.h>
 #include <layers/lrn.h>
@@ -17,10 +18,16 @@ namespace {
 // float32 gradients against double finite differences, relative to max(1, largest |gradient|).
 constexpr double kGradientTolerance = 1e-4;
 
+// Autodiff always; the hand-derived backward too where the layer has one.
 void check(GradientCase &c, std::mt19937 &rng) {
     for (const std::string schedule : {"naive", "cpu"}) {
-        INFO(c.label << " schedule " << schedule);
+        INFO(c.label << " schedule " << schedule << ", autodiff");
         CHECK(worst_gradient_error(c, schedule, rng) < kGradientTolerance);
+    }
+    if (!c.backward) return;
+    for (const std::string schedule : {"naive", "cpu"}) {
+        INFO(c.label << " schedule " << schedule << ", hand-derived");
+        CHECK(worst_gradient_error(c, schedule, rng, GradientSource::manual) < kGradientTolerance);
     }
 }
 
@@ -49,6 +56,12 @@ TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
                     c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
                         return reference::conv2d(in, p["conv.weight"], p["conv.bias"], hyper);
                     };
+                    if (groups == 1)
+                        c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source,
+                                         const cnngen::Layer &, const cnngen::Tensor &d_output) {
+                            return cnngen::conv2d_backward("conv", in, conv_params(out, kh, kw, hyper), source,
+                                                           d_output, true);
+                        };
                     check(c, rng);
                 }
 }
@@ -70,6 +83,11 @@ TEST_CASE("pooling gradients match finite differences", "[gradient][pooling]") {
                 c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
                     return reference::pool2d(in, hyper);
                 };
+                if (kind != reference::Pool::p_norm)
+                    c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
+                                     const cnngen::Tensor &d_output) {
+                        return cnngen::pool2d_backward("pool", in, pool_params(hyper), d_output);
+                    };
                 check(c, rng);
             }
 }
@@ -92,6 +110,12 @@ TEST_CASE("activation and LRN gradients match finite differences", "[gradient][a
         c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
             return reference::activation(in, reference_kind, 0.1);
         };
+        if (kind != reference::Activation::softmax)
+            c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &forward,
+                             const cnngen::Tensor &d_output) {
+                return cnngen::activation_backward(
+                    "act", in, {cnngen::activation_kind_from_name("act", kind_name), 0.1f}, forward.output, d_output);
+            };
         check(c, rng);
     }
     for (bool inter : {true, false})
@@ -126,6 +150,10 @@ TEST_CASE("fully-connected gradients match finite differences", "[gradient][full
         };
         c.forward = [](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
             return reference::fully_connected(in, p["fc.weight"], p["fc.bias"]);
+        };
+        c.backward = [](const cnngen::Tensor &in, const cnngen::ParamSource &source, const cnngen::Layer &,
+                        const cnngen::Tensor &d_output) {
+            return cnngen::fully_connected_backward("fc", in, {9, true}, source, d_output, true);
         };
         check(c, rng);
     }

@@ -4,6 +4,7 @@
 #include "../layers/fixed_shape.h"
 #include "../schedules/schedule.h"
 #include "../training/gradients.h"
+#include "backward_pass.h"
 #include "pipeline_parts.h"
 
 using namespace Halide;
@@ -15,6 +16,7 @@ namespace {
 // The model's inputs: images plus the learnable tensors, and the network on them.
 struct ModelInputs {
     ImageParam images;
+    Tensor images_value;
     ParameterInputs params;
     Network net;
 };
@@ -27,7 +29,8 @@ ModelInputs build(const ModelSpec &spec, int batch) {
     in.params = parameter_inputs(model_parameters(spec));
     Func images("images_value");
     images(_) = in.images(_);
-    in.net = build_network(spec, {images, image_shape}, in.params.source(spec.path));
+    in.images_value = {images, image_shape};
+    in.net = build_network(spec, in.images_value, in.params.source(spec.path));
     return in;
 }
 
@@ -85,7 +88,18 @@ ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const ModelS
     logits(d.i, d.n) = in.net.output.func(d.i, d.n);
     fix_output_shape(logits, in.net.output.shape);
 
-    const std::vector<Func> grads = gradients(loss_layer.output.func, in.params.values);
+    // Gradients: hand-derived layer by layer from the loss gradient, or autodiff end to end.
+    const bool manual = uses_manual_gradients(schedule) && !is_autoscheduler(schedule.base) && has_manual_backward(spec);
+    std::vector<Func> grads;
+    BackwardPass pass;
+    if (manual) {
+        Func d_logits("d_logits");
+        d_logits(d.i, d.n) = gradients(loss_layer.output.func, {in.net.output.func})[0](d.i, d.n);
+        pass = backward_pass(spec, in.net, in.images_value, in.params, {d_logits, in.net.output.shape});
+        grads = pass.parameter_gradients;
+    } else {
+        grads = gradients(loss_layer.output.func, in.params.values);
+    }
     std::vector<Func> outputs{loss_value, logits};
     std::vector<Func> next_params, next_velocities;
     std::vector<ImageParam> velocities;
@@ -110,7 +124,13 @@ ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const ModelS
         std::vector<Layer> layers = in.net.layers;
         layers.push_back(loss_layer);
         schedule_model_layers(schedule, layers, target, /*fuse=*/false);
-        schedule_gradients(schedule.base, outputs, forward_funcs(layers), target);
+        // Generic schedules first (the loss gradient, the update), then the hand-derived
+        // passes, whose Funcs the generic pass leaves alone.
+        std::set<std::string> skip = forward_funcs(layers);
+        for (size_t k = 0; k < pass.layers.size(); ++k)
+            for (const std::string &name : funcs_owned_by(pass.layers[k], pass.inputs[k], in.params)) skip.insert(name);
+        schedule_gradients(schedule.base, outputs, skip, target);
+        for (const Gradients &g : pass.layers) schedule_backward(schedule.base, g, target);
     }
     std::vector<Argument> args{in.images, labels};
     for (const ImageParam &p : in.params.params) args.push_back(p);

@@ -48,7 +48,7 @@ ModelSchedule parse_model_schedule(const std::string &text, const std::string &p
         fail("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column, e.description());
     }
     const Fields top(root, path);
-    top.reject_unknown({"description", "base", "train_step", "layers"});
+    top.reject_unknown({"description", "base", "train_step", "gradients", "layers"});
     ModelSchedule schedule;
     schedule.name = std::filesystem::path(path).filename().string();
     for (const char *suffix : {".toml", ".schedule"})
@@ -60,6 +60,11 @@ ModelSchedule parse_model_schedule(const std::string &text, const std::string &p
     schedule.train_step = top.string("train_step", "fused");
     if (schedule.train_step != "fused" && schedule.train_step != "chained")
         fail("{}: field 'train_step' is '{}', expected fused or chained", path, schedule.train_step);
+    schedule.gradients = top.string("gradients", "");
+    if (!schedule.gradients.empty() && schedule.gradients != "manual" && schedule.gradients != "autodiff")
+        fail("{}: field 'gradients' is '{}', expected manual or autodiff", path, schedule.gradients);
+    if (schedule.gradients == "manual" && schedule.base != "cpu" && schedule.base != "naive")
+        fail("{}: hand-derived gradients have naive and cpu schedules; base is '{}'", path, schedule.base);
     if (auto layers = root.get("layers")) {
         const toml::table *table = layers->as_table();
         if (!table) fail("{}: 'layers' must be a table of [layers.NAME] tables", path);

@@ -2,6 +2,7 @@
 // fully-connected layers accumulate a register tile of outputs (a vector along the
 // innermost dimension times several output channels or samples) over the whole
 // reduction, so every input load and weight broadcast feeds several FMAs.
+#include "cpu_tiles.h"
 #include "schedule.h"
 
 #include "../layers/errors.h"
@@ -9,8 +10,6 @@
 using namespace Halide;
 
 namespace cnngen {
-
-namespace {
 
 // Largest divisor of `n` that is at most `limit`.
 int divisor_at_most(int n, int limit) {
@@ -21,15 +20,6 @@ int divisor_at_most(int n, int limit) {
 
 int vector_width(const LayerSchedule &options, const Target &target, int extent) {
     return options.vector_width > 0 ? std::min(options.vector_width, extent) : vector_width_for(target, extent);
-}
-
-// out(x, y, c, n): rows in parallel, x in vectors.
-void schedule_image_output(Func out, const Shape &shape, const Target &target, const LayerSchedule &options) {
-    Dims d;
-    Var cn("cn");
-    const int vec = vector_width(options, target, shape[3]);
-    out.compute_root().fuse(d.c, d.n, cn).parallel(cn);
-    if (vec > 1) out.vectorize(d.x, vec);
 }
 
 // Register tile along x: each input load feeds channel_tile FMAs (weights broadcast).
@@ -54,6 +44,17 @@ void conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
     for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
     order.insert(order.end(), {d.y, d.n});
     sum.update().reorder(order).vectorize(d.x).unroll(d.c);
+}
+
+namespace {
+
+// out(x, y, c, n): rows in parallel, x in vectors.
+void schedule_image_output(Func out, const Shape &shape, const Target &target, const LayerSchedule &options) {
+    Dims d;
+    Var cn("cn");
+    const int vec = vector_width(options, target, shape[3]);
+    out.compute_root().fuse(d.c, d.n, cn).parallel(cn);
+    if (vec > 1) out.vectorize(d.x, vec);
 }
 
 // Register tile across output channels: vectors of channels times x_tile positions, each

@@ -13,6 +13,10 @@ ModelSchedule named_model_schedule(const std::string &name) {
     return schedule;
 }
 
+bool uses_manual_gradients(const ModelSchedule &schedule) {
+    return schedule.gradients.empty() ? schedule.base == "cpu" : schedule.gradients == "manual";
+}
+
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,
                            bool fuse) {
     if (schedule.base != "cpu") {

@@ -56,3 +56,13 @@ void autoschedule(Halide::Pipeline &pipeline, const std::string &name, const Hal
 int vector_width_for(const Halide::Target &target, int extent);
 
 }  // namespace cnngen
+
+#include "../layers/backward.h"
+
+namespace cnngen {
+
+// Hand-derived backward passes (layers/backward.h): naive materializes each stage, cpu
+// tiles the weight-gradient and input-gradient reductions like the forward convolutions.
+void schedule_backward(const std::string &schedule, const Gradients &gradients, const Halide::Target &target);
+
+}  // namespace cnngen

@@ -1,0 +1,234 @@
+#include "backward.h"
+
+#include "errors.h"
+
+using namespace Halide;
+
+namespace cnngen {
+
+namespace {
+
+// A reduction Func and the Func that exposes it, as the forward layers pair them, so
+// schedules can keep the accumulators of a tile in registers.
+Func exposed(const std::string &name, const Func &sum) {
+    Func out(name);
+    out(sum.args()) = sum(sum.args());
+    return out;
+}
+
+// Offset of kernel tap k from the window start: cross-correlation reads tap k at k,
+// the notes' convolution reads the flipped kernel.
+Expr tap(const Expr &k, int kernel, bool flip) { return flip ? kernel - 1 - k : k; }
+
+}  // namespace
+
+bool has_manual_backward(const Conv2dParams &p) { return p.groups == 1; }
+bool has_manual_backward(const Pool2dParams &p) { return p.kind != PoolKind::p_norm; }
+bool has_manual_backward(const ActivationParams &p) { return p.kind != ActivationKind::softmax; }
+
+Gradients conv2d_backward(const std::string &name, const Tensor &input, const Conv2dParams &p,
+                          const ParamSource &source, const Tensor &d_output, bool want_input) {
+    if (!has_manual_backward(p)) fail("{}: no hand-derived backward for grouped convolution", name);
+    const int batch = input.shape[0], channels = input.shape[1], height = input.shape[2], width = input.shape[3];
+    const int out_c = d_output.shape[1], out_h = d_output.shape[2], out_w = d_output.shape[3];
+    const Window1d &wh = p.height, &ww = p.width;
+    Dims d;
+    Gradients g{name, "conv2d", d_output};
+    g.weight_shape = conv2d_weight_shape(channels, p);
+    Func weight = source(name + ".weight", conv2d_weight_shape(channels, p));
+
+    // dL/db(co) = sum over x, y, n of dL/dout(x, y, co, n).
+    RDom ro(0, out_w, 0, out_h, 0, batch, name + "_bw_ro");
+    if (p.bias) {
+        Func d_bias(name + "_d_bias");
+        d_bias(d.c) = 0.0f;
+        d_bias(d.c) += d_output.func(ro.x, ro.y, d.c, ro.z);
+        g.d_params[name + ".bias"] = d_bias;
+        g.stages["d_bias"] = d_bias;
+    }
+
+    // dL/dw(kx, ky, ci, co) = sum over x, y, n of dL/dout(x, y, co, n) * in(window + tap).
+    Func padded(name + "_bw_input_padded");
+    padded(d.x, d.y, d.c, d.n) =
+        BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}})(d.x, d.y, d.c, d.n);
+    Func d_weight_sum(name + "_d_weight_sum");
+    d_weight_sum(d.x, d.y, d.c, d.n) = 0.0f;  // (kx, ky, ci, co)
+    d_weight_sum(d.x, d.y, d.c, d.n) +=
+        d_output.func(ro.x, ro.y, d.n, ro.z) *
+        padded(ro.x * ww.stride + tap(d.x, ww.kernel, p.flip_kernel) * ww.dilation - ww.pad_before,
+               ro.y * wh.stride + tap(d.y, wh.kernel, p.flip_kernel) * wh.dilation - wh.pad_before, d.c, ro.z);
+    g.d_params[name + ".weight"] = exposed(name + "_d_weight", d_weight_sum);
+    g.stages["d_weight_sum"] = d_weight_sum;
+    g.stages["input_padded"] = padded;
+    g.reductions["ro"] = ro;
+
+    // dL/din: every output whose window reads this input through tap k, times that tap's
+    // weight; with stride s only inputs at a multiple of s from the window start are read.
+    if (want_input) {
+        Func d_out_padded(name + "_d_output_padded");
+        d_out_padded(d.x, d.y, d.c, d.n) =
+            BoundaryConditions::constant_exterior(d_output.func, 0.0f, {{0, out_w}, {0, out_h}})(d.x, d.y, d.c, d.n);
+        RDom rk(0, ww.kernel, 0, wh.kernel, 0, out_c, name + "_bw_rk");
+        Expr num_x = d.x + ww.pad_before - tap(rk.x, ww.kernel, p.flip_kernel) * ww.dilation;
+        Expr num_y = d.y + wh.pad_before - tap(rk.y, wh.kernel, p.flip_kernel) * wh.dilation;
+        Expr term;
+        if (ww.stride == 1 && wh.stride == 1) {
+            term = weight(rk.x, rk.y, d.c, rk.z) * d_out_padded(num_x, num_y, rk.z, d.n);
+        } else {
+            Expr aligned = num_x % ww.stride == 0 && num_y % wh.stride == 0;
+            term = select(aligned,
+                          weight(rk.x, rk.y, d.c, rk.z) * d_out_padded(num_x / ww.stride, num_y / wh.stride, rk.z, d.n),
+                          0.0f);
+        }
+        Func d_input_sum(name + "_d_input_sum");
+        d_input_sum(d.x, d.y, d.c, d.n) = 0.0f;
+        d_input_sum(d.x, d.y, d.c, d.n) += term;
+        g.d_input = {exposed(name + "_d_input", d_input_sum), {batch, channels, height, width}};
+        g.stages["d_input_sum"] = d_input_sum;
+        g.stages["d_output_padded"] = d_out_padded;
+        g.stages["weight"] = weight;
+        g.reductions["rk"] = rk;
+    }
+    return g;
+}
+
+Gradients pool2d_backward(const std::string &name, const Tensor &input, const Pool2dParams &p,
+                          const Tensor &d_output) {
+    if (!has_manual_backward(p)) fail("{}: no hand-derived backward for p-norm pooling", name);
+    const int height = input.shape[2], width = input.shape[3];
+    const int out_h = d_output.shape[2], out_w = d_output.shape[3];
+    const Window1d &wh = p.height, &ww = p.width;
+    Dims d;
+    Gradients g{name, "pool2d", d_output};
+    Func d_out_padded(name + "_d_output_padded");
+    d_out_padded(d.x, d.y, d.c, d.n) =
+        BoundaryConditions::constant_exterior(d_output.func, 0.0f, {{0, out_w}, {0, out_h}})(d.x, d.y, d.c, d.n);
+    g.stages["d_output_padded"] = d_out_padded;
+
+    // What each output sends back to tap (kx, ky) of its window.
+    Func share(name + "_bw_share");
+    if (p.kind == PoolKind::max) {
+        // The first maximum in scan order (ky, then kx), as PyTorch picks it.
+        Func padded(name + "_bw_padded");
+        padded(d.x, d.y, d.c, d.n) = BoundaryConditions::constant_exterior(
+            input.func, -std::numeric_limits<float>::infinity(), {{0, width}, {0, height}})(d.x, d.y, d.c, d.n);
+        Expr x0 = d.x * ww.stride - ww.pad_before, y0 = d.y * wh.stride - wh.pad_before;
+        Expr best = padded(x0, y0, d.c, d.n), best_tap = 0;
+        for (int t = 1; t < wh.kernel * ww.kernel; ++t) {
+            Expr v = padded(x0 + t % ww.kernel, y0 + t / ww.kernel, d.c, d.n);
+            best_tap = select(v > best, t, best_tap);
+            best = max(best, v);
+        }
+        Func winner(name + "_argmax");  // tap index of each window's maximum
+        winner(d.x, d.y, d.c, d.n) = best_tap;
+        g.stages["argmax"] = winner;
+        share(d.x, d.y, d.c, d.n, d.i) = select(winner(d.x, d.y, d.c, d.n) == d.i, d_out_padded(d.x, d.y, d.c, d.n), 0.0f);
+    } else {
+        Expr x0 = d.x * ww.stride - ww.pad_before, y0 = d.y * wh.stride - wh.pad_before;
+        auto inside = [](Expr start, int kernel, int extent) {
+            return max(min(start + kernel, extent) - max(start, 0), 0);
+        };
+        Expr divisor = p.count_include_pad ? Expr(float(wh.kernel * ww.kernel))
+                                           : cast<float>(max(1, inside(y0, wh.kernel, height) * inside(x0, ww.kernel, width)));
+        share(d.x, d.y, d.c, d.n, d.i) = d_out_padded(d.x, d.y, d.c, d.n) / divisor;
+    }
+
+    // Input (x, y) is tap (kx, ky) of the window starting at (x - kx, y - ky) when that
+    // start is on the stride grid; out-of-range windows read zeros from the padding.
+    Expr total = 0.0f;
+    for (int ky = 0; ky < wh.kernel; ++ky) {
+        for (int kx = 0; kx < ww.kernel; ++kx) {
+            Expr num_x = d.x + ww.pad_before - kx, num_y = d.y + wh.pad_before - ky;
+            Expr ox = num_x / ww.stride, oy = num_y / wh.stride;
+            Expr on_grid = num_x % ww.stride == 0 && num_y % wh.stride == 0;
+            Expr value = share(ox, oy, d.c, d.n, ky * ww.kernel + kx);
+            total += ww.stride == 1 && wh.stride == 1 ? value : select(on_grid, value, 0.0f);
+        }
+    }
+    Func d_input(name + "_d_input");
+    d_input(d.x, d.y, d.c, d.n) = total;
+    g.d_input = {d_input, input.shape};
+    return g;
+}
+
+Gradients activation_backward(const std::string &name, const Tensor &input, const ActivationParams &p,
+                              const Tensor &output, const Tensor &d_output) {
+    if (!has_manual_backward(p)) fail("{}: no hand-derived backward for softmax", name);
+    const std::vector<Var> v = dims_for_rank(name, int(input.shape.size()));
+    const std::vector<Expr> at(v.begin(), v.end());
+    Expr x = input.func(at), y = output.func(at), dy = d_output.func(at);
+    Expr derivative_times_dy;
+    switch (p.kind) {
+    case ActivationKind::relu: derivative_times_dy = select(x > 0.0f, dy, 0.0f); break;
+    case ActivationKind::leaky_relu: derivative_times_dy = select(x > 0.0f, dy, p.alpha * dy); break;
+    case ActivationKind::sigmoid: derivative_times_dy = dy * y * (1.0f - y); break;
+    case ActivationKind::tanh: derivative_times_dy = dy * (1.0f - y * y); break;
+    case ActivationKind::elu: derivative_times_dy = select(x > 0.0f, dy, dy * (y + p.alpha)); break;
+    case ActivationKind::softmax: break;
+    }
+    Func d_input(name + "_d_input");
+    d_input(v) = derivative_times_dy;
+    Gradients g{name, "activation", d_output};
+    g.d_input = {d_input, input.shape};
+    return g;
+}
+
+Gradients fully_connected_backward(const std::string &name, const Tensor &input, const FullyConnectedParams &p,
+                                   const ParamSource &source, const Tensor &d_output, bool want_input) {
+    const int batch = input.shape[0];
+    const int in_features = int(element_count(input.shape) / batch);
+    Dims d;
+    Gradients g{name, "fully_connected", d_output};
+    g.flat_features = in_features;
+    Func weight = source(name + ".weight", {p.out_features, in_features});  // (k, i)
+
+    // The input as (k, n) in C order, stored once so k is contiguous.
+    Func flat(name + "_bw_flat_input");
+    if (input.shape.size() == 2) {
+        flat(d.x, d.n) = input.func(d.x, d.n);
+    } else {
+        const int height = input.shape[2], width = input.shape[3];
+        flat(d.x, d.n) = input.func(d.x % width, (d.x / width) % height, d.x / (width * height), d.n);
+    }
+    g.stages["flat_input"] = flat;
+
+    RDom rn(0, batch, name + "_bw_rn");
+    if (p.bias) {
+        Func d_bias(name + "_d_bias");
+        d_bias(d.i) = 0.0f;
+        d_bias(d.i) += d_output.func(d.i, rn);
+        g.d_params[name + ".bias"] = d_bias;
+        g.stages["d_bias"] = d_bias;
+    }
+    // dL/dW(k, i) = sum over n of dL/dout(i, n) * in(k, n).
+    Func d_weight_sum(name + "_d_weight_sum");
+    d_weight_sum(d.x, d.i) = 0.0f;
+    d_weight_sum(d.x, d.i) += d_output.func(d.i, rn) * flat(d.x, rn);
+    g.d_params[name + ".weight"] = exposed(name + "_d_weight", d_weight_sum);
+    g.stages["d_weight_sum"] = d_weight_sum;
+    g.reductions["rn"] = rn;
+
+    // dL/din(k, n) = sum over i of W(k, i) * dL/dout(i, n), then back to the input's shape.
+    if (want_input) {
+        RDom ri(0, p.out_features, name + "_bw_ri");
+        Func d_flat_sum(name + "_d_input_sum");
+        d_flat_sum(d.x, d.n) = 0.0f;
+        d_flat_sum(d.x, d.n) += weight(d.x, ri) * d_output.func(ri, d.n);
+        Func d_flat = exposed(name + "_d_input_flat", d_flat_sum);
+        Func d_input(name + "_d_input");
+        if (input.shape.size() == 2) {
+            d_input(d.x, d.n) = d_flat(d.x, d.n);
+        } else {
+            const int height = input.shape[2], width = input.shape[3];
+            d_input(d.x, d.y, d.c, d.n) = d_flat(d.x + width * (d.y + height * d.c), d.n);
+        }
+        g.d_input = {d_input, input.shape};
+        g.stages["d_input_sum"] = d_flat_sum;
+        g.stages["d_input_flat"] = d_flat;
+        g.stages["weight"] = weight;
+        g.reductions["ri"] = ri;
+    }
+    return g;
+}
+
+}  // namespace cnngen

@@ -1,0 +1,41 @@
+#pragma once
+// Hand-derived backward passes (notes 001, section 3): given the loss gradient with
+// respect to a layer's output, the gradients with respect to its input and parameters.
+// Convolution backward is a convolution of the output gradient with the flipped kernel;
+// max pooling routes each output gradient to its window's (first) maximum. Layers without
+// a derivation here (grouped convolution, p-norm pooling, softmax, LRN) are trained with
+// Halide's autodiff (training/gradients.h).
+#include "activation.h"
+#include "conv2d.h"
+#include "fully_connected.h"
+#include "pooling.h"
+
+namespace cnngen {
+
+struct Gradients {
+    std::string name;  // the forward layer's
+    std::string kind;  // "conv2d", "pool2d", "activation" or "fully_connected"
+    Tensor d_output;   // what the layer received
+    Tensor d_input;    // func undefined when not requested
+    int flat_features = 0;  // fully_connected: input features per sample
+    Shape weight_shape;     // conv2d: PyTorch order, so schedules can bound the gradient
+    std::map<std::string, Halide::Func> d_params;  // by parameter name (conv1.weight)
+    // Named Funcs and reductions for schedules: d_input_sum, d_weight_sum, d_output_padded, ...
+    std::map<std::string, Halide::Func> stages;
+    std::map<std::string, Halide::RDom> reductions;
+};
+
+bool has_manual_backward(const Conv2dParams &p);
+bool has_manual_backward(const Pool2dParams &p);
+bool has_manual_backward(const ActivationParams &p);
+
+Gradients conv2d_backward(const std::string &name, const Tensor &input, const Conv2dParams &p,
+                          const ParamSource &source, const Tensor &d_output, bool want_input);
+Gradients pool2d_backward(const std::string &name, const Tensor &input, const Pool2dParams &p, const Tensor &d_output);
+// `output` is the forward layer's output (sigmoid, tanh and ELU reuse it).
+Gradients activation_backward(const std::string &name, const Tensor &input, const ActivationParams &p,
+                              const Tensor &output, const Tensor &d_output);
+Gradients fully_connected_backward(const std::string &name, const Tensor &input, const FullyConnectedParams &p,
+                                   const ParamSource &source, const Tensor &d_output, bool want_input);
+
+}  // namespace cnngen

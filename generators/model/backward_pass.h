@@ -1,0 +1,32 @@
+#pragma once
+// The backward pass of a whole network, layer by layer from the loss gradient to the first
+// layer, with the hand-derived gradients of layers/backward.h. Networks with a layer that
+// has none (LRN, grouped convolution, p-norm pooling, softmax) train with autodiff instead.
+#include "pipeline_parts.h"
+
+#include "../layers/backward.h"
+
+namespace cnngen {
+
+struct BackwardPass {
+    std::vector<Halide::Func> parameter_gradients;  // in model_parameters order
+    std::vector<Gradients> layers;                  // last layer first
+    std::vector<Tensor> inputs;                     // the forward input of each of `layers`
+};
+
+// `input` is the images tensor the network was built on, `params` the inputs it read.
+BackwardPass backward_pass(const ModelSpec &spec, const Network &net, const Tensor &input,
+                           const ParameterInputs &params, const Tensor &d_logits);
+
+// The Funcs a layer's hand-derived backward created (its gradients, stages and inline
+// helpers), not those it reads: the output gradient, the forward input and parameters.
+std::set<std::string> funcs_owned_by(const Gradients &g, const Tensor &input, const ParameterInputs &params);
+
+// Whether every layer has a hand-derived backward.
+bool has_manual_backward(const ModelSpec &spec);
+
+// One layer's gradients, hand-derived.
+Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &forward, const Tensor &input,
+                              const ParameterInputs &params, const Tensor &d_output, bool want_input);
+
+}  // namespace cnngen

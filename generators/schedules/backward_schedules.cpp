@@ -1,0 +1,119 @@
+// Schedules for the hand-derived backward passes. The CPU ones mirror the forward
+// convolution: a reduction Func computed per register tile of its consumer, vectorized
+// along the contiguous dimension and unrolled along another, so accumulators stay in
+// registers while the reduction runs.
+#include "../layers/errors.h"
+#include "cpu_tiles.h"
+#include "schedule.h"
+
+using namespace Halide;
+
+namespace cnngen {
+
+namespace {
+
+// out(x, y, c, n) or out(i, n): outer dimensions in parallel, the innermost in vectors.
+void schedule_elementwise_cpu(Func out, const Target &target) {
+    const std::vector<Var> args = out.args();
+    out.compute_root();
+    if (args.size() == 4) {
+        Var cn("cn");
+        out.fuse(args[2], args[3], cn).parallel(cn);
+    } else if (args.size() > 1) {
+        out.parallel(args.back());
+    }
+    out.vectorize(args.front(), target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
+}
+
+// dL/dw(kx, ky, ci, co): vectors of output channels times every kx in registers, summing
+// over x, y and n; the output gradient is transposed once so channels are contiguous.
+void schedule_conv_weight_gradient(const Gradients &g, const Target &target) {
+    Dims d;
+    Func out = g.d_params.at(g.name + ".weight"), sum = g.stages.at("d_weight_sum");
+    const RDom &ro = g.reductions.at("ro");
+    const int out_channels = g.d_output.shape[1];
+    const int vec = vector_width_for(target, out_channels);
+    Var coo("coo"), coi("coi"), yc("yc"), tile("tile");
+    const Shape &w = g.weight_shape;  // (co, ci, kh, kw)
+    out.bound(d.x, 0, w[3]).bound(d.y, 0, w[2]).bound(d.c, 0, w[1]).bound(d.n, 0, w[0]);
+    out.compute_root()
+        .split(d.n, coo, coi, vec, TailStrategy::ShiftInwards)
+        .reorder(coi, d.x, d.y, d.c, coo)
+        .vectorize(coi)
+        .fuse(d.y, d.c, yc)
+        .fuse(yc, coo, tile)
+        .parallel(tile);
+    sum.compute_at(out, tile).reorder_storage(d.n, d.x, d.y, d.c).vectorize(d.n, vec).unroll(d.x);
+    sum.update().reorder(d.n, d.x, ro.x, ro.y, ro.z, d.y, d.c).vectorize(d.n, vec).unroll(d.x);
+    Func d_output_t = Func(g.d_output.func).in(sum);
+    const std::vector<Var> a = d_output_t.args();
+    d_output_t.compute_root().reorder_storage(a[2], a[0], a[1], a[3]).reorder(a[2], a[0], a[1], a[3]).parallel(a[3]);
+    Func(g.stages.at("input_padded")).compute_root().parallel(d.n).vectorize(d.x, vec, TailStrategy::GuardWithIf);
+}
+
+void schedule_conv_backward_cpu(const Gradients &g, const Target &target) {
+    Dims d;
+    if (g.stages.count("d_bias")) Func(g.stages.at("d_bias")).compute_root();
+    schedule_conv_weight_gradient(g, target);
+    if (!g.d_input.func.defined()) return;
+    // dL/din is a convolution of the zero-padded output gradient: the forward's tiling.
+    Func(g.d_input.func).compute_root();
+    Layer as_conv{g.name + "_d_input", "conv2d", g.d_input, {{"sum", g.stages.at("d_input_sum")}},
+                  {{"r", g.reductions.at("rk")}}};
+    conv_tile_along_x(as_conv, target, {}, Var("tile"), /*parallel=*/true);
+    Func(g.stages.at("d_output_padded"))
+        .compute_root()
+        .parallel(d.n)
+        .vectorize(d.x, target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
+}
+
+void schedule_fully_connected_backward_cpu(const Gradients &g, const Target &target) {
+    Dims d;
+    Func(g.stages.at("flat_input")).compute_root().parallel(d.n);
+    if (g.stages.count("d_bias")) Func(g.stages.at("d_bias")).compute_root();
+    const int batch = g.d_output.shape[0], out_features = g.d_output.shape[1];
+    Var xo("xo"), xi("xi"), io("io"), ii("ii"), no("no"), ni("ni");
+    // dL/dW(k, i): k in vectors, 4 output features unrolled, summing over the batch.
+    Func d_weight = g.d_params.at(g.name + ".weight"), weight_sum = g.stages.at("d_weight_sum");
+    const RDom &rn = g.reductions.at("rn");
+    // Input features: shifting the last vector inwards keeps every tile a full vector.
+    const int vec = vector_width_for(target, std::max(1, g.flat_features));
+    d_weight.compute_root()
+        .split(d.x, xo, xi, vec, TailStrategy::ShiftInwards)
+        .split(d.i, io, ii, divisor_at_most(out_features, 4))
+        .reorder(xi, ii, xo, io)
+        .parallel(io)
+        .vectorize(xi);
+    weight_sum.compute_at(d_weight, xo).vectorize(d.x).unroll(d.i);
+    weight_sum.update().reorder(d.x, d.i, rn).vectorize(d.x).unroll(d.i);
+    if (!g.d_input.func.defined()) return;
+    // dL/din(k, n): k in vectors, 4 samples unrolled, summing over output features.
+    Func d_flat = g.stages.at("d_input_flat"), flat_sum = g.stages.at("d_input_sum");
+    const RDom &ri = g.reductions.at("ri");
+    d_flat.compute_root()
+        .split(d.x, xo, xi, vec, TailStrategy::ShiftInwards)
+        .split(d.n, no, ni, divisor_at_most(batch, 4))
+        .reorder(xi, ni, xo, no)
+        .parallel(no)
+        .vectorize(xi);
+    flat_sum.compute_at(d_flat, xo).vectorize(d.x).unroll(d.n);
+    flat_sum.update().reorder(d.x, d.n, ri).vectorize(d.x).unroll(d.n);
+}
+
+}  // namespace
+
+void schedule_backward(const std::string &schedule, const Gradients &g, const Target &target) {
+    if (schedule == "naive") {
+        for (const auto &[name, f] : g.d_params) Func(f).compute_root();
+        for (const auto &[role, f] : g.stages) Func(f).compute_root();
+        if (g.d_input.func.defined()) Func(g.d_input.func).compute_root();
+        return;
+    }
+    if (schedule != "cpu") fail("{}: hand-derived gradients have naive and cpu schedules, not '{}'", g.name, schedule);
+    if (g.kind == "conv2d") return schedule_conv_backward_cpu(g, target);
+    if (g.kind == "fully_connected") return schedule_fully_connected_backward_cpu(g, target);
+    if (g.kind == "pool2d" && g.stages.count("argmax")) schedule_elementwise_cpu(g.stages.at("argmax"), target);
+    schedule_elementwise_cpu(g.d_input.func, target);
+}
+
+}  // namespace cnngen

@@ -1,0 +1,19 @@
+#pragma once
+// Building blocks the forward and backward CPU schedules share.
+#include "schedule.h"
+
+namespace cnngen {
+
+// Largest divisor of `n` that is at most `limit`.
+int divisor_at_most(int n, int limit);
+
+// The schedule file's vector width, else the target's natural one, at most `extent`.
+int vector_width(const LayerSchedule &options, const Halide::Target &target, int extent);
+
+// A convolution-shaped layer (output, stages["sum"], reductions["r"], x-y-c-n): the sum
+// over a register tile of x vectors times output channels; `parallel` over channel tiles
+// and samples, else left to the enclosing loop.
+void conv_tile_along_x(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
+                       Halide::Var tile_var, bool parallel);
+
+}  // namespace cnngen
