@@ -13,6 +13,12 @@ namespace cnngen {
 
 namespace {
 
+void schedule_update_cpu(Func f, long long elements, const Target &target) {
+    const std::vector<Var> args = f.args();
+    f.compute_root().vectorize(args.front(), target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
+    if (args.size() > 1 && elements >= 32768) f.parallel(args.back());
+}
+
 // The model's inputs: images plus the learnable tensors, and the network on them.
 struct ModelInputs {
     ImageParam images;
@@ -129,6 +135,15 @@ ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const ModelS
         std::set<std::string> skip = forward_funcs(layers);
         for (size_t k = 0; k < pass.layers.size(); ++k)
             for (const std::string &name : funcs_owned_by(pass.layers[k], pass.inputs[k], in.params)) skip.insert(name);
+        if (manual && schedule.base == "cpu") {
+            // Most parameter tensors are too small to pay for a parallel loop: only the
+            // large ones update in parallel.
+            for (size_t k = 0; k < in.params.info.size(); ++k)
+                for (Func f : {next_params[k], next_velocities[k]}) {
+                    schedule_update_cpu(f, element_count(in.params.info[k].shape), target);
+                    skip.insert(f.name());
+                }
+        }
         schedule_gradients(schedule.base, outputs, skip, target);
         for (const Gradients &g : pass.layers) schedule_backward(schedule.base, g, target);
     }
