@@ -22,11 +22,6 @@ namespace cnngen {
 
 namespace {
 
-std::string environment_or(const char *name, const std::string &fallback) {
-    const char *value = std::getenv(name);
-    return value && *value ? value : fallback;
-}
-
 std::string quoted(const std::string &s) {
     std::string out = "'";
     for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);

@@ -14,12 +14,12 @@ using namespace Halide;
 
 namespace cnngen {
 
-namespace {
-
 std::string environment_or(const char *name, const std::string &fallback) {
     const char *value = std::getenv(name);
     return value && *value ? value : fallback;
 }
+
+namespace {
 
 bool same_machine(const Target &a, const Target &b) {
     return a.arch == b.arch && a.bits == b.bits && a.os == b.os;

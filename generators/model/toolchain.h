@@ -22,6 +22,9 @@ struct Toolchain {
     std::string runtime_include;  // cnngen runtime headers (architecture-independent)
 };
 
+// The environment variable's value, or `fallback` when it is unset or empty.
+std::string environment_or(const char *name, const std::string &fallback);
+
 // Environment overrides: CXX, CNNGEN_CXXFLAGS and AR for the host; CNNGEN_CROSS_CXX,
 // CNNGEN_CROSS_CXXFLAGS and CNNGEN_CROSS_AR for cross builds; CNNGEN_RUNTIME_LIBRARY and
 // CNNGEN_RUNTIME_INCLUDE_DIR for both.

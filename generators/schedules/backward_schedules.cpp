@@ -67,37 +67,35 @@ void schedule_conv_backward_cpu(const Gradients &g, const Target &target) {
         .vectorize(d.x, target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
 }
 
+// out(x, y) = sum(x, y): x in vectors of `vec`, `unrolled` values of y per register tile,
+// the 1-D reduction `r` innermost over the tile; tiles of y in parallel.
+void tile_vector_by_unrolled(Func out, Func sum, const RDom &r, Var y, int vec, int unrolled) {
+    Dims d;
+    Var xo("xo"), xi("xi"), yo("yo"), yi("yi");
+    out.compute_root()
+        .split(d.x, xo, xi, vec, TailStrategy::ShiftInwards)
+        .split(y, yo, yi, unrolled)
+        .reorder(xi, yi, xo, yo)
+        .parallel(yo)
+        .vectorize(xi);
+    sum.compute_at(out, xo).vectorize(d.x).unroll(y);
+    sum.update().reorder(d.x, y, r).vectorize(d.x).unroll(y);
+}
+
 void schedule_fully_connected_backward_cpu(const Gradients &g, const Target &target) {
     Dims d;
     Func(g.stages.at("flat_input")).compute_root().parallel(d.n);
     if (g.stages.count("d_bias")) Func(g.stages.at("d_bias")).compute_root();
     const int batch = g.d_output.shape[0], out_features = g.d_output.shape[1];
-    Var xo("xo"), xi("xi"), io("io"), ii("ii"), no("no"), ni("ni");
-    // dL/dW(k, i): k in vectors, 4 output features unrolled, summing over the batch.
-    Func d_weight = g.d_params.at(g.name + ".weight"), weight_sum = g.stages.at("d_weight_sum");
-    const RDom &rn = g.reductions.at("rn");
     // Input features: shifting the last vector inwards keeps every tile a full vector.
     const int vec = vector_width_for(target, std::max(1, g.flat_features));
-    d_weight.compute_root()
-        .split(d.x, xo, xi, vec, TailStrategy::ShiftInwards)
-        .split(d.i, io, ii, divisor_at_most(out_features, 4))
-        .reorder(xi, ii, xo, io)
-        .parallel(io)
-        .vectorize(xi);
-    weight_sum.compute_at(d_weight, xo).vectorize(d.x).unroll(d.i);
-    weight_sum.update().reorder(d.x, d.i, rn).vectorize(d.x).unroll(d.i);
+    // dL/dW(k, i): k in vectors, 4 output features unrolled, summing over the batch.
+    tile_vector_by_unrolled(g.d_params.at(g.name + ".weight"), g.stages.at("d_weight_sum"), g.reductions.at("rn"), d.i,
+                            vec, divisor_at_most(out_features, 4));
     if (!g.d_input.func.defined()) return;
     // dL/din(k, n): k in vectors, 4 samples unrolled, summing over output features.
-    Func d_flat = g.stages.at("d_input_flat"), flat_sum = g.stages.at("d_input_sum");
-    const RDom &ri = g.reductions.at("ri");
-    d_flat.compute_root()
-        .split(d.x, xo, xi, vec, TailStrategy::ShiftInwards)
-        .split(d.n, no, ni, divisor_at_most(batch, 4))
-        .reorder(xi, ni, xo, no)
-        .parallel(no)
-        .vectorize(xi);
-    flat_sum.compute_at(d_flat, xo).vectorize(d.x).unroll(d.n);
-    flat_sum.update().reorder(d.x, d.n, ri).vectorize(d.x).unroll(d.n);
+    tile_vector_by_unrolled(g.stages.at("d_input_flat"), g.stages.at("d_input_sum"), g.reductions.at("ri"), d.n, vec,
+                            divisor_at_most(batch, 4));
 }
 
 }  // namespace
