@@ -254,7 +254,7 @@ void build_model(const BuildOptions &options) {
             ModelPipeline p = make(t);
             return p.pipeline.compile_to_module(p.arguments, fn, t);
         };
-    const fs::path working_dir = fs::current_path();
+        const fs::path working_dir = fs::current_path();
         fs::current_path(staging);
         try {
             compile_multitarget(function_name, files, targets, target_suffixes(targets), module_for);

@@ -126,8 +126,24 @@ void schedule_fully_connected(const Layer &layer, const Target &target, const La
     const int sample_tile = divisor_at_most(shape[0], options.tile > 0 ? options.tile : 4);
     // Weights [out, in] transposed once per call so output features are contiguous.
     Func weight = layer.stages.at("weight");
+    // 8x8 blocks vectorized in both dimensions: dense loads along k, shuffles, dense stores
+    // along i, instead of a strided gather per element (the transpose dominates batch 1).
     Func transposed = weight.in(sum);
-    transposed.compute_root().reorder_storage(transposed.args()[1], transposed.args()[0]);
+    const Var k = transposed.args()[0], i = transposed.args()[1];
+    Var ko("ko"), ki("ki"), io_t("io_t"), ii_t("ii_t");
+    transposed.compute_root().reorder_storage(i, k);
+    int in_features = 1;
+    for (int d_r = 0; d_r < r.dimensions(); ++d_r) {
+        const int64_t *extent = Internal::as_const_int(r[d_r].extent());
+        in_features *= extent ? int(*extent) : 0;
+    }
+    if (shape[1] >= 8 && in_features >= 8) {
+        transposed.split(k, ko, ki, 8, TailStrategy::ShiftInwards)
+            .split(i, io_t, ii_t, 8, TailStrategy::ShiftInwards)
+            .reorder(ii_t, ki, io_t, ko)
+            .vectorize(ki)
+            .vectorize(ii_t);
+    }
     Var io("io"), ii("ii"), no("no"), ni("ni");
     out.compute_root()
         .split(d.i, io, ii, vec, TailStrategy::ShiftInwards)
