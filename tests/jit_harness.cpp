@@ -22,8 +22,16 @@ reference::Tensor from_halide(const Buffer<float> &b) {
     std::vector<int> shape;
     for (int d = b.dimensions() - 1; d >= 0; --d) shape.push_back(b.dim(d).extent());
     reference::Tensor t(shape);
-    Buffer<float> dense = b.copy();  // contiguous, min 0
-    for (size_t k = 0; k < t.size(); ++k) t.data[k] = dense.data()[k];
+    // Element by element through the strides: Buffer::copy's pointer walk trips UBSan's
+    // pointer-overflow check on some realized buffers.
+    const int rank = b.dimensions();
+    std::vector<int> at(size_t(rank), 0);
+    for (size_t k = 0; k < t.size(); ++k) {
+        int64_t offset = 0;
+        for (int d = 0; d < rank; ++d) offset += int64_t(at[size_t(d)]) * b.dim(d).stride();
+        t.data[k] = b.data()[offset];
+        for (int d = 0; d < rank && ++at[size_t(d)] == b.dim(d).extent(); ++d) at[size_t(d)] = 0;
+    }
     return t;
 }
 
