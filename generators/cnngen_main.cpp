@@ -1,11 +1,36 @@
 // cnngen: turns a model spec into an ahead-of-time library and executable.
 #include "layers/errors.h"
 #include "model/emit.h"
-#include "model/spec.h"
+#include "model/plan.h"
 #include "schedules/schedule.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/ranges.h>
+
+namespace {
+
+void print_plan(const cnngen::ModelPlan &plan) {
+    const cnngen::ModelSpec &spec = plan.spec;
+    fmt::print("{}: model '{}', input {}, batch sizes {}, training batch {}\n", spec.path, spec.name,
+               cnngen::shape_string(spec.input), fmt::join(spec.batch_sizes, ", "), spec.train_batch);
+    for (size_t k = 0; k < spec.layers.size(); ++k)
+        fmt::print("  {:<14} {:<16} -> {}\n", spec.layers[k].name, spec.layers[k].kind,
+                   cnngen::shape_string(plan.activations[k + 1]));
+    long long total = 0;
+    for (const auto &p : plan.parameters) {
+        fmt::print("  {:<14} {}\n", p.name, cnngen::shape_string(p.shape));
+        total += cnngen::element_count(p.shape);
+    }
+    fmt::print("  {} parameters\n", total);
+    for (const cnngen::PlannedFunction &f : plan.functions) {
+        std::vector<std::string> args;
+        for (const auto *list : {&f.inputs, &f.outputs})
+            for (const cnngen::PlannedArgument &a : *list) args.push_back(cnngen::argument_name(plan, a));
+        fmt::print("  {}({})\n", f.name, fmt::join(args, ", "));
+    }
+}
+
+}  // namespace
 
 int main(int argc, char **argv) {
     CLI::App app{"cnngen: generate specialized CNN libraries and executables with Halide.\n"
@@ -52,15 +77,8 @@ int main(int argc, char **argv) {
         if (*build) {
             cnngen::build_model(options);
         } else if (*check) {
-            const cnngen::ModelSpec spec = cnngen::load_model_spec(check_path);
-            fmt::print("{}: model '{}', input {}, batch sizes {}, training batch {}\n", spec.path, spec.name,
-                       cnngen::shape_string(spec.input), fmt::join(spec.batch_sizes, ", "), spec.train_batch);
-            long long total = 0;
-            for (const auto &p : cnngen::model_parameters(spec)) {
-                fmt::print("  {:<14} {}\n", p.name, cnngen::shape_string(p.shape));
-                total += cnngen::element_count(p.shape);
-            }
-            fmt::print("  {} parameters\n", total);
+            const cnngen::ModelPlan plan = cnngen::plan_model(cnngen::load_model_spec(check_path));
+            print_plan(plan);
         } else {
             for (const auto &name : cnngen::schedule_names()) fmt::print("{}\n", name);
         }

@@ -51,7 +51,8 @@ TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
                     c.params.tensors["conv.weight"] = random_tensor({out, channels / groups, kh, kw}, rng);
                     c.params.tensors["conv.bias"] = random_tensor({out}, rng);
                     c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
-                        return cnngen::conv2d("conv", in, conv_params(out, kh, kw, hyper), source);
+                        return cnngen::conv2d("conv", in, conv_params(out, kh, kw, hyper), source,
+                                              cnngen::ConvForm::masked);
                     };
                     c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
                         return reference::conv2d(in, p["conv.weight"], p["conv.bias"], hyper);

@@ -10,19 +10,22 @@ Shape conv2d_weight_shape(int in_channels, const Conv2dParams &p) {
     return {p.out_channels, in_channels / p.groups, p.height.kernel, p.width.kernel};
 }
 
-Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p, const ParamSource &source) {
-    if (input.shape.size() != 4)
-        fail("{}: conv2d expects a 4-D NCHW input, got shape {}", name, shape_string(input.shape));
-    const int batch = input.shape[0], channels = input.shape[1];
-    const int height = input.shape[2], width = input.shape[3];
+Shape conv2d_output_shape(const std::string &name, const Shape &input, const Conv2dParams &p) {
+    if (input.size() != 4) fail("{}: conv2d expects a 4-D NCHW input, got shape {}", name, shape_string(input));
+    const int channels = input[1];
     if (p.out_channels < 1) fail("{}: out_channels is {}, expected at least 1", name, p.out_channels);
     if (p.groups < 1) fail("{}: groups is {}, expected at least 1", name, p.groups);
-    if (channels % p.groups != 0)
-        fail("{}: input channels {} not divisible by groups {}", name, channels, p.groups);
+    if (channels % p.groups != 0) fail("{}: input channels {} not divisible by groups {}", name, channels, p.groups);
     if (p.out_channels % p.groups != 0)
         fail("{}: out_channels {} not divisible by groups {}", name, p.out_channels, p.groups);
-    const int out_h = window_output_size(name, "height", height, p.height);
-    const int out_w = window_output_size(name, "width", width, p.width);
+    return {input[0], p.out_channels, window_output_size(name, "height", input[2], p.height),
+            window_output_size(name, "width", input[3], p.width)};
+}
+
+Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p, const ParamSource &source,
+             ConvForm form) {
+    const Shape out_shape = conv2d_output_shape(name, input.shape, p);
+    const int channels = input.shape[1], height = input.shape[2], width = input.shape[3];
     const int group_in = channels / p.groups, group_out = p.out_channels / p.groups;
     const int kh = p.height.kernel, kw = p.width.kernel;
 
@@ -33,10 +36,11 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
     Func clamped = BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}});
     padded(d.x, d.y, d.c, d.n) = clamped(d.x, d.y, d.c, d.n);
 
-    // Grouped convolutions reduce over all input channels and mask other groups out:
-    // indexing the input by (c / group_out) * group_in + r makes Halide 14's autodiff
-    // return a wrong input gradient, while this form differentiates correctly.
-    RDom r(0, kw, 0, kh, 0, p.groups == 1 ? group_in : channels, name + "_r");
+    // The masked form reduces over all input channels and masks other groups out: indexing
+    // the input by (c / group_out) * group_in + r makes Halide 14's autodiff return a wrong
+    // input gradient, while the masked form differentiates correctly (at groups x the work).
+    const bool masked = p.groups > 1 && form == ConvForm::masked;
+    RDom r(0, kw, 0, kh, 0, masked ? channels : group_in, name + "_r");
     // The RDom walks each kernel axis backwards: with the forward order, Halide 14's autodiff
     // returns a wrong input gradient when the stride equals the kernel size.
     Expr tap_x = kw - 1 - r.x, tap_y = kh - 1 - r.y;
@@ -47,6 +51,8 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
     Expr product;
     if (p.groups == 1) {
         product = weight(kx, ky, r.z, d.c) * padded(in_x, in_y, r.z, d.n);
+    } else if (!masked) {
+        product = weight(kx, ky, r.z, d.c) * padded(in_x, in_y, (d.c / group_out) * group_in + r.z, d.n);
     } else {
         Expr group_start = (d.c / group_out) * group_in;
         Expr in_group = r.z >= group_start && r.z < group_start + group_in;
@@ -60,7 +66,7 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
 
     Func out(name);
     out(d.x, d.y, d.c, d.n) = sum(d.x, d.y, d.c, d.n);
-    return {name, "conv2d", {out, {batch, p.out_channels, out_h, out_w}},
+    return {name, "conv2d", {out, out_shape},
             {{"sum", sum}, {"padded", padded}, {"weight", weight}}, {{"r", r}}};
 }
 

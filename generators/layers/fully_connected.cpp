@@ -6,12 +6,17 @@ using namespace Halide;
 
 namespace cnngen {
 
+Shape fully_connected_output_shape(const std::string &name, const Shape &input, const FullyConnectedParams &p) {
+    if (input.size() != 2 && input.size() != 4)
+        fail("{}: fully-connected expects a 2-D or 4-D input, got shape {}", name, shape_string(input));
+    if (p.out_features < 1) fail("{}: out_features is {}, expected at least 1", name, p.out_features);
+    return {input[0], p.out_features};
+}
+
 Layer fully_connected(const std::string &name, const Tensor &input, const FullyConnectedParams &p,
                       const ParamSource &source) {
     const int rank = int(input.shape.size());
-    if (rank != 2 && rank != 4)
-        fail("{}: fully-connected expects a 2-D or 4-D input, got shape {}", name, shape_string(input.shape));
-    if (p.out_features < 1) fail("{}: out_features is {}, expected at least 1", name, p.out_features);
+    const Shape out_shape = fully_connected_output_shape(name, input.shape, p);
     const int batch = input.shape[0];
     const int in_features = int(element_count(input.shape) / batch);
 
@@ -31,7 +36,7 @@ Layer fully_connected(const std::string &name, const Tensor &input, const FullyC
     }
     Func out(name);
     out(d.i, d.n) = sum(d.i, d.n);
-    return {name, "fully_connected", {out, {batch, p.out_features}}, {{"sum", sum}, {"weight", weight}}, {{"r", r}}};
+    return {name, "fully_connected", {out, out_shape}, {{"sum", sum}, {"weight", weight}}, {{"r", r}}};
 }
 
 }  // namespace cnngen

@@ -12,10 +12,15 @@ LrnKind lrn_kind_from_name(const std::string &layer, const std::string &name) {
     fail("{}: LRN kind '{}' unknown, expected inter_channel or intra_channel", layer, name);
 }
 
-Layer lrn(const std::string &name, const Tensor &input, const LrnParams &p) {
-    if (input.shape.size() != 4) fail("{}: LRN expects a 4-D NCHW input, got shape {}", name, shape_string(input.shape));
+Shape lrn_output_shape(const std::string &name, const Shape &input, const LrnParams &p) {
+    if (input.size() != 4) fail("{}: LRN expects a 4-D NCHW input, got shape {}", name, shape_string(input));
     if (p.n < 1) fail("{}: LRN window n is {}, expected at least 1", name, p.n);
     if (!(p.kappa > 0.0f)) fail("{}: LRN kappa is {}, expected > 0", name, p.kappa);
+    return input;
+}
+
+Layer lrn(const std::string &name, const Tensor &input, const LrnParams &p) {
+    lrn_output_shape(name, input.shape, p);
     const int channels = input.shape[1], height = input.shape[2], width = input.shape[3];
     const int half = p.n / 2;
 

@@ -21,5 +21,7 @@ struct LrnParams {
 };
 
 Layer lrn(const std::string &name, const Tensor &input, const LrnParams &params);
+// The input's shape, once the input and parameters are checked (4-D, n >= 1, kappa > 0).
+Shape lrn_output_shape(const std::string &name, const Shape &input, const LrnParams &params);
 
 }  // namespace cnngen

@@ -32,15 +32,18 @@ Expr in_bounds_count(Expr start, int kernel, int extent) {
 
 }  // namespace
 
-Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &p) {
-    if (input.shape.size() != 4)
-        fail("{}: pooling expects a 4-D NCHW input, got shape {}", name, shape_string(input.shape));
+Shape pool2d_output_shape(const std::string &name, const Shape &input, const Pool2dParams &p) {
+    if (input.size() != 4) fail("{}: pooling expects a 4-D NCHW input, got shape {}", name, shape_string(input));
     check_window(name, "height", p.height, p.kind);
     check_window(name, "width", p.width, p.kind);
     if (p.kind == PoolKind::p_norm && !(p.p >= 1.0f)) fail("{}: p-norm exponent p is {}, expected >= 1", name, p.p);
+    return {input[0], input[1], window_output_size(name, "height", input[2], p.height),
+            window_output_size(name, "width", input[3], p.width)};
+}
+
+Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &p) {
+    const Shape out_shape = pool2d_output_shape(name, input.shape, p);
     const int height = input.shape[2], width = input.shape[3];
-    const int out_h = window_output_size(name, "height", height, p.height);
-    const int out_w = window_output_size(name, "width", width, p.width);
 
     Dims d;
     const float pad_value = p.kind == PoolKind::max ? -std::numeric_limits<float>::infinity() : 0.0f;
@@ -71,7 +74,7 @@ Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &p
 
     Func out(name);
     out(d.x, d.y, d.c, d.n) = result;
-    return {name, "pool2d", {out, {input.shape[0], input.shape[1], out_h, out_w}}, {{"padded", padded}}, {}};
+    return {name, "pool2d", {out, out_shape}, {{"padded", padded}}, {}};
 }
 
 }  // namespace cnngen

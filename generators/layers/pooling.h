@@ -22,5 +22,7 @@ struct Pool2dParams {
 // Windows are unrolled into pure expressions, never RDom maxima, so Halide's
 // autodiff can differentiate them (it cannot differentiate maximum() over an RDom).
 Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &params);
+// The output shape for an NCHW input; throws ConfigError naming `name` when it does not fit.
+Shape pool2d_output_shape(const std::string &name, const Shape &input, const Pool2dParams &params);
 
 }  // namespace cnngen

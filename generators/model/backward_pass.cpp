@@ -39,30 +39,6 @@ Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &
     fail("{}: layer '{}' ({}) has no hand-derived backward; use gradients = \"autodiff\"", spec.path, l.name, l.kind);
 }
 
-namespace {
-
-void add_with_callees(const Func &f, std::set<std::string> &names) {
-    if (!f.defined()) return;
-    names.insert(f.name());
-    for (const auto &[name, function] : Internal::find_transitive_calls(f.function())) names.insert(name);
-}
-
-}  // namespace
-
-std::set<std::string> funcs_owned_by(const Gradients &g, const Tensor &input, const ParameterInputs &params) {
-    std::set<std::string> created, read;
-    add_with_callees(g.d_input.func, created);
-    for (const auto &[name, f] : g.d_params) add_with_callees(f, created);
-    for (const auto &[role, f] : g.stages) add_with_callees(f, created);
-    add_with_callees(g.d_output.func, read);
-    add_with_callees(input.func, read);
-    for (const Func &value : params.values) add_with_callees(value, read);
-    std::set<std::string> owned;
-    for (const std::string &name : created)
-        if (!read.count(name)) owned.insert(name);
-    return owned;
-}
-
 BackwardPass backward_pass(const ModelSpec &spec, const Network &net, const Tensor &input,
                            const ParameterInputs &params, const Tensor &d_logits) {
     BackwardPass pass;

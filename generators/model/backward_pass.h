@@ -18,12 +18,9 @@ struct BackwardPass {
 BackwardPass backward_pass(const ModelSpec &spec, const Network &net, const Tensor &input,
                            const ParameterInputs &params, const Tensor &d_logits);
 
-// The Funcs a layer's hand-derived backward created (its gradients, stages and inline
-// helpers), not those it reads: the output gradient, the forward input and parameters.
-std::set<std::string> funcs_owned_by(const Gradients &g, const Tensor &input, const ParameterInputs &params);
-
-// Whether every layer has a hand-derived backward.
+// Whether every layer, or this one, has a hand-derived backward.
 bool has_manual_backward(const ModelSpec &spec);
+bool has_manual_backward(const LayerSpec &layer);
 
 // One layer's gradients, hand-derived.
 Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &forward, const Tensor &input,

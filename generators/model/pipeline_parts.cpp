@@ -18,27 +18,38 @@ void fix_output_shape(Func f, const Shape &shape) {
 
 void check_target(const ModelSchedule &schedule, const Target &target) {
     check_schedule_name("cnngen build", schedule.base);
-    if (schedule.base == "cuda" && !target.has_feature(Target::CUDA))
-        fail("cnngen build: schedule 'cuda' needs a CUDA target (e.g. host-cuda-cuda_capability_80), got {}",
-             target.to_string());
+    if (is_gpu_schedule(schedule.base) && !target.has_gpu_feature())
+        fail("cnngen build: schedule '{}' needs a GPU target (host-cuda-cuda_capability_80, host-opencl), got {}",
+             schedule.base, target.to_string());
 }
 
-std::set<std::string> forward_funcs(const std::vector<Layer> &layers) {
-    std::set<std::string> names;
-    for (const Layer &layer : layers) {
-        names.insert(layer.output.func.name());
-        for (const auto &[role, stage] : layer.stages) names.insert(stage.name());
+ImageParam planned_input(const ModelPlan &plan, const PlannedArgument &a, int batch) {
+    Shape shape;
+    Type type = Float(32);
+    switch (a.role) {
+    case ArgumentRole::activation:
+    case ArgumentRole::d_activation: shape = plan.activation_shape(a.index, batch); break;
+    case ArgumentRole::labels:
+        shape = {batch};
+        type = Int(32);
+        break;
+    case ArgumentRole::parameter:
+    case ArgumentRole::velocity:
+    case ArgumentRole::gradient: shape = plan.parameters.at(size_t(a.index)).shape; break;
+    default: fail("{}: argument role {} is not a buffer input", plan.spec.path, argument_role_name(a.role));
     }
-    return names;
+    ImageParam param(type, int(shape.size()), argument_name(plan, a));
+    fix_shape(param, shape);
+    return param;
 }
 
-ParameterInputs parameter_inputs(const std::vector<ParameterInfo> &info) {
+ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &indices) {
     ParameterInputs in;
-    in.info = info;
-    for (const ParameterInfo &p : info) {
-        ImageParam param(Float(32), int(p.shape.size()), identifier_for(p.name));
-        fix_shape(param, p.shape);
-        Func value(identifier_for(p.name) + "_value");
+    for (int k : indices) {
+        const ParameterInfo &p = plan.parameters.at(size_t(k));
+        in.info.push_back(p);
+        ImageParam param = planned_input(plan, {ArgumentRole::parameter, k}, 0);
+        Func value(p.identifier + "_value");
         value(_) = param(_);
         in.params.push_back(param);
         in.values.push_back(value);
@@ -54,14 +65,15 @@ ParamSource ParameterInputs::source(const std::string &spec_path) const {
     };
 }
 
-SgdOutputs sgd_update(const ParameterInfo &info, const ImageParam &param, const ImageParam &velocity,
+SgdOutputs sgd_update(const ModelPlan &plan, int parameter, const ImageParam &param, const ImageParam &velocity,
                       const Func &gradient, const Expr &learning_rate, const Expr &momentum, const Expr &weight_decay) {
-    const std::string id = identifier_for(info.name);
-    SgdOutputs out{Func(id + "_next"), Func(id + "_velocity_next")};
+    const Shape &shape = plan.parameters.at(size_t(parameter)).shape;
+    SgdOutputs out{Func(argument_name(plan, {ArgumentRole::next_parameter, parameter})),
+                   Func(argument_name(plan, {ArgumentRole::next_velocity, parameter}))};
     out.velocity_next(_) = momentum * velocity(_) + gradient(_) + weight_decay * param(_);
     out.param_next(_) = param(_) - learning_rate * out.velocity_next(_);
-    fix_output_shape(out.velocity_next, info.shape);
-    fix_output_shape(out.param_next, info.shape);
+    fix_output_shape(out.velocity_next, shape);
+    fix_output_shape(out.param_next, shape);
     return out;
 }
 

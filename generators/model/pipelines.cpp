@@ -2,10 +2,13 @@
 
 #include "../layers/errors.h"
 #include "../layers/fixed_shape.h"
+#include "../schedules/pipeline_schedule.h"
 #include "../schedules/schedule.h"
 #include "../training/gradients.h"
 #include "backward_pass.h"
 #include "pipeline_parts.h"
+
+#include <numeric>
 
 using namespace Halide;
 
@@ -13,147 +16,287 @@ namespace cnngen {
 
 namespace {
 
-void schedule_update_cpu(Func f, long long elements, const Target &target) {
-    const std::vector<Var> args = f.args();
-    f.compute_root().vectorize(args.front(), target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
-    if (args.size() > 1 && elements >= 32768) f.parallel(args.back());
+// A Func named for a planned output, equal to `source`, with the output's bounds.
+Func planned_output(const ModelPlan &plan, const PlannedArgument &a, const Func &source, const Shape &shape) {
+    Func out(argument_name(plan, a));
+    out(_) = source(_);
+    fix_output_shape(out, shape);
+    return out;
 }
 
-// The model's inputs: images plus the learnable tensors, and the network on them.
-struct ModelInputs {
+std::vector<int> all_parameters(const ModelPlan &plan) {
+    std::vector<int> all(plan.parameters.size());
+    std::iota(all.begin(), all.end(), 0);
+    return all;
+}
+
+// A pipeline's pieces as its builder makes them: inputs and outputs in the plan's order, and
+// the Funcs the scheduling pass needs by role.
+struct Built {
+    std::vector<Argument> inputs;
+    std::vector<Func> outputs;
+    PipelineFuncs funcs;
+};
+
+// The images and the network on them.
+struct NetworkInputs {
     ImageParam images;
     Tensor images_value;
     ParameterInputs params;
     Network net;
 };
 
-ModelInputs build(const ModelSpec &spec, int batch) {
-    ModelInputs in;
-    in.images = ImageParam(Float(32), 4, "images");  // NCHW, indexed (x, y, c, n)
-    const Shape image_shape{batch, spec.input[0], spec.input[1], spec.input[2]};
-    fix_shape(in.images, image_shape);
-    in.params = parameter_inputs(model_parameters(spec));
+NetworkInputs network_inputs(const ModelPlan &plan, int batch, ConvForm form) {
+    NetworkInputs in;
+    in.images = planned_input(plan, {ArgumentRole::activation, 0}, batch);
     Func images("images_value");
     images(_) = in.images(_);
-    in.images_value = {images, image_shape};
-    in.net = build_network(spec, in.images_value, in.params.source(spec.path));
+    in.images_value = {images, plan.activation_shape(0, batch)};
+    in.params = parameter_inputs(plan, all_parameters(plan));
+    in.net = build_network(plan.spec, in.images_value, in.params.source(plan.spec.path), form);
     return in;
+}
+
+bool manual_gradients(const ModelPlan &plan, const ModelSchedule &schedule) {
+    return uses_manual_gradients(schedule) && !is_autoscheduler(schedule.base) && has_manual_backward(plan.spec);
+}
+
+Built forward(const ModelPlan &plan, const PlannedFunction &f) {
+    NetworkInputs in = network_inputs(plan, f.batch, ConvForm::direct);
+    Built b;
+    b.inputs.push_back(in.images);
+    for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
+    b.outputs.push_back(planned_output(plan, f.outputs.at(0), in.net.output.func, in.net.output.shape));
+    b.funcs.forward = in.net.layers;
+    b.funcs.inference = true;
+    return b;
+}
+
+Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule) {
+    const bool manual = manual_gradients(plan, schedule);
+    NetworkInputs in = network_inputs(plan, f.batch, manual ? ConvForm::direct : ConvForm::masked);
+    ImageParam labels = planned_input(plan, {ArgumentRole::labels}, f.batch);
+    SgdScalars sgd;
+    Func label_values("label_values");
+    label_values(_) = labels(_);
+    Layer loss_layer = loss("loss_layer", in.net.output, label_values, plan.spec.loss);
+    Func loss_value(argument_name(plan, {ArgumentRole::loss}));  // mean over the batch
+    loss_value() = loss_layer.output.func();
+    loss_value.set_estimates({});
+    Func logits = planned_output(plan, {ArgumentRole::activation, plan.layer_count()}, in.net.output.func,
+                                 in.net.output.shape);
+
+    // Gradients: hand-derived layer by layer from the loss gradient, or autodiff end to end.
+    Built b;
+    std::vector<Func> grads;
+    if (manual) {
+        Dims d;
+        Func d_logits("d_logits_value");
+        d_logits(d.i, d.n) = gradients(loss_layer.output.func, {in.net.output.func})[0](d.i, d.n);
+        BackwardPass pass = backward_pass(plan.spec, in.net, in.images_value, in.params, {d_logits, in.net.output.shape});
+        grads = pass.parameter_gradients;
+        for (size_t k = 0; k < pass.layers.size(); ++k) {
+            BackwardFuncs backward{pass.layers[k], in.params.values};
+            backward.reads.push_back(pass.inputs[k].func);
+            b.funcs.backward.push_back(backward);
+        }
+    } else {
+        grads = gradients(loss_layer.output.func, in.params.values);
+    }
+    b.outputs = {loss_value, logits};
+    std::vector<Func> next_params, next_velocities;
+    std::vector<ImageParam> velocities;
+    for (size_t k = 0; k < plan.parameters.size(); ++k) {
+        ImageParam velocity = planned_input(plan, {ArgumentRole::velocity, int(k)}, f.batch);
+        velocities.push_back(velocity);
+        SgdOutputs next = sgd_update(plan, int(k), in.params.params[k], velocity, grads[k], sgd.learning_rate,
+                                     sgd.momentum, sgd.weight_decay);
+        next_params.push_back(next.param_next);
+        next_velocities.push_back(next.velocity_next);
+        for (const Func &u : {next.param_next, next.velocity_next}) {
+            b.funcs.updates.push_back(u);
+            b.funcs.update_elements.push_back(element_count(plan.parameters[k].shape));
+        }
+    }
+    b.outputs.insert(b.outputs.end(), next_params.begin(), next_params.end());
+    b.outputs.insert(b.outputs.end(), next_velocities.begin(), next_velocities.end());
+    b.inputs = {in.images, labels};
+    for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
+    for (const ImageParam &v : velocities) b.inputs.push_back(v);
+    b.inputs.insert(b.inputs.end(), {sgd.learning_rate, sgd.momentum, sgd.weight_decay});
+    b.funcs.forward = in.net.layers;
+    b.funcs.forward.push_back(loss_layer);
+    b.funcs.outputs = b.outputs;
+    return b;
+}
+
+// One layer on its input activation with its own parameters.
+struct LayerInputs {
+    ImageParam input;
+    Func input_value{"input_value"};
+    ParameterInputs params;
+    Layer layer;
+};
+
+LayerInputs layer_inputs(const ModelPlan &plan, const PlannedFunction &f, ConvForm form) {
+    LayerInputs in;
+    in.input = planned_input(plan, {ArgumentRole::activation, f.layer}, f.batch);
+    in.input_value(_) = in.input(_);
+    in.params = parameter_inputs(plan, plan.parameters_of_layer(f.layer));
+    in.layer = build_layer(plan.spec, size_t(f.layer), {in.input_value, plan.activation_shape(f.layer, f.batch)},
+                           in.params.source(plan.spec.path), form);
+    return in;
+}
+
+Built layer_forward(const ModelPlan &plan, const PlannedFunction &f) {
+    LayerInputs in = layer_inputs(plan, f, ConvForm::direct);
+    Built b;
+    b.inputs.push_back(in.input);
+    for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
+    b.outputs.push_back(planned_output(plan, f.outputs.at(0), in.layer.output.func, in.layer.output.shape));
+    b.funcs.forward = {in.layer};
+    b.funcs.outputs = b.outputs;
+    return b;
+}
+
+// d_input (not for the first layer) and a gradient per parameter from d_output: hand-derived
+// where the layer has a derivation and the schedule asks for it, else the vector-Jacobian
+// product by autodiff of sum(output * d_output).
+Built layer_backward(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule) {
+    const LayerSpec &spec_layer = plan.spec.layers.at(size_t(f.layer));
+    const bool manual = uses_manual_gradients(schedule) && !is_autoscheduler(schedule.base) &&
+                        has_manual_backward(spec_layer);
+    LayerInputs in = layer_inputs(plan, f, manual ? ConvForm::direct : ConvForm::masked);
+    const Shape &out_shape = in.layer.output.shape;
+    ImageParam d_output = planned_input(plan, {ArgumentRole::d_activation, f.layer + 1}, f.batch);
+    Func d_output_value("d_output_value");
+    d_output_value(_) = d_output(_);
+    const bool want_input = f.layer > 0;
+    const Shape input_shape = plan.activation_shape(f.layer, f.batch);
+
+    Built b;
+    std::vector<Func> grads;  // d_input (when wanted), then one per parameter
+    if (manual) {
+        Gradients g = layer_backward_pass(plan.spec, size_t(f.layer), in.layer, {in.input_value, input_shape},
+                                          in.params, {d_output_value, out_shape}, want_input);
+        if (want_input) grads.push_back(g.d_input.func);
+        for (const ParameterInfo &p : in.params.info) grads.push_back(g.d_params.at(p.name));
+        BackwardFuncs backward{g, in.params.values};
+        backward.reads.push_back(in.input_value);
+        b.funcs.backward.push_back(backward);
+    } else {
+        Region domain;
+        for (auto it = out_shape.rbegin(); it != out_shape.rend(); ++it) domain.push_back({0, *it});
+        RDom r(domain);
+        std::vector<Expr> at;
+        for (int k = 0; k < r.dimensions(); ++k) at.push_back(r[k]);
+        Func vjp("vjp");
+        vjp() = sum(in.layer.output.func(at) * d_output(at));
+        std::vector<Func> wrt = in.params.values;
+        if (want_input) wrt.insert(wrt.begin(), in.input_value);
+        grads = gradients(vjp, wrt);
+        b.funcs.forward = {in.layer};
+    }
+    for (size_t k = 0; k < f.outputs.size(); ++k) {
+        const PlannedArgument &a = f.outputs[k];
+        const Shape shape = a.role == ArgumentRole::d_activation ? input_shape : plan.parameters.at(size_t(a.index)).shape;
+        b.outputs.push_back(planned_output(plan, a, grads.at(k), shape));
+    }
+    b.inputs.push_back(in.input);
+    for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
+    b.inputs.push_back(d_output);
+    b.funcs.outputs = b.outputs;
+    return b;
+}
+
+Built loss_kernel(const ModelPlan &plan, const PlannedFunction &f) {
+    const Shape logits_shape = plan.activation_shape(plan.layer_count(), f.batch);
+    ImageParam logits = planned_input(plan, f.inputs.at(0), f.batch);
+    ImageParam labels = planned_input(plan, {ArgumentRole::labels}, f.batch);
+    Func logits_value("logits_value"), label_values("label_values");
+    logits_value(_) = logits(_);
+    label_values(_) = labels(_);
+    Layer loss_layer = loss("loss_layer", {logits_value, logits_shape}, label_values, plan.spec.loss);
+    Func loss_value(argument_name(plan, {ArgumentRole::loss}));  // mean over the batch
+    loss_value() = loss_layer.output.func();
+    loss_value.set_estimates({});
+    Func d_logits =
+        planned_output(plan, f.outputs.at(1), gradients(loss_layer.output.func, {logits_value})[0], logits_shape);
+    Built b;
+    b.inputs = {logits, labels};
+    b.outputs = {loss_value, d_logits};
+    b.funcs.forward = {loss_layer};
+    b.funcs.outputs = b.outputs;
+    return b;
+}
+
+// Every parameter's update in one kernel.
+Built sgd_kernel(const ModelPlan &plan, const PlannedFunction &f) {
+    ParameterInputs in = parameter_inputs(plan, all_parameters(plan));
+    SgdScalars sgd;
+    std::vector<ImageParam> velocities, grads;
+    Built b;
+    std::vector<Func> next_params, next_velocities;
+    for (size_t k = 0; k < plan.parameters.size(); ++k) {
+        ImageParam velocity = planned_input(plan, {ArgumentRole::velocity, int(k)}, f.batch);
+        ImageParam grad = planned_input(plan, {ArgumentRole::gradient, int(k)}, f.batch);
+        Func grad_value(plan.parameters[k].identifier + "_grad_value");
+        grad_value(_) = grad(_);
+        SgdOutputs next = sgd_update(plan, int(k), in.params[k], velocity, grad_value, sgd.learning_rate,
+                                     sgd.momentum, sgd.weight_decay);
+        velocities.push_back(velocity);
+        grads.push_back(grad);
+        next_params.push_back(next.param_next);
+        next_velocities.push_back(next.velocity_next);
+        for (const Func &u : {next.param_next, next.velocity_next}) {
+            b.funcs.updates.push_back(u);
+            b.funcs.update_elements.push_back(element_count(plan.parameters[k].shape));
+        }
+    }
+    b.outputs = next_params;
+    b.outputs.insert(b.outputs.end(), next_velocities.begin(), next_velocities.end());
+    for (const ImageParam &p : in.params) b.inputs.push_back(p);
+    for (const ImageParam &v : velocities) b.inputs.push_back(v);
+    for (const ImageParam &g : grads) b.inputs.push_back(g);
+    b.inputs.insert(b.inputs.end(), {sgd.learning_rate, sgd.momentum, sgd.weight_decay});
+    b.funcs.outputs = b.outputs;
+    return b;
+}
+
+// The builders above must produce exactly the plan's arguments: the runtime binds by position.
+void check_against_plan(const ModelPlan &plan, const PlannedFunction &f, const Built &b) {
+    const auto expect = [&](const char *what, size_t k, const PlannedArgument &a, std::string got) {
+        const auto dollar = got.find('$');  // Halide makes repeated Func names unique: "logits$1"
+        if (dollar != std::string::npos) got.resize(dollar);
+        if (got != argument_name(plan, a))
+            fail("internal error: {} {} #{} is '{}', the plan says '{}'", f.name, what, k, got, argument_name(plan, a));
+    };
+    if (b.inputs.size() != f.inputs.size() || b.outputs.size() != f.outputs.size())
+        fail("internal error: {} has {} inputs and {} outputs, the plan says {} and {}", f.name, b.inputs.size(),
+             b.outputs.size(), f.inputs.size(), f.outputs.size());
+    for (size_t k = 0; k < f.inputs.size(); ++k) expect("input", k, f.inputs[k], b.inputs[k].name);
+    for (size_t k = 0; k < f.outputs.size(); ++k) expect("output", k, f.outputs[k], b.outputs[k].name());
 }
 
 }  // namespace
 
-const char *role_name(PipelineRole role) {
-    switch (role) {
-    case PipelineRole::forward: return "forward";
-    case PipelineRole::train_step: return "train_step";
-    case PipelineRole::layer_forward: return "layer_forward";
-    case PipelineRole::layer_backward: return "layer_backward";
-    case PipelineRole::loss: return "loss";
-    case PipelineRole::sgd_update: return "sgd_update";
-    }
-    return "?";
-}
-
-ModelPipeline forward_pipeline(const ModelSpec &spec, int batch, const ModelSchedule &schedule, const Target &target) {
+ModelPipeline build_pipeline(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule,
+                             const Target &target) {
     check_target(schedule, target);
-    ModelInputs in = build(spec, batch);
-    Dims d;
-    Func logits("logits");  // (N, classes), indexed (i, n)
-    logits(d.i, d.n) = in.net.output.func(d.i, d.n);
-    fix_output_shape(logits, in.net.output.shape);
-    Pipeline pipeline(logits);
-    if (is_autoscheduler(schedule.base)) {
-        autoschedule(pipeline, schedule.base, target);
-    } else {
-        schedule_model_layers(schedule, in.net.layers, target, /*fuse=*/true);
-        if (schedule.base == "cuda") {
-            Var io("io"), ii("ii");
-            logits.gpu_tile(d.i, io, ii, 32, TailStrategy::GuardWithIf);
-        }
+    Built b;
+    switch (f.role) {
+    case FunctionRole::forward: b = forward(plan, f); break;
+    case FunctionRole::train_step: b = train_step(plan, f, schedule); break;
+    case FunctionRole::layer_forward: b = layer_forward(plan, f); break;
+    case FunctionRole::layer_backward: b = layer_backward(plan, f, schedule); break;
+    case FunctionRole::loss: b = loss_kernel(plan, f); break;
+    case FunctionRole::sgd_update: b = sgd_kernel(plan, f); break;
     }
-    std::vector<Argument> args{in.images};
-    for (const ImageParam &p : in.params.params) args.push_back(p);
-    return {fmt::format("{}_forward_b{}", spec.name, batch), pipeline, args, PipelineRole::forward, batch};
-}
-
-ModelPipeline train_step_pipeline(const ModelSpec &spec, int batch, const ModelSchedule &schedule,
-                                  const Target &target) {
-    check_target(schedule, target);
-    ModelInputs in = build(spec, batch);
-    Dims d;
-    ImageParam labels(Int(32), 1, "labels");  // (n)
-    fix_shape(labels, {batch});
-    SgdScalars sgd;
-
-    Func label_values("label_values");
-    label_values(_) = labels(_);
-    Layer loss_layer = loss("loss_layer", in.net.output, label_values, spec.loss);
-    Func loss_value("loss");  // mean over the batch
-    loss_value() = loss_layer.output.func();
-    Func logits("logits");
-    logits(d.i, d.n) = in.net.output.func(d.i, d.n);
-    fix_output_shape(logits, in.net.output.shape);
-
-    // Gradients: hand-derived layer by layer from the loss gradient, or autodiff end to end.
-    const bool manual = uses_manual_gradients(schedule) && !is_autoscheduler(schedule.base) && has_manual_backward(spec);
-    std::vector<Func> grads;
-    BackwardPass pass;
-    if (manual) {
-        Func d_logits("d_logits");
-        d_logits(d.i, d.n) = gradients(loss_layer.output.func, {in.net.output.func})[0](d.i, d.n);
-        pass = backward_pass(spec, in.net, in.images_value, in.params, {d_logits, in.net.output.shape});
-        grads = pass.parameter_gradients;
-    } else {
-        grads = gradients(loss_layer.output.func, in.params.values);
-    }
-    std::vector<Func> outputs{loss_value, logits};
-    std::vector<Func> next_params, next_velocities;
-    std::vector<ImageParam> velocities;
-    for (size_t k = 0; k < in.params.params.size(); ++k) {
-        const ParameterInfo &info = in.params.info[k];
-        ImageParam velocity(Float(32), int(info.shape.size()), identifier_for(info.name) + "_velocity");
-        fix_shape(velocity, info.shape);
-        velocities.push_back(velocity);
-        SgdOutputs next = sgd_update(info, in.params.params[k], velocity, grads[k], sgd.learning_rate, sgd.momentum,
-                                     sgd.weight_decay);
-        next_params.push_back(next.param_next);
-        next_velocities.push_back(next.velocity_next);
-    }
-    outputs.insert(outputs.end(), next_params.begin(), next_params.end());
-    outputs.insert(outputs.end(), next_velocities.begin(), next_velocities.end());
-    loss_value.set_estimates({});
-
-    Pipeline pipeline(outputs);
-    if (is_autoscheduler(schedule.base)) {
-        autoschedule(pipeline, schedule.base, target);
-    } else {
-        std::vector<Layer> layers = in.net.layers;
-        layers.push_back(loss_layer);
-        schedule_model_layers(schedule, layers, target, /*fuse=*/false);
-        // Generic schedules first (the loss gradient, the update), then the hand-derived
-        // passes, whose Funcs the generic pass leaves alone.
-        std::set<std::string> skip = forward_funcs(layers);
-        for (size_t k = 0; k < pass.layers.size(); ++k)
-            for (const std::string &name : funcs_owned_by(pass.layers[k], pass.inputs[k], in.params)) skip.insert(name);
-        if (manual && schedule.base == "cpu") {
-            // Most parameter tensors are too small to pay for a parallel loop: only the
-            // large ones update in parallel.
-            for (size_t k = 0; k < in.params.info.size(); ++k)
-                for (Func f : {next_params[k], next_velocities[k]}) {
-                    schedule_update_cpu(f, element_count(in.params.info[k].shape), target);
-                    skip.insert(f.name());
-                }
-        }
-        schedule_gradients(schedule.base, outputs, skip, target);
-        for (const Gradients &g : pass.layers) schedule_backward(schedule.base, g, target);
-    }
-    std::vector<Argument> args{in.images, labels};
-    for (const ImageParam &p : in.params.params) args.push_back(p);
-    for (const ImageParam &v : velocities) args.push_back(v);
-    args.push_back(sgd.learning_rate);
-    args.push_back(sgd.momentum);
-    args.push_back(sgd.weight_decay);
-    return {fmt::format("{}_train_step_b{}", spec.name, batch), pipeline, args, PipelineRole::train_step, batch};
+    check_against_plan(plan, f, b);
+    if (b.funcs.outputs.empty()) b.funcs.outputs = b.outputs;
+    Pipeline pipeline(b.outputs);
+    schedule_pipeline(pipeline, schedule, b.funcs, target);
+    return {&f, pipeline, b.inputs};
 }
 
 }  // namespace cnngen

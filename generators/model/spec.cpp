@@ -1,6 +1,7 @@
 #include "spec.h"
 
 #include "../layers/errors.h"
+#include "plan.h"
 #include "toml_fields.h"
 
 #include <fmt/ranges.h>
@@ -14,9 +15,6 @@
 namespace cnngen {
 
 namespace {
-
-// 2^30 float32 elements (4 GiB) per tensor at most.
-constexpr long long kMaxTensorElements = 1LL << 30;
 
 // kernel/stride/dilation as (h, w); padding as one value, (h, w), (top, bottom, left, right)
 // or one of the notes' modes "valid", "same", "full".
@@ -179,8 +177,8 @@ ModelSpec parse_model_spec(const std::string &text, const std::string &path) {
         layer.name = name;
         spec.layers.push_back(layer);
     }
-    // Shapes must chain; building the algorithm once checks every layer.
-    model_parameters(spec);
+    // Shapes must chain and fit.
+    plan_model(spec, {/*training=*/false});
     return spec;
 }
 
@@ -192,20 +190,15 @@ ModelSpec load_model_spec(const std::string &path) {
     return parse_model_spec(text.str(), path);
 }
 
-Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source) {
+Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source, ConvForm form) {
     const LayerSpec &l = spec.layers.at(index);
     const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, index + 1);
     const std::string from = index ? spec.layers[index - 1].name : "input";
-    const bool image_layer =
-        !std::holds_alternative<FullyConnectedParams>(l.params) && !std::holds_alternative<ActivationParams>(l.params);
-    if (image_layer && input.shape.size() != 4)
-        fail("{}: {} expects a 4-D (N, C, H, W) input but '{}' produces {}", where, l.kind, from,
-             shape_string(input.shape));
     try {
         return std::visit(
             [&](const auto &p) -> Layer {
                 using P = std::decay_t<decltype(p)>;
-                if constexpr (std::is_same_v<P, Conv2dParams>) return conv2d(l.name, input, p, source);
+                if constexpr (std::is_same_v<P, Conv2dParams>) return conv2d(l.name, input, p, source, form);
                 else if constexpr (std::is_same_v<P, Pool2dParams>) return pool2d(l.name, input, p);
                 else if constexpr (std::is_same_v<P, ActivationParams>) return activation(l.name, input, p);
                 else if constexpr (std::is_same_v<P, LrnParams>) return lrn(l.name, input, p);
@@ -217,41 +210,20 @@ Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, cons
     }
 }
 
-Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source) {
+Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source, ConvForm form) {
     Network net;
     Tensor current = input;
     for (size_t k = 0; k < spec.layers.size(); ++k) {
-        const LayerSpec &l = spec.layers[k];
-        const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, k + 1);
-        Layer layer = build_layer(spec, k, current, source);
+        Layer layer = build_layer(spec, k, current, source, form);
         current = layer.output;
         net.layers.push_back(layer);
-        // Refuse tensors no machine here can hold rather than fail allocating at run time.
-        const int largest_batch = spec.batch_sizes.back();  // sorted when parsed
-        const long long elements = element_count(current.shape) / std::max(1, current.shape[0]) * largest_batch;
-        if (elements > kMaxTensorElements)
-            fail("{}: output {} per sample needs {:.1f} GiB at batch {}, more than the {} GiB limit", where,
-                 shape_string(Shape(current.shape.begin() + 1, current.shape.end())), elements * 4.0 / (1 << 30),
-                 largest_batch, kMaxTensorElements * 4 >> 30);
     }
-    if (current.shape.size() != 2)
-        fail("{}: the last layer '{}' produces {}, expected (N, classes) for the loss", spec.path, spec.layers.back().name,
-             shape_string(current.shape));
     net.output = current;
     return net;
 }
 
 std::vector<ParameterInfo> model_parameters(const ModelSpec &spec) {
-    std::vector<ParameterInfo> params;
-    ParamSource recording = [&](const std::string &name, const Shape &shape) {
-        if (element_count(shape) > kMaxTensorElements)
-            fail("{}: parameter '{}' of shape {} needs {:.1f} GiB, more than the {} GiB limit", spec.path, name,
-                 shape_string(shape), element_count(shape) * 4.0 / (1 << 30), kMaxTensorElements * 4 >> 30);
-        params.push_back({name, shape});
-        return zeros(identifier_for(name) + "_shape_check", int(shape.size()));
-    };
-    build_network(spec, {zeros("input_shape_check", 4), {1, spec.input[0], spec.input[1], spec.input[2]}}, recording);
-    return params;
+    return plan_model(spec, {/*training=*/false}).parameters;
 }
 
 }  // namespace cnngen

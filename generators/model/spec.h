@@ -32,22 +32,28 @@ struct ModelSpec {
 ModelSpec load_model_spec(const std::string &path);
 ModelSpec parse_model_spec(const std::string &text, const std::string &path);
 
-// The learnable tensors of a model, in spec order, with PyTorch shapes.
+// A learnable tensor of a model, with its PyTorch shape.
 struct ParameterInfo {
-    std::string name;  // state_dict key, e.g. conv1.weight
-    Shape shape;
+    std::string name;        // state_dict key, conv1.weight
+    std::string identifier;  // conv1_weight
+    Shape shape;             // PyTorch order
+    int layer = -1;          // index into the spec's layers
+    int fan_in = 0;          // PyTorch's default initialization; a bias takes its weight's
 };
 
-// Builds the network's algorithm on `input` (N, C, H, W); checks that shapes chain,
-// naming the layer that receives what and expected what.
+// Builds the network's algorithm on `input` (N, C, H, W). Shapes were checked when the spec
+// was planned (plan.h); `form` picks the grouped-convolution form (conv2d.h).
 struct Network {
     std::vector<Layer> layers;
     Tensor output;
 };
-Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source);
+Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source,
+                      ConvForm form = ConvForm::direct);
 // Layer `index` of the spec alone, on `input`: for per-layer kernels.
-Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source);
+Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source,
+                  ConvForm form = ConvForm::direct);
 
+// The learnable tensors in spec order (the plan's `parameters`).
 std::vector<ParameterInfo> model_parameters(const ModelSpec &spec);
 
 // A C identifier for a state_dict key: conv1.weight -> conv1_weight.

@@ -54,7 +54,7 @@ void schedule_gradients(const std::string &schedule, const std::vector<Func> &ou
                         const std::set<std::string> &skip, const Target &target) {
     check_schedule_name("gradient pipeline", schedule);
     materialize_shared_stages(outputs, skip);
-    if (schedule == "cuda") return schedule_gradients_cuda(outputs, skip, target);
+    if (is_gpu_schedule(schedule)) return schedule_gradients_cuda(outputs, skip, target);
     if (schedule != "naive" && schedule != "cpu")
         fail("gradient pipeline: schedule '{}' is an autoscheduler; call autoschedule() on the pipeline", schedule);
     for (Func f : pipeline_funcs(outputs, skip)) {
@@ -73,7 +73,7 @@ void schedule_gradients(const std::string &schedule, const std::vector<Func> &ou
 
 void schedule_gradients_cuda(const std::vector<Func> &outputs, const std::set<std::string> &skip, const Target &target) {
     if (!target.has_gpu_feature())
-        fail("gradient pipeline: schedule 'cuda' needs a GPU target, got {}", target.to_string());
+        fail("gradient pipeline: schedule 'gpu' needs a GPU target, got {}", target.to_string());
     for (Func f : pipeline_funcs(outputs, skip)) {
         f.compute_root();
         const std::vector<Var> args = f.args();

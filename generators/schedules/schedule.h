@@ -10,11 +10,13 @@
 namespace cnngen {
 
 // naive: no directives beyond materializing each layer output (the reference);
-// cpu, cuda: hand-written; mullapudi2016, adams2019, li2018: Halide 14's autoschedulers.
+// cpu, gpu (alias cuda): hand-written; mullapudi2016, adams2019, li2018: Halide 14's autoschedulers.
 const std::vector<std::string> &schedule_names();
 // Throws ConfigError naming `context` and listing the valid names.
 void check_schedule_name(const std::string &context, const std::string &name);
 bool is_autoscheduler(const std::string &name);
+// gpu (also accepted as cuda): the hand-written GPU schedule, for any Halide GPU target.
+bool is_gpu_schedule(const std::string &name);
 
 // Per-layer settings a schedule file gives the cpu schedule; zero means automatic.
 struct LayerSchedule {

@@ -30,7 +30,7 @@ std::string plugin_path(const std::string &autoscheduler) {
 }  // namespace
 
 const std::vector<std::string> &schedule_names() {
-    static const std::vector<std::string> names = {"naive", "cpu", "cuda", "mullapudi2016", "adams2019", "li2018"};
+    static const std::vector<std::string> names = {"naive", "cpu", "gpu", "cuda", "mullapudi2016", "adams2019", "li2018"};
     return names;
 }
 
@@ -39,6 +39,8 @@ void check_schedule_name(const std::string &context, const std::string &name) {
         if (known == name) return;
     fail("{}: schedule '{}' unknown, expected one of {}", context, name, fmt::join(schedule_names(), ", "));
 }
+
+bool is_gpu_schedule(const std::string &name) { return name == "gpu" || name == "cuda"; }
 
 bool is_autoscheduler(const std::string &name) {
     return autoscheduler_plugins().count(name) > 0;
@@ -60,8 +62,8 @@ void schedule_layers(const std::string &name, const std::vector<Layer> &layers, 
             schedule_layer_cpu(layer, target);
         } else {
             if (!target.has_gpu_feature())
-                fail("{}: schedule 'cuda' needs a GPU target such as host-cuda-cuda_capability_80, got {}",
-                     layer.name, target.to_string());
+                fail("{}: schedule '{}' needs a GPU target such as host-cuda-cuda_capability_80 or host-opencl, got {}",
+                     layer.name, name, target.to_string());
             schedule_layer_cuda(layer, target);
         }
     }

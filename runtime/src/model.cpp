@@ -7,13 +7,12 @@
 #include <HalideRuntime.h>
 #include <fmt/ranges.h>
 
+#include "call_context.h"
+
 #include <algorithm>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <cmath>
 #include <filesystem>
-#include <functional>
+#include <map>
 #include <random>
 #include <set>
 
@@ -22,11 +21,6 @@ namespace fs = std::filesystem;
 namespace cnngen {
 
 namespace {
-
-thread_local std::string last_halide_error;
-
-// Halide's default handler aborts; ours records the message so the call returns an error.
-void record_halide_error(void *, const char *message) { last_halide_error = message; }
 
 std::string shape_text(const std::vector<int> &shape) { return fmt::format("({})", fmt::join(shape, ", ")); }
 
@@ -37,48 +31,76 @@ size_t element_count(const std::vector<int> &shape) {
 }
 
 template <typename T>
-Halide::Runtime::Buffer<> wrap(T *data, std::vector<int> shape_pytorch_order) {
+Halide::Runtime::Buffer<> wrap(T *data, const std::vector<int> &shape_pytorch_order) {
     std::vector<int> sizes(shape_pytorch_order.rbegin(), shape_pytorch_order.rend());
     return Halide::Runtime::Buffer<T>(data, sizes);
 }
 
-// Halide makes Func names unique within the generating process ("logits$1"); the
-// runtime matches arguments by the name the generator gave them.
-std::string argument_name(const char *generated) {
-    std::string name = generated;
-    const auto dollar = name.find('$');
-    return dollar == std::string::npos ? name : name.substr(0, dollar);
+bool is_scalar(ArgumentRole role) {
+    return role == ArgumentRole::learning_rate || role == ArgumentRole::momentum || role == ArgumentRole::weight_decay;
 }
 
-bool ends_with(const std::string &s, const std::string &suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+// The generated function's metadata must match what the description says it binds: the user
+// context first, then one argument per binding, buffers where buffers are bound.
+void check_entry(const ModelDescription &d, const PipelineEntry &e) {
+    const halide_filter_metadata_t *md = e.metadata();
+    if (md->num_arguments != int(e.arguments.size()) + 1 || std::string(md->arguments[0].name) != "__user_context")
+        runtime_fail("{}: generated function {} has {} arguments, its description binds {} and a user context",
+                     d.name, e.function_name, md->num_arguments, e.arguments.size());
+    for (size_t k = 0; k < e.arguments.size(); ++k) {
+        const halide_filter_argument_t &a = md->arguments[k + 1];
+        const bool buffer = a.kind != halide_argument_kind_input_scalar;
+        if (buffer == is_scalar(e.arguments[k].role))
+            runtime_fail("{}: generated function {} argument {} ('{}') is {}, its description binds a {}", d.name,
+                         e.function_name, k, a.name, buffer ? "a buffer" : "a scalar", buffer ? "scalar" : "buffer");
+    }
 }
 
 }  // namespace
 
-struct Model::Bound {
-    const PipelineEntry *entry = nullptr;
-    std::vector<float> staging;  // a padded copy when fewer images than the batch arrive
-    std::vector<float> logits;
+// One call's own buffers: padded input and logits per batch size, the chained step's
+// activations, and the context Halide reports errors and allocates scratch through.
+struct Model::Scratch {
+    CallContext context;
+    std::map<int, std::vector<float>> staging, logits;
     float loss = 0;
-    // Chained steps: the tensor entering each layer (0: the images, unused) and its gradient.
-    std::vector<std::vector<float>> activations, deltas;
+    std::vector<std::vector<float>> activations, deltas;  // chained: by activation index
 };
 
-Model::Model(const ModelDescription &description) : description_(description) {
-    halide_set_error_handler(record_halide_error);
-#ifdef __GLIBC__
-    // Generated functions allocate their intermediate buffers on every call. Past glibc's
-    // default 128 KiB threshold each one would be a fresh mmap, page-faulted in and unmapped
-    // again (a third of batch-1 latency); kept on the heap, the memory is reused.
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-#endif
+// The buffers a call binds to the roles the model does not own.
+struct Model::Call {
+    int batch = 0;
+    const float *images = nullptr;
+    const int32_t *labels = nullptr;
+    float *logits = nullptr;
+    float *loss = nullptr;
+    std::vector<std::vector<float>> *activations = nullptr;  // chained step: activation index -> data
+    std::vector<std::vector<float>> *deltas = nullptr;
+};
+
+// A scratch taken from the model's pool for the length of one call.
+class Model::ScratchLease {
+public:
+    explicit ScratchLease(Model &model) : model_(model), scratch_(model.take_scratch()) {}
+    ~ScratchLease() { model_.return_scratch(std::move(scratch_)); }
+    Scratch &operator*() { return *scratch_; }
+    Scratch *operator->() { return scratch_.get(); }
+
+private:
+    Model &model_;
+    std::unique_ptr<Scratch> scratch_;
+};
+
+Model::Model(const ModelDescription &description)
+    : description_(description), training_scratch_(std::make_unique<Scratch>()) {
+    for (const PipelineEntry &e : description_.pipelines) check_entry(description_, e);
+    const bool trains = train_batch() > 0;
     for (const ParameterEntry &p : description_.parameters) {
         Tensor t{p.shape, std::vector<float>(element_count(p.shape))};
-        parameter_index_[p.identifier] = parameters_.size();
         parameters_.push_back(t);
         velocities_.push_back(t);
+        // Optimizer state only where the library can train.
+        if (!trains) t.data.clear();
         next_parameters_.push_back(t);
         next_velocities_.push_back(t);
         gradients_.push_back(t);
@@ -87,6 +109,19 @@ Model::Model(const ModelDescription &description) : description_(description) {
 }
 
 Model::~Model() = default;
+
+std::unique_ptr<Model::Scratch> Model::take_scratch() {
+    std::lock_guard<std::mutex> lock(scratch_mutex_);
+    if (idle_scratch_.empty()) return std::make_unique<Scratch>();
+    std::unique_ptr<Scratch> scratch = std::move(idle_scratch_.back());
+    idle_scratch_.pop_back();
+    return scratch;
+}
+
+void Model::return_scratch(std::unique_ptr<Scratch> scratch) {
+    std::lock_guard<std::mutex> lock(scratch_mutex_);
+    idle_scratch_.push_back(std::move(scratch));
+}
 
 int Model::sample_size() const {
     return description_.input_shape[0] * description_.input_shape[1] * description_.input_shape[2];
@@ -107,6 +142,7 @@ std::vector<int> Model::inference_batches() const {
 }
 
 void Model::initialize(uint32_t seed) {
+    std::unique_lock<std::shared_mutex> lock(parameters_mutex_);
     std::mt19937 rng(seed);
     for (size_t k = 0; k < parameters_.size(); ++k) {
         const float bound = 1.0f / std::sqrt(float(std::max(1, description_.parameters[k].fan_in)));
@@ -139,110 +175,111 @@ void Model::load_weights(const std::string &dir) {
         loaded.push_back({array.shape, std::move(array.data)});
     }
     // Only replace parameters once every tensor loaded.
+    std::unique_lock<std::shared_mutex> lock(parameters_mutex_);
     parameters_ = std::move(loaded);
 }
 
 void Model::save_weights(const std::string &dir) const {
+    std::shared_lock<std::shared_mutex> lock(parameters_mutex_);
     fs::create_directories(dir);
     for (size_t k = 0; k < parameters_.size(); ++k)
         write_npy(dir + "/" + description_.parameters[k].name + ".npy", parameters_[k].shape, parameters_[k].data.data());
 }
 
-Model::Bound &Model::bound(PipelineKind kind, int batch) {
-    auto &slot = bound_[{int(kind), batch}];
-    if (!slot) {
-        slot = std::make_unique<Bound>();
-        for (const PipelineEntry &e : description_.pipelines)
-            if (e.kind == kind && e.batch == batch) slot->entry = &e;
-        if (!slot->entry) runtime_fail("{}: no generated function for batch {}", description_.name, batch);
-        slot->logits.resize(size_t(batch) * classes());
-        slot->staging.resize(size_t(batch) * sample_size());
-    }
-    return *slot;
+const PipelineEntry *Model::find(PipelineKind kind, int batch, int layer) const {
+    for (const PipelineEntry &e : description_.pipelines)
+        if (e.kind == kind && e.batch == batch && e.layer == layer) return &e;
+    return nullptr;
 }
 
-// Calls a generated function, binding each argument by its name: buffers through `lookup`,
-// the SGD scalars from `sgd`.
-void Model::invoke(const PipelineEntry &entry, const std::function<Slot(const std::string &)> &lookup,
-                   const SgdSettings *sgd) {
-    const halide_filter_metadata_t *md = entry.metadata();
-    // Reserved up front: args keeps pointers into these buffers.
+void Model::invoke(const PipelineEntry &entry, const Call &call, Scratch &scratch, const SgdSettings *sgd) {
+    const size_t count = entry.arguments.size();
+    // Reserved up front: args keeps pointers into these.
     std::vector<Halide::Runtime::Buffer<>> buffers;
-    buffers.reserve(size_t(md->num_arguments));
-    std::vector<void *> args(size_t(md->num_arguments));
+    buffers.reserve(count);
+    std::vector<void *> args(count + 1);
+    void *user_context = scratch.context.user_context();
+    args[0] = &user_context;
     float scalars[3] = {};
     if (sgd) scalars[0] = sgd->learning_rate, scalars[1] = sgd->momentum, scalars[2] = sgd->weight_decay;
-    for (int a = 0; a < md->num_arguments; ++a) {
-        const std::string name = argument_name(md->arguments[a].name);
-        if (sgd && (name == "learning_rate" || name == "momentum" || name == "weight_decay")) {
-            args[size_t(a)] = &scalars[name == "learning_rate" ? 0 : name == "momentum" ? 1 : 2];
+    const size_t layers = description_.layer_outputs.size();
+    const auto activation_shape = [&](int index) {
+        std::vector<int> shape{call.batch};
+        const std::vector<int> &per_sample =
+            index == 0 ? description_.input_shape : description_.layer_outputs.at(size_t(index - 1));
+        shape.insert(shape.end(), per_sample.begin(), per_sample.end());
+        return shape;
+    };
+    for (size_t k = 0; k < count; ++k) {
+        const ArgumentBinding &a = entry.arguments[k];
+        const auto parameter = [&](std::vector<Tensor> &storage) {
+            Tensor &t = storage.at(size_t(a.index));
+            buffers.push_back(wrap(t.data.data(), t.shape));
+        };
+        switch (a.role) {
+        case ArgumentRole::learning_rate:
+        case ArgumentRole::momentum:
+        case ArgumentRole::weight_decay:
+            if (!sgd) runtime_fail("{}: {} needs SGD settings", description_.name, entry.function_name);
+            args[k + 1] = &scalars[a.role == ArgumentRole::learning_rate ? 0 : a.role == ArgumentRole::momentum ? 1 : 2];
             continue;
+        case ArgumentRole::parameter: parameter(parameters_); break;
+        case ArgumentRole::velocity: parameter(velocities_); break;
+        case ArgumentRole::gradient: parameter(gradients_); break;
+        case ArgumentRole::next_parameter: parameter(next_parameters_); break;
+        case ArgumentRole::next_velocity: parameter(next_velocities_); break;
+        case ArgumentRole::labels:
+            buffers.push_back(wrap(const_cast<int32_t *>(call.labels), {call.batch}));
+            break;
+        case ArgumentRole::loss: buffers.push_back(wrap(call.loss, {})); break;
+        case ArgumentRole::activation: {
+            float *data = a.index == 0                  ? const_cast<float *>(call.images)
+                          : size_t(a.index) == layers && call.logits ? call.logits
+                                                                     : call.activations->at(size_t(a.index)).data();
+            buffers.push_back(wrap(data, activation_shape(a.index)));
+            break;
         }
-        Slot slot = lookup(name);
-        if (slot.floats) {
-            buffers.push_back(wrap(slot.floats, slot.shape));
-        } else if (slot.ints) {
-            buffers.push_back(wrap(slot.ints, slot.shape));
-        } else {
-            // Parameters and optimizer state, by the names the generator gives them.
-            auto tensor = [&](const std::string &prefix, const std::string &suffix, std::vector<Tensor> &storage) {
-                if (name.size() < prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
-                    !ends_with(name, suffix))
-                    return false;
-                auto it = parameter_index_.find(name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()));
-                if (it == parameter_index_.end()) return false;
-                Tensor &t = storage[it->second];
-                buffers.push_back(wrap(t.data.data(), t.shape));
-                return true;
-            };
-            if (!tensor("", "_velocity_next", next_velocities_) && !tensor("", "_next", next_parameters_) &&
-                !tensor("", "_velocity", velocities_) && !tensor("d_", "", gradients_) && !tensor("", "", parameters_))
-                runtime_fail("{}: generated function {} has an unknown argument '{}'", description_.name,
-                             entry.function_name, name);
+        case ArgumentRole::d_activation:
+            buffers.push_back(wrap(call.deltas->at(size_t(a.index)).data(), activation_shape(a.index)));
+            break;
         }
-        args[size_t(a)] = buffers.back().raw_buffer();
+        args[k + 1] = buffers.back().raw_buffer();
     }
-    last_halide_error.clear();
+    scratch.context.clear_error();
     if (entry.argv(args.data()) != 0)
-        runtime_fail("{}: {} failed: {}", description_.name, entry.function_name, last_halide_error);
-}
-
-void Model::run(Bound &b, const float *images, const int32_t *labels, const SgdSettings *sgd) {
-    const int batch = b.entry->batch;
-    const std::vector<int> &in = description_.input_shape;
-    invoke(
-        *b.entry,
-        [&](const std::string &name) -> Slot {
-            if (name == "images") return {const_cast<float *>(images), nullptr, {batch, in[0], in[1], in[2]}};
-            if (name == "labels" && labels) return {nullptr, const_cast<int32_t *>(labels), {batch}};
-            if (name == "logits") return {b.logits.data(), nullptr, {batch, classes()}};
-            if (name == "loss") return {&b.loss, nullptr, {}};
-            return {};
-        },
-        sgd);
+        runtime_fail("{}: {} failed: {}", description_.name, entry.function_name, scratch.context.error());
 }
 
 std::vector<float> Model::logits(const float *images, int count) {
     const std::vector<int> batches = inference_batches();
     if (batches.empty()) runtime_fail("{}: the library has no inference function", description_.name);
+    if (count < 0) runtime_fail("{}: logits for {} images, expected a count >= 0", description_.name, count);
+    if (count > 0 && !images) runtime_fail("{}: logits for {} images from a null pointer", description_.name, count);
     std::vector<float> result(size_t(count) * classes());
+    std::shared_lock<std::shared_mutex> lock(parameters_mutex_);
+    ScratchLease scratch(*this);
     int done = 0;
     while (done < count) {
         const int remaining = count - done;
         int batch = batches.front();
         for (int b : batches)
             if (b <= remaining) batch = b;
-        Bound &b = bound(PipelineKind::forward, batch);
+        std::vector<float> &out = scratch->logits[batch];
+        out.resize(size_t(batch) * classes());
         const float *source = images + size_t(done) * sample_size();
         const int used = std::min(batch, remaining);
         if (used < batch) {
-            std::fill(b.staging.begin(), b.staging.end(), 0.0f);
-            std::copy(source, source + size_t(used) * sample_size(), b.staging.begin());
-            source = b.staging.data();
+            std::vector<float> &staging = scratch->staging[batch];
+            staging.assign(size_t(batch) * sample_size(), 0.0f);
+            std::copy(source, source + size_t(used) * sample_size(), staging.begin());
+            source = staging.data();
         }
-        run(b, source, nullptr, nullptr);
-        std::copy(b.logits.begin(), b.logits.begin() + size_t(used) * classes(),
-                  result.begin() + size_t(done) * classes());
+        Call call;
+        call.batch = batch;
+        call.images = source;
+        call.logits = out.data();
+        invoke(*find(PipelineKind::forward, batch), call, *scratch);
+        std::copy(out.begin(), out.begin() + size_t(used) * classes(), result.begin() + size_t(done) * classes());
         done += used;
     }
     return result;
@@ -255,75 +292,67 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
         if (labels[n] < 0 || labels[n] >= classes())
             runtime_fail("{}: label {} of sample {} in the batch is outside 0..{}", description_.name, labels[n], n,
                          classes() - 1);
-    const bool fused = std::any_of(description_.pipelines.begin(), description_.pipelines.end(),
-                                   [](const PipelineEntry &e) { return e.kind == PipelineKind::train_step; });
-    Bound &b = bound(fused ? PipelineKind::train_step : PipelineKind::loss, batch);
-    if (fused)
-        run(b, images, labels, &sgd);
-    else
-        run_chained(b, images, labels, sgd);
+    std::unique_lock<std::shared_mutex> lock(parameters_mutex_);
+    Scratch &scratch = *training_scratch_;
+    std::vector<float> &logits = scratch.logits[batch];
+    logits.resize(size_t(batch) * classes());
+    if (const PipelineEntry *fused = find(PipelineKind::train_step, batch)) {
+        Call call;
+        call.batch = batch;
+        call.images = images;
+        call.labels = labels;
+        call.logits = logits.data();
+        call.loss = &scratch.loss;
+        invoke(*fused, call, scratch, &sgd);
+    } else {
+        run_chained(scratch, images, labels, sgd);
+    }
     std::swap(parameters_, next_parameters_);
     std::swap(velocities_, next_velocities_);
     StepResult result;
-    result.loss = b.loss;
-    const std::vector<int> predicted = argmax_rows(b.logits, classes());
+    result.loss = scratch.loss;
+    const std::vector<int> predicted = argmax_rows(logits, classes());
     for (int n = 0; n < batch; ++n) result.correct += predicted[size_t(n)] == labels[n];
     return result;
 }
 
 // Forward through every layer keeping each activation, the loss and its gradient, backward
 // from the last layer to the first, then the update: the fused step's arithmetic, in steps.
-void Model::run_chained(Bound &b, const float *images, const int32_t *labels, const SgdSettings &sgd) {
-    const int batch = b.entry->batch;
+void Model::run_chained(Scratch &scratch, const float *images, const int32_t *labels, const SgdSettings &sgd) {
+    const int batch = train_batch();
     const size_t layers = description_.layer_outputs.size();
-    auto with_batch = [&](size_t k) {  // shape of the tensor entering layer k (k = layers: the logits)
-        std::vector<int> shape{batch};
-        const std::vector<int> &per_sample = k == 0 ? description_.input_shape : description_.layer_outputs[k - 1];
-        shape.insert(shape.end(), per_sample.begin(), per_sample.end());
-        return shape;
-    };
-    if (b.activations.empty()) {
-        for (size_t k = 0; k <= layers; ++k) {
-            b.activations.emplace_back(k == 0 ? 0 : element_count(with_batch(k)));
-            b.deltas.emplace_back(k == 0 ? 0 : element_count(with_batch(k)));
+    if (scratch.activations.empty()) {
+        scratch.activations.emplace_back();  // the images, bound by pointer
+        scratch.deltas.emplace_back();
+        for (size_t k = 1; k <= layers; ++k) {
+            size_t elements = size_t(batch);
+            for (int e : description_.layer_outputs[k - 1]) elements *= size_t(e);
+            scratch.activations.emplace_back(elements);
+            scratch.deltas.emplace_back(elements);
         }
     }
-    auto activation = [&](size_t k) { return k == 0 ? const_cast<float *>(images) : b.activations[k].data(); };
-    auto kernel = [&](PipelineKind kind, size_t layer) -> const PipelineEntry * {
-        for (const PipelineEntry &e : description_.pipelines)
-            if (e.kind == kind && e.batch == batch && (e.layer < 0 || size_t(e.layer) == layer)) return &e;
-        return nullptr;
-    };
+    Call call;
+    call.batch = batch;
+    call.images = images;
+    call.labels = labels;
+    call.loss = &scratch.loss;
+    call.activations = &scratch.activations;
+    call.deltas = &scratch.deltas;
     for (size_t k = 0; k < layers; ++k) {
-        const PipelineEntry *forward = kernel(PipelineKind::layer_forward, k);
+        const PipelineEntry *forward = find(PipelineKind::layer_forward, batch, int(k));
         if (!forward) runtime_fail("{}: no forward kernel for layer {}", description_.name, k);
-        invoke(*forward, [&](const std::string &name) -> Slot {
-            if (name == "input") return {activation(k), nullptr, with_batch(k)};
-            if (name == "output") return {activation(k + 1), nullptr, with_batch(k + 1)};
-            return {};
-        });
+        invoke(*forward, call, scratch);
     }
-    invoke(*b.entry, [&](const std::string &name) -> Slot {
-        if (name == "logits") return {activation(layers), nullptr, with_batch(layers)};
-        if (name == "labels") return {nullptr, const_cast<int32_t *>(labels), {batch}};
-        if (name == "loss") return {&b.loss, nullptr, {}};
-        if (name == "d_logits") return {b.deltas[layers].data(), nullptr, with_batch(layers)};
-        return {};
-    });
-    std::copy(b.activations[layers].begin(), b.activations[layers].end(), b.logits.begin());
-    for (size_t k = layers; k-- > 0;) {
-        const PipelineEntry *backward = kernel(PipelineKind::layer_backward, k);
-        if (!backward) continue;  // a first layer without parameters
-        invoke(*backward, [&](const std::string &name) -> Slot {
-            if (name == "input") return {activation(k), nullptr, with_batch(k)};
-            if (name == "d_output") return {b.deltas[k + 1].data(), nullptr, with_batch(k + 1)};
-            if (name == "d_input") return {b.deltas[k].data(), nullptr, with_batch(k)};
-            return {};
-        });
-    }
-    const PipelineEntry *update = kernel(PipelineKind::sgd_update, 0);
+    const PipelineEntry *loss = find(PipelineKind::loss, batch);
+    if (!loss) runtime_fail("{}: no loss kernel", description_.name);
+    invoke(*loss, call, scratch);
+    scratch.logits[batch] = scratch.activations[layers];
+    for (size_t k = layers; k-- > 0;)
+        if (const PipelineEntry *backward = find(PipelineKind::layer_backward, batch, int(k)))
+            invoke(*backward, call, scratch);  // none for a first layer without parameters
+    const PipelineEntry *update = find(PipelineKind::sgd_update, batch);
     if (!update) runtime_fail("{}: no SGD update kernel", description_.name);
-    invoke(*update, [](const std::string &) { return Slot{}; }, &sgd);
+    invoke(*update, call, scratch, &sgd);
 }
 
 std::vector<int> argmax_rows(const std::vector<float> &values, int columns) {

@@ -1,12 +1,22 @@
 #pragma once
 // Runs a generated model: owns parameters, optimizer state and activation buffers
-// (allocated once, reused across calls) and calls the generated functions.
+// (allocated once, reused across calls) and calls the generated functions, binding each
+// argument by the position and role the generator recorded.
+//
+// Threads: logits() may be called concurrently from any number of threads on one Model;
+// each call gets exactly the result it would get alone (parameters are shared read-only,
+// every call has its own scratch buffers and error report, taken from a pool and reused).
+// train_step(), load_weights() and initialize() change parameters: they wait until running
+// logits() calls finish and hold later ones back until they are done, so an inference sees
+// the old or the new weights, never a mix. save_weights() may run beside logits().
+// parameters() and velocities() hand out references: use them only while no other thread
+// calls this Model.
 #include "model_description.h"
 
 #include <cstdint>
-#include <functional>
-#include <map>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -59,25 +69,22 @@ public:
     StepResult train_step(const float *images, const int32_t *labels, const SgdSettings &sgd);
 
 private:
-    struct Bound;
-    Bound &bound(PipelineKind kind, int batch);
-    // A buffer argument: float or int32 data in PyTorch order, or neither for the
-    // parameters and optimizer state the model owns.
-    struct Slot {
-        float *floats = nullptr;
-        int32_t *ints = nullptr;
-        std::vector<int> shape;
-    };
-    void invoke(const PipelineEntry &entry, const std::function<Slot(const std::string &)> &lookup,
-                const SgdSettings *sgd = nullptr);
-    // Binds images, labels, parameters and outputs to the function's arguments by name and calls it.
-    void run(Bound &bound, const float *images, const int32_t *labels, const SgdSettings *sgd);
-    void run_chained(Bound &bound, const float *images, const int32_t *labels, const SgdSettings &sgd);
+    struct Scratch;  // one call's buffers and Halide context
+    struct Call;     // what one call binds to the roles the model does not own
+    class ScratchLease;
+    std::unique_ptr<Scratch> take_scratch();
+    void return_scratch(std::unique_ptr<Scratch> scratch);
+    const PipelineEntry *find(PipelineKind kind, int batch, int layer = -1) const;
+    // Calls a generated function, binding argument k to what arguments[k] names.
+    void invoke(const PipelineEntry &entry, const Call &call, Scratch &scratch, const SgdSettings *sgd = nullptr);
+    void run_chained(Scratch &scratch, const float *images, const int32_t *labels, const SgdSettings &sgd);
 
     const ModelDescription &description_;
     std::vector<Tensor> parameters_, velocities_, next_parameters_, next_velocities_, gradients_;
-    std::map<std::string, size_t> parameter_index_;  // by generated identifier
-    std::map<std::pair<int, int>, std::unique_ptr<Bound>> bound_;
+    mutable std::shared_mutex parameters_mutex_;  // shared: inference; exclusive: changes
+    std::mutex scratch_mutex_;
+    std::vector<std::unique_ptr<Scratch>> idle_scratch_;
+    std::unique_ptr<Scratch> training_scratch_;
 };
 
 // Index of the largest value of each row.

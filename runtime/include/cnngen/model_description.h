@@ -1,6 +1,6 @@
 #pragma once
-// What `cnngen build` records about a generated model: its parameters (state_dict
-// names, PyTorch shapes) and the generated functions, one per specialized batch size.
+// What `cnngen build` records about a generated model: its parameters (state_dict names,
+// PyTorch shapes) and the generated functions, each with its arguments by position and role.
 #include <string>
 #include <vector>
 
@@ -10,24 +10,37 @@ namespace cnngen {
 
 // forward: images -> logits. train_step: one fused SGD step. The rest make up a chained
 // step the runtime calls in turn: layer_forward (input -> output) per layer, loss
-// (logits, labels -> loss, d_logits), layer_backward (d_output -> d_input, d_<param>) from
+// (logits, labels -> loss, d_logits), layer_backward (d_output -> d_input, gradients) from
 // the last layer to the first, and sgd_update over every parameter.
 enum class PipelineKind { forward, train_step, layer_forward, layer_backward, loss, sgd_update };
+
+// What one argument of a generated function holds. `index` selects the activation (0: the
+// images, layer count: the logits) or the parameter; other roles have none (-1).
+enum class ArgumentRole {
+    activation, d_activation, labels, loss, parameter, velocity, gradient, next_parameter, next_velocity,
+    learning_rate, momentum, weight_decay
+};
+
+struct ArgumentBinding {
+    ArgumentRole role;
+    int index;
+};
 
 struct PipelineEntry {
     PipelineKind kind;
     int batch;
-    // Halide's argv entry point: args[k] points at the k-th argument of metadata()
-    // (a halide_buffer_t for buffers, the value for scalars).
+    // Halide's argv entry point: args[0] points at the call's user context, args[k + 1] at
+    // the value bound to arguments[k] (a halide_buffer_t for buffers, the value for scalars).
     int (*argv)(void **args);
     const halide_filter_metadata_t *(*metadata)();
     const char *function_name;
     int layer;  // index into ModelDescription::layers for layer kernels, else -1
+    std::vector<ArgumentBinding> arguments;  // inputs, then outputs, as Halide orders them
 };
 
 struct ParameterEntry {
     std::string name;        // state_dict key, e.g. conv1.weight
-    std::string identifier;  // the generated argument name, e.g. conv1_weight
+    std::string identifier;  // C identifier, e.g. conv1_weight
     std::vector<int> shape;  // PyTorch order
     int fan_in;              // for PyTorch's default initialization
 };

@@ -1,0 +1,72 @@
+#pragma once
+// The model plan: everything that follows from a spec alone, computed once and read by every
+// later stage (`cnngen check`, the pipeline builders, the generated description and through it
+// the runtime): activation shapes, parameters, and the generated functions with each one's
+// arguments in the order Halide passes them. The runtime binds arguments by that position and
+// role, never by name, so no layer name can select a wrong buffer.
+#include "spec.h"
+
+namespace cnngen {
+
+enum class TrainStep { fused, chained };
+TrainStep train_step_from_name(const std::string &context, const std::string &name);
+const char *train_step_name(TrainStep step);
+
+// What a generated function computes; mirrors the runtime's PipelineKind.
+enum class FunctionRole { forward, train_step, layer_forward, layer_backward, loss, sgd_update };
+const char *role_name(FunctionRole role);
+
+// What one argument holds; mirrors the runtime's ArgumentRole. `index` selects an activation
+// (0: the images, layer count: the logits) or a parameter; the rest take none.
+enum class ArgumentRole {
+    activation, d_activation, labels, loss, parameter, velocity, gradient, next_parameter, next_velocity,
+    learning_rate, momentum, weight_decay
+};
+const char *argument_role_name(ArgumentRole role);
+
+struct PlannedArgument {
+    ArgumentRole role;
+    int index = -1;
+};
+
+struct PlannedFunction {
+    std::string name;  // lenet5_forward_b64
+    FunctionRole role;
+    int batch;
+    int layer = -1;  // layer kernels: index into the spec's layers
+    // Halide's order: the inputs as compiled, then the pipeline's outputs.
+    std::vector<PlannedArgument> inputs, outputs;
+};
+
+struct ModelPlan {
+    ModelSpec spec;
+    std::vector<Shape> activations;  // per sample: [0] the input, [k + 1] layer k's output
+    std::vector<ParameterInfo> parameters;
+    std::vector<PlannedFunction> functions;
+
+    int layer_count() const { return int(spec.layers.size()); }
+    int classes() const { return activations.back().at(0); }
+    // Activation `index` with the batch dimension in front.
+    Shape activation_shape(int index, int batch) const;
+    // Indices into `parameters` of the layer's own tensors (weight, then bias).
+    std::vector<int> parameters_of_layer(int layer) const;
+    const PlannedFunction &function(FunctionRole role, int batch, int layer = -1) const;
+};
+
+struct PlanOptions {
+    bool training = true;
+    TrainStep train_step = TrainStep::fused;
+};
+
+// Throws ConfigError naming the spec and the layer when shapes do not chain, the last layer is
+// not (N, classes), or a tensor would not fit.
+ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options = {});
+
+// The Halide name of an argument. Unique within its function whatever the layer names: each
+// role has its own prefix (param_, velocity_, grad_, next_param_, next_velocity_, activation_,
+// d_activation_), no prefix starts another, and every name starts with a letter or '_' in a
+// way no layer-derived Func name can (layer names start with a letter and parameter
+// identifiers are distinct per layer).
+std::string argument_name(const ModelPlan &plan, const PlannedArgument &argument);
+
+}  // namespace cnngen

@@ -1,0 +1,85 @@
+#include "pipeline_schedule.h"
+
+using namespace Halide;
+
+namespace cnngen {
+
+namespace {
+
+// Names of the Funcs the layers define, which schedule_model_layers has scheduled.
+std::set<std::string> forward_funcs(const std::vector<Layer> &layers) {
+    std::set<std::string> names;
+    for (const Layer &layer : layers) {
+        names.insert(layer.output.func.name());
+        for (const auto &[role, stage] : layer.stages) names.insert(stage.name());
+    }
+    return names;
+}
+
+void add_with_callees(const Func &f, std::set<std::string> &names) {
+    if (!f.defined()) return;
+    names.insert(f.name());
+    for (const auto &[name, function] : Internal::find_transitive_calls(f.function())) names.insert(name);
+}
+
+// The Funcs a hand-derived backward created (its gradients, stages and inline helpers), not
+// those it reads.
+std::set<std::string> funcs_owned_by(const BackwardFuncs &b) {
+    const Gradients &g = b.gradients;
+    std::set<std::string> created, read;
+    add_with_callees(g.d_input.func, created);
+    for (const auto &[name, f] : g.d_params) add_with_callees(f, created);
+    for (const auto &[role, f] : g.stages) add_with_callees(f, created);
+    add_with_callees(g.d_output.func, read);
+    for (const Func &f : b.reads) add_with_callees(f, read);
+    std::set<std::string> owned;
+    for (const std::string &name : created)
+        if (!read.count(name)) owned.insert(name);
+    return owned;
+}
+
+// Most parameter tensors are too small to pay for a parallel loop: only large ones update in parallel.
+void schedule_update_cpu(Func f, long long elements, const Target &target) {
+    const std::vector<Var> args = f.args();
+    f.compute_root().vectorize(args.front(), target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
+    if (args.size() > 1 && elements >= 32768) f.parallel(args.back());
+}
+
+// A pure output (a copy of a layer's result) in GPU threads along its innermost dimension.
+void schedule_output_gpu(Func f) {
+    if (f.num_update_definitions() > 0 || f.args().empty()) return;
+    Var block("block"), thread("thread");
+    f.gpu_tile(f.args().front(), block, thread, 32, TailStrategy::GuardWithIf);
+}
+
+}  // namespace
+
+void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const PipelineFuncs &funcs,
+                       const Target &target) {
+    if (is_autoscheduler(schedule.base)) {
+        autoschedule(pipeline, schedule.base, target);
+        return;
+    }
+    schedule_model_layers(schedule, funcs.forward, target, funcs.inference);
+    if (funcs.inference) {
+        // The outputs copy the last layer; wrappers of inputs and parameters stay inlined.
+        if (is_gpu_schedule(schedule.base))
+            for (const Func &out : funcs.outputs) schedule_output_gpu(out);
+        return;
+    }
+    // Generic schedules for what is left (autodiff's Funcs, the loss gradient), then the
+    // hand-derived passes, which the generic pass leaves alone.
+    std::set<std::string> skip = forward_funcs(funcs.forward);
+    for (const BackwardFuncs &b : funcs.backward)
+        for (const std::string &name : funcs_owned_by(b)) skip.insert(name);
+    if (schedule.base == "cpu") {
+        for (size_t k = 0; k < funcs.updates.size(); ++k) {
+            schedule_update_cpu(funcs.updates[k], funcs.update_elements[k], target);
+            skip.insert(funcs.updates[k].name());
+        }
+    }
+    schedule_gradients(schedule.base, funcs.outputs, skip, target);
+    for (const BackwardFuncs &b : funcs.backward) schedule_backward(schedule.base, b.gradients, target);
+}
+
+}  // namespace cnngen
