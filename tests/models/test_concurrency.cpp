@@ -1,0 +1,161 @@
+// One Model shared by many threads (model.h's threading contract): concurrent logits() calls
+// each equal the call made alone; parameter changes are never seen half-done; errors stay
+// with the call that caused them, in the C++ and the C interface.
+#include <catch2/catch.hpp>
+#include <cnngen/cnngen.h>
+#include <cnngen/model.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <unistd.h>
+
+#include "lenet5.h"
+#include "lenet5_c.h"
+#include "lenet5_fused.h"
+
+namespace {
+
+constexpr int kThreads = 4;
+constexpr int kCallsPerThread = 300;
+
+std::vector<float> random_images(int count, int sample_size, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> images(size_t(count) * sample_size);
+    for (float &v : images) v = dist(rng);
+    return images;
+}
+
+// Each thread has its own images; every third call is a batch the library was built for
+// (64), the others batch 1 or an odd count that is padded.
+struct Work {
+    std::vector<float> images;
+    std::vector<std::vector<float>> expected;  // by call kind
+};
+
+int count_for(int call) { return call % 3 == 0 ? 64 : call % 3 == 1 ? 1 : 5; }
+
+void check_concurrent_logits(const cnngen::ModelDescription &description) {
+    INFO(description.name << " (" << description.schedule << ")");
+    cnngen::Model model(description);
+    model.initialize(7);
+    std::vector<Work> work(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+        work[t].images = random_images(64, model.sample_size(), 100 + t);
+        for (int kind = 0; kind < 3; ++kind) work[t].expected.push_back(model.logits(work[t].images.data(), count_for(kind)));
+    }
+    std::atomic<int> differences{0}, calls{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int call = 0; call < kCallsPerThread; ++call) {
+                const std::vector<float> got = model.logits(work[t].images.data(), count_for(call));
+                if (got != work[t].expected[size_t(call % 3)]) ++differences;
+                ++calls;
+            }
+        });
+    for (std::thread &t : threads) t.join();
+    INFO(differences << " of " << calls << " concurrent calls differ from the same call made alone");
+    CHECK(calls == kThreads * kCallsPerThread);
+    CHECK(differences == 0);
+}
+
+}  // namespace
+
+TEST_CASE("concurrent logits() on one model equal the serial results", "[concurrency]") {
+    check_concurrent_logits(lenet5_model());
+    check_concurrent_logits(lenet5_fused_model());
+}
+
+TEST_CASE("inference beside initialize and load_weights sees old or new weights, never a mix", "[concurrency]") {
+    cnngen::Model model(lenet5_model());
+    const std::vector<float> images = random_images(64, model.sample_size(), 3);
+    const auto dir = std::filesystem::temp_directory_path() / ("cnngen_concurrency_" + std::to_string(::getpid()));
+    model.initialize(1);
+    const std::vector<float> first = model.logits(images.data(), 64);
+    model.save_weights((dir / "first").string());
+    model.initialize(2);
+    const std::vector<float> second = model.logits(images.data(), 64);
+    model.save_weights((dir / "second").string());
+    REQUIRE(first != second);
+
+    std::atomic<bool> done{false};
+    std::atomic<int> mixed{0}, calls{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t)
+        readers.emplace_back([&] {
+            while (!done) {
+                const std::vector<float> got = model.logits(images.data(), 64);
+                if (got != first && got != second) ++mixed;
+                ++calls;
+            }
+        });
+    // Writers change parameters until the readers have made enough calls to overlap them.
+    for (int round = 0; round < 40 || calls < 200; ++round) {
+        if (round % 2) model.load_weights((dir / (round % 4 == 1 ? "first" : "second")).string());
+        else model.initialize(round % 4 == 0 ? 1 : 2);
+    }
+    done = true;
+    for (std::thread &t : readers) t.join();
+    std::filesystem::remove_all(dir);
+    INFO(mixed << " of " << calls << " inferences saw neither weight set");
+    CHECK(mixed == 0);
+}
+
+TEST_CASE("an error in one thread stays with its call; the others succeed", "[concurrency][errors]") {
+    cnngen::Model model(lenet5_model());
+    const std::vector<float> images = random_images(1, model.sample_size(), 9);
+    const std::vector<float> expected = model.logits(images.data(), 1);
+    std::atomic<int> wrong{0}, errors{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int call = 0; call < 200; ++call) {
+                if (t == 0) {
+                    try {
+                        model.logits(nullptr, 3);
+                    } catch (const std::exception &e) {
+                        if (std::string(e.what()).find("3 images from a null pointer") != std::string::npos) ++errors;
+                    }
+                } else if (model.logits(images.data(), 1) != expected) {
+                    ++wrong;
+                }
+            }
+        });
+    for (std::thread &t : threads) t.join();
+    CHECK(errors == 200);
+    CHECK(wrong == 0);
+}
+
+TEST_CASE("the C interface is safe to share between threads, errors per thread", "[concurrency][c]") {
+    cnngen_model *model = cnngen_model_create(lenet5_description());
+    REQUIRE(model);
+    const int sample = cnngen_model_sample_size(model), classes = cnngen_model_classes(model);
+    const std::vector<float> images = random_images(64, sample, 21);
+    std::vector<float> expected(size_t(64) * classes);
+    REQUIRE(cnngen_model_logits(model, images.data(), 64, expected.data()) == 0);
+    std::atomic<int> wrong{0}, reported{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            std::vector<float> logits(size_t(64) * classes);
+            for (int call = 0; call < 150; ++call) {
+                if (t == 0 && call % 2) {
+                    const bool failed = cnngen_model_logits(model, images.data(), -1, logits.data()) != 0;
+                    if (failed && std::string(cnngen_last_error()).find("-1 images") != std::string::npos) ++reported;
+                    continue;
+                }
+                const int count = call % 2 ? 64 : 1;
+                if (cnngen_model_logits(model, images.data(), count, logits.data()) != 0 ||
+                    !std::equal(logits.begin(), logits.begin() + count * classes, expected.begin()))
+                    ++wrong;
+            }
+        });
+    for (std::thread &t : threads) t.join();
+    cnngen_model_destroy(model);
+    CHECK(reported == 75);
+    CHECK(wrong == 0);
+}
