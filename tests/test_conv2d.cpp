@@ -159,5 +159,5 @@ TEST_CASE("conv2d rejects impossible configurations naming layer and parameter",
     p.groups = 3;
     CHECK_THROWS_WITH(build(p, {1, 4, 8, 8}), Catch::Contains("conv7: input channels 4 not divisible by groups 3"));
     CHECK_THROWS_WITH(cnngen::check_schedule_name("conv7", "fastest"),
-                      Catch::Contains("conv7: schedule 'fastest' unknown") && Catch::Contains("naive, cpu, cuda"));
+                      Catch::Contains("conv7: schedule 'fastest' unknown") && Catch::Contains("naive, cpu, gpu, cuda"));
 }

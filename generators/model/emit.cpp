@@ -282,8 +282,9 @@ void build_model(const BuildOptions &options) {
     const ModelSchedule schedule = load_model_schedule(options.schedule, spec);
     PlanOptions plan_options;
     plan_options.training = options.training;
-    plan_options.train_step = train_step_from_name(
-        "cnngen build: --train-step", options.train_step.empty() ? schedule.train_step : options.train_step);
+    plan_options.train_step = options.train_step.empty()
+                                  ? schedule.train_step
+                                  : train_step_from_name("cnngen build: --train-step", options.train_step);
     const ModelPlan plan = plan_model(spec, plan_options);
     if (options.out_dir.empty()) fail("cnngen build: no output directory (-o DIR)");
     for (Target &t : targets) {

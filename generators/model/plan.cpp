@@ -123,14 +123,6 @@ void plan_functions(ModelPlan &plan, const PlanOptions &options) {
 
 }  // namespace
 
-TrainStep train_step_from_name(const std::string &context, const std::string &name) {
-    if (name == "fused") return TrainStep::fused;
-    if (name == "chained") return TrainStep::chained;
-    fail("{}: train_step '{}' unknown, expected fused or chained", context, name);
-}
-
-const char *train_step_name(TrainStep step) { return step == TrainStep::fused ? "fused" : "chained"; }
-
 const char *role_name(FunctionRole role) {
     switch (role) {
     case FunctionRole::forward: return "forward";

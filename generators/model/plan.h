@@ -4,13 +4,10 @@
 // the runtime): activation shapes, parameters, and the generated functions with each one's
 // arguments in the order Halide passes them. The runtime binds arguments by that position and
 // role, never by name, so no layer name can select a wrong buffer.
+#include "../schedules/model_schedule.h"
 #include "spec.h"
 
 namespace cnngen {
-
-enum class TrainStep { fused, chained };
-TrainStep train_step_from_name(const std::string &context, const std::string &name);
-const char *train_step_name(TrainStep step);
 
 // What a generated function computes; mirrors the runtime's PipelineKind.
 enum class FunctionRole { forward, train_step, layer_forward, layer_backward, loss, sgd_update };

@@ -57,13 +57,10 @@ ModelSchedule parse_model_schedule(const std::string &text, const std::string &p
             schedule.name.resize(schedule.name.size() - std::strlen(suffix));
     schedule.base = top.string("base", "cpu");
     check_schedule_name(path + ": field 'base'", schedule.base);
-    schedule.train_step = top.string("train_step", "fused");
-    if (schedule.train_step != "fused" && schedule.train_step != "chained")
-        fail("{}: field 'train_step' is '{}', expected fused or chained", path, schedule.train_step);
-    schedule.gradients = top.string("gradients", "");
-    if (!schedule.gradients.empty() && schedule.gradients != "manual" && schedule.gradients != "autodiff")
-        fail("{}: field 'gradients' is '{}', expected manual or autodiff", path, schedule.gradients);
-    if (schedule.gradients == "manual" && schedule.base != "cpu" && schedule.base != "naive")
+    schedule.train_step = train_step_from_name(path + ": field 'train_step'", top.string("train_step", "fused"));
+    if (top.has("gradients"))
+        schedule.gradients = gradient_method_from_name(path + ": field 'gradients'", top.string("gradients"));
+    if (schedule.gradients == GradientMethod::manual && schedule.base != "cpu" && schedule.base != "naive")
         fail("{}: hand-derived gradients have naive and cpu schedules; base is '{}'", path, schedule.base);
     if (auto layers = root.get("layers")) {
         const toml::table *table = layers->as_table();

@@ -12,6 +12,11 @@ using namespace Halide;
 namespace cnngen {
 
 // Largest divisor of `n` that is at most `limit`.
+int vector_registers(const Target &target) {
+    if (target.arch == Target::ARM && target.bits == 64) return 32;
+    return target.has_feature(Target::AVX512) ? 32 : 16;
+}
+
 int divisor_at_most(int n, int limit) {
     for (int d = std::min(n, limit); d > 1; --d)
         if (n % d == 0) return d;
@@ -31,7 +36,7 @@ void conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
     const Shape &shape = layer.output.shape;
     const int vec = vector_width(options, target, shape[3]);
     // Accumulators: vec lanes x channel_tile; leave registers for the input and broadcasts.
-    const int registers = target.has_feature(Target::AVX512) ? 32 : 16;
+    const int registers = vector_registers(target);
     const int channel_tile = divisor_at_most(shape[1], options.tile > 0 ? options.tile : std::max(1, registers / 2 - 2));
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, vec, TailStrategy::ShiftInwards)
@@ -67,7 +72,7 @@ void conv_tile_across_channels(const Layer &layer, const Target &target, const L
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
     const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
-    const int registers = target.has_feature(Target::AVX512) ? 32 : 16;
+    const int registers = vector_registers(target);
     const int channel_vectors = shape[1] % (2 * vec) == 0 ? 2 : 1;
     const int x_tile = divisor_at_most(shape[3], options.tile > 0 ? options.tile : (registers - 6) / channel_vectors);
     Var xo("xo"), xi("xi"), co("co"), ci("ci");

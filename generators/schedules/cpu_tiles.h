@@ -4,6 +4,10 @@
 
 namespace cnngen {
 
+// Vector registers the target's code can keep accumulators in: 32 with AVX-512 and on
+// AArch64 (NEON/SVE), 16 on other x86 levels and elsewhere.
+int vector_registers(const Halide::Target &target);
+
 // Largest divisor of `n` that is at most `limit`.
 int divisor_at_most(int n, int limit);
 

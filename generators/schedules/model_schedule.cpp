@@ -13,8 +13,23 @@ ModelSchedule named_model_schedule(const std::string &name) {
     return schedule;
 }
 
+TrainStep train_step_from_name(const std::string &context, const std::string &name) {
+    if (name == "fused") return TrainStep::fused;
+    if (name == "chained") return TrainStep::chained;
+    fail("{}: train_step '{}' unknown, expected fused or chained", context, name);
+}
+
+const char *train_step_name(TrainStep step) { return step == TrainStep::fused ? "fused" : "chained"; }
+
+GradientMethod gradient_method_from_name(const std::string &context, const std::string &name) {
+    if (name == "manual") return GradientMethod::manual;
+    if (name == "autodiff") return GradientMethod::autodiff;
+    fail("{}: gradients '{}' unknown, expected manual or autodiff", context, name);
+}
+
 bool uses_manual_gradients(const ModelSchedule &schedule) {
-    return schedule.gradients.empty() ? schedule.base == "cpu" : schedule.gradients == "manual";
+    return schedule.gradients == GradientMethod::automatic ? schedule.base == "cpu"
+                                                           : schedule.gradients == GradientMethod::manual;
 }
 
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,

@@ -7,12 +7,25 @@
 
 namespace cnngen {
 
+// fused: the training step is one pipeline; chained: per-layer kernels the runtime calls in turn.
+enum class TrainStep { fused, chained };
+TrainStep train_step_from_name(const std::string &context, const std::string &name);
+const char *train_step_name(TrainStep step);
+
+// How training steps get their backward passes.
+enum class GradientMethod {
+    automatic,  // hand-derived under cpu, autodiff otherwise
+    manual,     // hand-derived (layers/backward.h) wherever a layer has a derivation
+    autodiff,   // Halide's reverse-mode autodiff throughout
+};
+GradientMethod gradient_method_from_name(const std::string &context, const std::string &name);
+
 struct ModelSchedule {
     std::string name = "cpu";  // recorded in the library: a built-in name or the file's stem
-    std::string base = "cpu";  // naive, cpu, cuda or an autoscheduler
-    std::string train_step = "fused";                    // or chained: per-layer kernels
-    std::string gradients;  // manual (layers/backward.h) or autodiff; empty: manual for cpu, else autodiff
-    std::map<std::string, LayerSchedule> layers;         // by layer name
+    std::string base = "cpu";  // naive, cpu, gpu (alias cuda) or an autoscheduler
+    TrainStep train_step = TrainStep::fused;
+    GradientMethod gradients = GradientMethod::automatic;
+    std::map<std::string, LayerSchedule> layers;  // by layer name
 };
 
 // Whether the training step uses the hand-derived backward passes.
