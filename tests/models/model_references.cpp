@@ -23,6 +23,18 @@ Params params_of(const cnngen::Model &model) {
     return p;
 }
 
+double finite_difference(Params &params, const std::string &name, size_t at,
+                         const std::function<double(Params &)> &loss, double h) {
+    double &value = params[name].data[at];
+    const double original = value;
+    value = original + h;
+    const double plus = loss(params);
+    value = original - h;
+    const double minus = loss(params);
+    value = original;
+    return (plus - minus) / (2 * h);
+}
+
 reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p) {
     reference::Conv2d pad2;
     pad2.pad_top = pad2.pad_bottom = pad2.pad_left = pad2.pad_right = 2;

@@ -5,6 +5,7 @@
 #include <cnngen/model.h>
 #include <cnngen/npy.h>
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -17,6 +18,10 @@ reference::Tensor from_npy(const cnngen::NpyArray &a);
 Params params_of(const cnngen::Model &model);
 // Logits (N, classes) as a reference tensor.
 reference::Tensor logits_tensor(const std::vector<float> &logits, int batch, int classes);
+
+// Central difference of `loss` with respect to params[name].data[at] (restored afterwards).
+double finite_difference(Params &params, const std::string &name, size_t at,
+                         const std::function<double(Params &)> &loss, double h = 1e-6);
 
 reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p);
 reference::Tensor alexnet_small_reference(const reference::Tensor &x, Params &p);

@@ -86,13 +86,8 @@ void check_training_step(const cnngen::ModelDescription &description) {
         double scale = 1e-3, worst = 0, worst_update = 0;
         for (int sample = 0; sample < 8; ++sample) {
             const size_t at = rng() % tensor.size();
-            const double original = tensor.data[at], h = 1e-6;
-            tensor.data[at] = original + h;
-            const double plus = loss_of(params);
-            tensor.data[at] = original - h;
-            const double minus = loss_of(params);
-            tensor.data[at] = original;
-            const double numeric = (plus - minus) / (2 * h);
+            const double original = tensor.data[at];
+            const double numeric = finite_difference(params, name, at, loss_of);
             scale = std::max(scale, std::abs(numeric));
             worst = std::max(worst, std::abs(numeric - gradient[at]));
             worst_update = std::max(worst_update, std::abs(updated[at] - (original - lr * gradient[at])));
