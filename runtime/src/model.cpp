@@ -110,6 +110,16 @@ Model::Model(const ModelDescription &description)
 
 Model::~Model() = default;
 
+std::shared_lock<std::shared_mutex> Model::lock_for_reading() const {
+    { std::lock_guard<std::mutex> pass(turnstile_); }
+    return std::shared_lock<std::shared_mutex>(parameters_mutex_);
+}
+
+std::unique_lock<std::shared_mutex> Model::lock_for_writing() const {
+    std::lock_guard<std::mutex> hold(turnstile_);  // new readers wait here while running ones finish
+    return std::unique_lock<std::shared_mutex>(parameters_mutex_);
+}
+
 std::unique_ptr<Model::Scratch> Model::take_scratch() {
     std::lock_guard<std::mutex> lock(scratch_mutex_);
     if (idle_scratch_.empty()) return std::make_unique<Scratch>();
@@ -142,7 +152,7 @@ std::vector<int> Model::inference_batches() const {
 }
 
 void Model::initialize(uint32_t seed) {
-    std::unique_lock<std::shared_mutex> lock(parameters_mutex_);
+    auto lock = lock_for_writing();
     std::mt19937 rng(seed);
     for (size_t k = 0; k < parameters_.size(); ++k) {
         const float bound = 1.0f / std::sqrt(float(std::max(1, description_.parameters[k].fan_in)));
@@ -175,12 +185,12 @@ void Model::load_weights(const std::string &dir) {
         loaded.push_back({array.shape, std::move(array.data)});
     }
     // Only replace parameters once every tensor loaded.
-    std::unique_lock<std::shared_mutex> lock(parameters_mutex_);
+    auto lock = lock_for_writing();
     parameters_ = std::move(loaded);
 }
 
 void Model::save_weights(const std::string &dir) const {
-    std::shared_lock<std::shared_mutex> lock(parameters_mutex_);
+    auto lock = lock_for_reading();
     fs::create_directories(dir);
     for (size_t k = 0; k < parameters_.size(); ++k)
         write_npy(dir + "/" + description_.parameters[k].name + ".npy", parameters_[k].shape, parameters_[k].data.data());
@@ -256,7 +266,7 @@ std::vector<float> Model::logits(const float *images, int count) {
     if (count < 0) runtime_fail("{}: logits for {} images, expected a count >= 0", description_.name, count);
     if (count > 0 && !images) runtime_fail("{}: logits for {} images from a null pointer", description_.name, count);
     std::vector<float> result(size_t(count) * classes());
-    std::shared_lock<std::shared_mutex> lock(parameters_mutex_);
+    auto lock = lock_for_reading();
     ScratchLease scratch(*this);
     int done = 0;
     while (done < count) {
@@ -292,7 +302,7 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
         if (labels[n] < 0 || labels[n] >= classes())
             runtime_fail("{}: label {} of sample {} in the batch is outside 0..{}", description_.name, labels[n], n,
                          classes() - 1);
-    std::unique_lock<std::shared_mutex> lock(parameters_mutex_);
+    auto lock = lock_for_writing();
     Scratch &scratch = *training_scratch_;
     std::vector<float> &logits = scratch.logits[batch];
     logits.resize(size_t(batch) * classes());

@@ -81,7 +81,12 @@ private:
 
     const ModelDescription &description_;
     std::vector<Tensor> parameters_, velocities_, next_parameters_, next_velocities_, gradients_;
-    mutable std::shared_mutex parameters_mutex_;  // shared: inference; exclusive: changes
+    // Shared: inference; exclusive: changes. A change first takes the turnstile, which new
+    // inference calls pass through, so a steady stream of calls cannot starve it.
+    mutable std::shared_mutex parameters_mutex_;
+    mutable std::mutex turnstile_;
+    std::shared_lock<std::shared_mutex> lock_for_reading() const;
+    std::unique_lock<std::shared_mutex> lock_for_writing() const;
     std::mutex scratch_mutex_;
     std::vector<std::unique_ptr<Scratch>> idle_scratch_;
     std::unique_ptr<Scratch> training_scratch_;
