@@ -9,7 +9,7 @@
 namespace cnngen {
 
 struct BackwardPass {
-    std::vector<Halide::Func> parameter_gradients;  // in model_parameters order
+    std::vector<Halide::Func> parameter_gradients;  // in the plan's parameter order
     std::vector<Gradients> layers;                  // last layer first
     std::vector<Tensor> inputs;                     // the forward input of each of `layers`
 };

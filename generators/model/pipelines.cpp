@@ -126,7 +126,6 @@ Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSch
     b.inputs.insert(b.inputs.end(), {sgd.learning_rate, sgd.momentum, sgd.weight_decay});
     b.funcs.forward = in.net.layers;
     b.funcs.forward.push_back(loss_layer);
-    b.funcs.outputs = b.outputs;
     return b;
 }
 
@@ -155,7 +154,6 @@ Built layer_forward(const ModelPlan &plan, const PlannedFunction &f) {
     for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
     b.outputs.push_back(planned_output(plan, f.outputs.at(0), in.layer.output.func, in.layer.output.shape));
     b.funcs.forward = {in.layer};
-    b.funcs.outputs = b.outputs;
     return b;
 }
 
@@ -205,7 +203,6 @@ Built layer_backward(const ModelPlan &plan, const PlannedFunction &f, const Mode
     b.inputs.push_back(in.input);
     for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
     b.inputs.push_back(d_output);
-    b.funcs.outputs = b.outputs;
     return b;
 }
 
@@ -226,7 +223,6 @@ Built loss_kernel(const ModelPlan &plan, const PlannedFunction &f) {
     b.inputs = {logits, labels};
     b.outputs = {loss_value, d_logits};
     b.funcs.forward = {loss_layer};
-    b.funcs.outputs = b.outputs;
     return b;
 }
 
@@ -259,7 +255,6 @@ Built sgd_kernel(const ModelPlan &plan, const PlannedFunction &f) {
     for (const ImageParam &v : velocities) b.inputs.push_back(v);
     for (const ImageParam &g : grads) b.inputs.push_back(g);
     b.inputs.insert(b.inputs.end(), {sgd.learning_rate, sgd.momentum, sgd.weight_decay});
-    b.funcs.outputs = b.outputs;
     return b;
 }
 
@@ -293,7 +288,7 @@ ModelPipeline build_pipeline(const ModelPlan &plan, const PlannedFunction &f, co
     case FunctionRole::sgd_update: b = sgd_kernel(plan, f); break;
     }
     check_against_plan(plan, f, b);
-    if (b.funcs.outputs.empty()) b.funcs.outputs = b.outputs;
+    b.funcs.outputs = b.outputs;
     Pipeline pipeline(b.outputs);
     schedule_pipeline(pipeline, schedule, b.funcs, target);
     return {&f, pipeline, b.inputs};

@@ -167,12 +167,6 @@ std::vector<int> ModelPlan::parameters_of_layer(int layer) const {
     return own;
 }
 
-const PlannedFunction &ModelPlan::function(FunctionRole role, int batch, int layer) const {
-    for (const PlannedFunction &f : functions)
-        if (f.role == role && f.batch == batch && f.layer == layer) return f;
-    fail("{}: the plan has no {} function for batch {} (layer {})", spec.path, role_name(role), batch, layer);
-}
-
 std::string argument_name(const ModelPlan &plan, const PlannedArgument &a) {
     const auto parameter = [&](const char *prefix) { return prefix + plan.parameters.at(size_t(a.index)).identifier; };
     switch (a.role) {

@@ -47,7 +47,6 @@ struct ModelPlan {
     Shape activation_shape(int index, int batch) const;
     // Indices into `parameters` of the layer's own tensors (weight, then bias).
     std::vector<int> parameters_of_layer(int layer) const;
-    const PlannedFunction &function(FunctionRole role, int batch, int layer = -1) const;
 };
 
 struct PlanOptions {

@@ -222,8 +222,4 @@ Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSou
     return net;
 }
 
-std::vector<ParameterInfo> model_parameters(const ModelSpec &spec) {
-    return plan_model(spec, {/*training=*/false}).parameters;
-}
-
 }  // namespace cnngen

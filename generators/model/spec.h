@@ -53,9 +53,6 @@ Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSou
 Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source,
                   ConvForm form = ConvForm::direct);
 
-// The learnable tensors in spec order (the plan's `parameters`).
-std::vector<ParameterInfo> model_parameters(const ModelSpec &spec);
-
 // A C identifier for a state_dict key: conv1.weight -> conv1_weight.
 std::string identifier_for(const std::string &name);
 

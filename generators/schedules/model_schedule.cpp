@@ -19,8 +19,6 @@ TrainStep train_step_from_name(const std::string &context, const std::string &na
     fail("{}: train_step '{}' unknown, expected fused or chained", context, name);
 }
 
-const char *train_step_name(TrainStep step) { return step == TrainStep::fused ? "fused" : "chained"; }
-
 GradientMethod gradient_method_from_name(const std::string &context, const std::string &name) {
     if (name == "manual") return GradientMethod::manual;
     if (name == "autodiff") return GradientMethod::autodiff;

@@ -10,7 +10,6 @@ namespace cnngen {
 // fused: the training step is one pipeline; chained: per-layer kernels the runtime calls in turn.
 enum class TrainStep { fused, chained };
 TrainStep train_step_from_name(const std::string &context, const std::string &name);
-const char *train_step_name(TrainStep step);
 
 // How training steps get their backward passes.
 enum class GradientMethod {

@@ -76,13 +76,6 @@ bool ScratchArena::release(void *block) {
     return false;
 }
 
-size_t ScratchArena::reserved_bytes() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    size_t total = 0;
-    for (const Block &b : blocks_) total += b.bytes;
-    return total;
-}
-
 CallContext::CallContext() : tag_(kTag) { install_hooks_once(); }
 
 CallContext *CallContext::from(void *user_context) {

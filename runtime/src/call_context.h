@@ -22,7 +22,6 @@ public:
     ~ScratchArena();
     void *allocate(size_t bytes);
     bool release(void *block);  // false: not one of this arena's
-    size_t reserved_bytes() const;
 
 private:
     struct Block {
