@@ -67,7 +67,10 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
     Func out(name);
     out(d.x, d.y, d.c, d.n) = sum(d.x, d.y, d.c, d.n);
     return {name, "conv2d", {out, out_shape},
-            {{"sum", sum}, {"padded", padded}, {"weight", weight}}, {{"r", r}}};
+            {{"sum", sum}, {"padded", padded}, {"weight", weight}},
+            {{"r", r}},
+            {{"stride_x", p.width.stride}, {"stride_y", p.height.stride},
+             {"dilation_x", p.width.dilation}, {"dilation_y", p.height.dilation}}};
 }
 
 }  // namespace cnngen

@@ -25,6 +25,8 @@ struct Layer {
     Tensor output;
     std::map<std::string, Halide::Func> stages;
     std::map<std::string, Halide::RDom> reductions;
+    // Hyperparameters a schedule sizes tiles by (conv2d: stride_x, stride_y, dilation_x, dilation_y).
+    std::map<std::string, int> sizes;
 };
 
 // Supplies a layer's learnable tensors (weights, bias) as Funcs, in PyTorch

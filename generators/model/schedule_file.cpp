@@ -15,10 +15,13 @@ bool looks_like_file(const std::string &name) {
 }
 
 LayerSchedule read_layer(const Fields &f, const std::string &layer, const ModelSpec &spec) {
-    f.reject_unknown({"vector_width", "tile", "vectorize", "compute_at", "inline"});
+    f.reject_unknown({"vector_width", "tile", "vectorize", "compute_at", "inline", "threads"});
     LayerSchedule options;
     options.vector_width = f.has("vector_width") ? f.integer("vector_width", std::nullopt, 1) : 0;
     options.tile = f.has("tile") ? f.integer("tile", std::nullopt, 1) : 0;
+    options.threads = f.has("threads") ? f.integer("threads", std::nullopt, 1) : 0;
+    if (options.threads > 32)  // a conv2d block is threads x threads, and GPUs allow 1024 per block
+        fail("{}: field 'threads' is {}, expected at most 32", f.where(), options.threads);
     options.compute_at = f.string("compute_at", "");
     options.vectorize = f.string("vectorize", "");
     if (!options.vectorize.empty() && options.vectorize != "x" && options.vectorize != "channels")

@@ -1,9 +1,10 @@
 // Schedules for the hand-derived backward passes. The CPU ones mirror the forward
 // convolution: a reduction Func computed per register tile of its consumer, vectorized
 // along the contiguous dimension and unrolled along another, so accumulators stay in
-// registers while the reduction runs.
+// registers while the reduction runs. The GPU ones give each output element a thread.
 #include "../layers/errors.h"
 #include "cpu_tiles.h"
+#include "gpu_tiles.h"
 #include "schedule.h"
 
 using namespace Halide;
@@ -98,6 +99,16 @@ void schedule_fully_connected_backward_cpu(const Gradients &g, const Target &tar
                             divisor_at_most(batch, 4));
 }
 
+// GPU: every Func of the pass at root, a thread per output element; reductions (weight
+// gradients over the batch and image, input gradients over the window) run inside the thread.
+void schedule_backward_gpu(const Gradients &g) {
+    std::map<std::string, Func> funcs;  // by name: a stage may also be a parameter's gradient
+    for (const auto &[name, f] : g.d_params) funcs.emplace(f.name(), f);
+    for (const auto &[role, f] : g.stages) funcs.emplace(f.name(), f);
+    if (g.d_input.func.defined()) funcs.emplace(g.d_input.func.name(), g.d_input.func);
+    for (const auto &[name, f] : funcs) gpu_every_definition(f, 128);
+}
+
 }  // namespace
 
 void schedule_backward(const std::string &schedule, const Gradients &g, const Target &target) {
@@ -107,7 +118,8 @@ void schedule_backward(const std::string &schedule, const Gradients &g, const Ta
         if (g.d_input.func.defined()) Func(g.d_input.func).compute_root();
         return;
     }
-    if (schedule != "cpu") fail("{}: hand-derived gradients have naive and cpu schedules, not '{}'", g.name, schedule);
+    if (is_gpu_schedule(schedule)) return schedule_backward_gpu(g);
+    if (schedule != "cpu") fail("{}: hand-derived gradients have naive, cpu and gpu schedules, not '{}'", g.name, schedule);
     if (g.kind == "conv2d") return schedule_conv_backward_cpu(g, target);
     if (g.kind == "fully_connected") return schedule_fully_connected_backward_cpu(g, target);
     if (g.kind == "pool2d" && g.stages.count("argmax")) schedule_elementwise_cpu(g.stages.at("argmax"), target);

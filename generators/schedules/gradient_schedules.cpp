@@ -1,6 +1,7 @@
 // Schedules for autodiff-generated pipelines, whose intermediate Funcs are not known
 // by name in advance: every Func is materialized (unscheduled adjoints can take
 // Halide many minutes to compile), and loops over pure dimensions run in parallel.
+#include "gpu_tiles.h"
 #include "schedule.h"
 
 #include "../layers/errors.h"
@@ -11,19 +12,16 @@ namespace cnngen {
 
 namespace {
 
-// Pure Vars an update definition writes directly; parallel loops over them cannot race.
-std::vector<Var> pure_update_vars(Func f, int update) {
-    std::vector<Var> vars;
-    for (const Expr &arg : f.update_args(update)) {
-        const auto *v = arg.as<Internal::Variable>();
-        if (v && !v->reduction_domain.defined()) vars.emplace_back(v->name);
-    }
-    return vars;
-}
-
 // Forward Funcs a schedule placed inside a layer (compute_at or inline) that backward Funcs
 // also read must be computed at root, where the backward loops can reach them.
-void materialize_shared_stages(const std::vector<Func> &outputs, const std::set<std::string> &skip) {
+bool at_root(const Internal::Function &f) {
+    LoopLevel level = f.schedule().compute_level();
+    level.lock();  // schedules set levels by assignment, never through this handle
+    return level.is_root();
+}
+
+// On the GPU such a Func also gets its own kernel, in global memory.
+void materialize_shared_stages(const std::vector<Func> &outputs, const std::set<std::string> &skip, bool gpu) {
     std::map<std::string, Internal::Function> all;
     for (const Func &out : outputs) {
         all[out.name()] = out.function();
@@ -32,7 +30,12 @@ void materialize_shared_stages(const std::vector<Func> &outputs, const std::set<
     for (const auto &[name, function] : all) {
         if (skip.count(name)) continue;
         for (const auto &[callee, callee_function] : Internal::find_direct_calls(function))
-            if (skip.count(callee) && callee_function.has_pure_definition()) Func(callee_function).compute_root();
+            if (skip.count(callee) && callee_function.has_pure_definition() &&
+                !at_root(callee_function)) {
+                Func stage(callee_function);
+                stage.compute_root();
+                if (gpu) gpu_every_definition(stage.store_in(MemoryType::Auto), 128);
+            }
     }
 }
 
@@ -50,11 +53,26 @@ std::vector<Func> pipeline_funcs(const std::vector<Func> &outputs, const std::se
 
 }  // namespace
 
+std::vector<Var> pure_update_vars(Func f, int update) {
+    std::vector<Var> vars;
+    for (const Expr &arg : f.update_args(update)) {
+        const auto *v = arg.as<Internal::Variable>();
+        if (v && !v->reduction_domain.defined()) vars.emplace_back(v->name);
+    }
+    return vars;
+}
+
 void schedule_gradients(const std::string &schedule, const std::vector<Func> &outputs,
                         const std::set<std::string> &skip, const Target &target) {
     check_schedule_name("gradient pipeline", schedule);
-    materialize_shared_stages(outputs, skip);
-    if (is_gpu_schedule(schedule)) return schedule_gradients_cuda(outputs, skip, target);
+    const bool gpu = is_gpu_schedule(schedule);
+    if (gpu && !target.has_gpu_feature())
+        fail("gradient pipeline: schedule '{}' needs a GPU target, got {}", schedule, target.to_string());
+    materialize_shared_stages(outputs, skip, gpu);
+    if (gpu) {
+        for (Func f : pipeline_funcs(outputs, skip)) gpu_every_definition(f, 128);
+        return;
+    }
     if (schedule != "naive" && schedule != "cpu")
         fail("gradient pipeline: schedule '{}' is an autoscheduler; call autoschedule() on the pipeline", schedule);
     for (Func f : pipeline_funcs(outputs, skip)) {
@@ -67,30 +85,6 @@ void schedule_gradients(const std::string &schedule, const std::vector<Func> &ou
         for (int u = 0; u < f.num_update_definitions(); ++u) {
             std::vector<Var> vars = pure_update_vars(f, u);
             if (!vars.empty()) f.update(u).parallel(vars.back());
-        }
-    }
-}
-
-void schedule_gradients_cuda(const std::vector<Func> &outputs, const std::set<std::string> &skip, const Target &target) {
-    if (!target.has_gpu_feature())
-        fail("gradient pipeline: schedule 'gpu' needs a GPU target, got {}", target.to_string());
-    for (Func f : pipeline_funcs(outputs, skip)) {
-        f.compute_root();
-        const std::vector<Var> args = f.args();
-        if (args.empty()) {
-            f.gpu_single_thread();
-        } else {
-            Var block("block"), thread("thread");
-            f.gpu_tile(args.front(), block, thread, 64, TailStrategy::GuardWithIf);
-        }
-        for (int u = 0; u < f.num_update_definitions(); ++u) {
-            std::vector<Var> vars = pure_update_vars(f, u);
-            if (vars.empty()) {
-                f.update(u).gpu_single_thread();
-            } else {
-                Var block("block"), thread("thread");
-                f.update(u).gpu_tile(vars.front(), block, thread, 64, TailStrategy::GuardWithIf);
-            }
         }
     }
 }

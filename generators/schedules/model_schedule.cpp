@@ -26,12 +26,41 @@ GradientMethod gradient_method_from_name(const std::string &context, const std::
 }
 
 bool uses_manual_gradients(const ModelSchedule &schedule) {
-    return schedule.gradients == GradientMethod::automatic ? schedule.base == "cpu"
+    return schedule.gradients == GradientMethod::automatic ? schedule.base == "cpu" || is_gpu_schedule(schedule.base)
                                                            : schedule.gradients == GradientMethod::manual;
 }
 
+namespace {
+
+LayerSchedule options_for(const ModelSchedule &schedule, const Layer &layer) {
+    auto it = schedule.layers.find(layer.name);
+    return it == schedule.layers.end() ? LayerSchedule{} : it->second;
+}
+
+// ReLU and the other element-wise activations are inlined into the next layer: it applies
+// them as it reads, which saves a kernel launch and a round trip through global memory.
+void schedule_model_layers_gpu(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,
+                               bool inference) {
+    for (size_t k = 0; k < layers.size(); ++k) {
+        const Layer &layer = layers[k];
+        if (layer.kind == "activation" && k + 1 < layers.size()) {
+            Func(layer.output.func).compute_inline();
+            continue;
+        }
+        schedule_layer_gpu(layer, target, options_for(schedule, layer), inference);
+    }
+}
+
+}  // namespace
+
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,
                            bool fuse) {
+    if (is_gpu_schedule(schedule.base)) {
+        if (!target.has_gpu_feature())
+            fail("schedule {}: base '{}' needs a GPU target such as host-cuda-cuda_capability_80 or host-opencl, got {}",
+                 schedule.name, schedule.base, target.to_string());
+        return schedule_model_layers_gpu(schedule, layers, target, fuse);
+    }
     if (schedule.base != "cpu") {
         schedule_layers(schedule.base, layers, target);
         return;
@@ -54,8 +83,7 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
         consumers[at] = layers[c].output.func;
     }
     for (const Layer &layer : layers) {
-        auto it = schedule.layers.find(layer.name);
-        const LayerSchedule options = it == schedule.layers.end() ? LayerSchedule{} : it->second;
+        const LayerSchedule options = options_for(schedule, layer);
         if (fuse && options.inline_into_consumer) {
             if (layer.kind != "activation")
                 fail("schedule {}: layer '{}' ({}) cannot be inlined: only element-wise activations can", schedule.name,

@@ -13,7 +13,7 @@ TrainStep train_step_from_name(const std::string &context, const std::string &na
 
 // How training steps get their backward passes.
 enum class GradientMethod {
-    automatic,  // hand-derived under cpu, autodiff otherwise
+    automatic,  // hand-derived under cpu and gpu, autodiff otherwise
     manual,     // hand-derived (layers/backward.h) wherever a layer has a derivation
     autodiff,   // Halide's reverse-mode autodiff throughout
 };

@@ -67,8 +67,8 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
             for (const Func &out : funcs.outputs) schedule_output_gpu(out);
         return;
     }
-    // Generic schedules for what is left (autodiff's Funcs, the loss gradient), then the
-    // hand-derived passes, which the generic pass leaves alone.
+    // The hand-derived passes, then generic schedules for what is left (autodiff's Funcs, the
+    // loss gradient, the updates), which leave the hand-derived passes alone.
     std::set<std::string> skip = forward_funcs(funcs.forward);
     for (const BackwardFuncs &b : funcs.backward)
         for (const std::string &name : funcs_owned_by(b)) skip.insert(name);
@@ -78,8 +78,9 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
             skip.insert(funcs.updates[k].name());
         }
     }
-    schedule_gradients(schedule.base, funcs.outputs, skip, target);
+    // Hand-derived passes first: what they put at root, the generic pass leaves where it is.
     for (const BackwardFuncs &b : funcs.backward) schedule_backward(schedule.base, b.gradients, target);
+    schedule_gradients(schedule.base, funcs.outputs, skip, target);
 }
 
 }  // namespace cnngen

@@ -27,6 +27,7 @@ struct LayerSchedule {
                              // and the output is narrower than two vectors
     std::string compute_at;  // a later layer: computed per sample inside that layer's loop (inference)
     bool inline_into_consumer = false;  // activations only: recomputed where used, never stored (inference)
+    int threads = 0;         // gpu: threads per block along x and y (images) or features; 0: automatic
 };
 
 // Applies a hand-written schedule (naive, cpu or cuda) to each layer. Layer outputs
@@ -40,15 +41,18 @@ void schedule_layer_cpu(const Layer &layer, const Halide::Target &target, const 
 void schedule_layer_cpu_inside(const Layer &layer, const Halide::Func &consumer, const LayerSchedule &options,
                                const Halide::Target &target);
 void schedule_fusion_consumer_cpu(const Layer &layer, const LayerSchedule &options, const Halide::Target &target);
-void schedule_layer_cuda(const Layer &layer, const Halide::Target &target);
+// `inference`: convolutions stage their input window in shared memory (a training step keeps
+// the padded input in global memory, where the gradient kernels read it too).
+void schedule_layer_gpu(const Layer &layer, const Halide::Target &target, const LayerSchedule &options = {},
+                        bool inference = true);
 
 // Schedules every Func feeding `outputs` that is not in `skip`: for the pipelines
 // autodiff produces, whose intermediate Funcs are not known by name in advance.
-// naive materializes each Func; cpu adds parallel and vector loops; cuda maps them to GPU threads.
+// naive materializes each Func; cpu adds parallel and vector loops; gpu maps them to GPU threads.
 void schedule_gradients(const std::string &schedule, const std::vector<Halide::Func> &outputs,
                         const std::set<std::string> &skip, const Halide::Target &target);
-void schedule_gradients_cuda(const std::vector<Halide::Func> &outputs, const std::set<std::string> &skip,
-                             const Halide::Target &target);
+// Pure Vars an update definition writes directly; parallel loops over them cannot race.
+std::vector<Halide::Var> pure_update_vars(Halide::Func f, int update);
 
 // Runs the named autoscheduler on a pipeline whose inputs and outputs carry estimates.
 void autoschedule(Halide::Pipeline &pipeline, const std::string &name, const Halide::Target &target);

@@ -64,7 +64,7 @@ void schedule_layers(const std::string &name, const std::vector<Layer> &layers, 
             if (!target.has_gpu_feature())
                 fail("{}: schedule '{}' needs a GPU target such as host-cuda-cuda_capability_80 or host-opencl, got {}",
                      layer.name, name, target.to_string());
-            schedule_layer_cuda(layer, target);
+            schedule_layer_gpu(layer, target);
         }
     }
 }

@@ -57,8 +57,9 @@ void save_checkpoint(const std::string &dir, const Model &model, const TrainingS
 
     model.save_weights(staging.string());
     const auto &params = model.description().parameters;
+    const std::vector<Tensor> velocities = model.velocities();
     for (size_t k = 0; k < params.size(); ++k) {
-        const Tensor &v = model.velocities()[k];
+        const Tensor &v = velocities[k];
         write_npy((staging / "optimizer" / (params[k].name + ".npy")).string(), v.shape, v.data.data());
     }
     write_file_atomically((staging / "state.txt").string(), state_text(state));
@@ -86,12 +87,14 @@ TrainingState load_checkpoint(const std::string &dir, Model &model) {
     TrainingState state = parse_state(dir + "/state.txt");
     model.load_weights(dir);
     const auto &params = model.description().parameters;
+    std::vector<Tensor> velocities;
     for (size_t k = 0; k < params.size(); ++k) {
         const std::string path = dir + "/optimizer/" + params[k].name + ".npy";
         NpyArray v = read_npy(path);
         if (v.shape != params[k].shape) runtime_fail("{}: velocity of '{}' has the wrong shape", path, params[k].name);
-        model.velocities()[k].data = std::move(v.data);
+        velocities.push_back({v.shape, std::move(v.data)});
     }
+    model.set_velocities(velocities);
     return state;
 }
 

@@ -8,6 +8,8 @@
 #include <fmt/ranges.h>
 
 #include "call_context.h"
+#include "device_info.h"
+#include "resident_buffer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +22,8 @@ namespace fs = std::filesystem;
 
 namespace cnngen {
 
+using Resident = ResidentBuffer<float>;
+
 namespace {
 
 std::string shape_text(const std::vector<int> &shape) { return fmt::format("({})", fmt::join(shape, ", ")); }
@@ -28,12 +32,6 @@ size_t element_count(const std::vector<int> &shape) {
     size_t count = 1;
     for (int e : shape) count *= size_t(e);
     return count;
-}
-
-template <typename T>
-Halide::Runtime::Buffer<> wrap(T *data, const std::vector<int> &shape_pytorch_order) {
-    std::vector<int> sizes(shape_pytorch_order.rbegin(), shape_pytorch_order.rend());
-    return Halide::Runtime::Buffer<T>(data, sizes);
 }
 
 bool is_scalar(ArgumentRole role) {
@@ -58,24 +56,46 @@ void check_entry(const ModelDescription &d, const PipelineEntry &e) {
 
 }  // namespace
 
-// One call's own buffers: padded input and logits per batch size, the chained step's
-// activations, and the context Halide reports errors and allocates scratch through.
+// Parameters and optimizer state. next_* are the step's outputs, swapped in after it.
+struct Model::State {
+    std::vector<Resident> parameters, velocities, next_parameters, next_velocities, gradients;
+    CallContext context;   // for moving state between host and device outside a call
+    std::mutex host_copy;  // readers beside each other bring state back one at a time
+
+    ~State() {
+        for (auto *set : {&parameters, &velocities, &next_parameters, &next_velocities, &gradients})
+            for (Resident &t : *set) t.release_device(context);
+    }
+};
+
+// One call's own buffers (by batch size where they depend on it) and the context Halide
+// reports errors and allocates scratch through.
 struct Model::Scratch {
     CallContext context;
-    std::map<int, std::vector<float>> staging, logits;
-    float loss = 0;
-    std::vector<std::vector<float>> activations, deltas;  // chained: by activation index
+    std::map<int, Resident> images, logits;
+    std::map<int, ResidentBuffer<int32_t>> labels;
+    Resident loss{std::vector<int>{}};
+    std::vector<Resident> activations, deltas;  // chained step: by activation index
+
+    ~Scratch() {
+        for (auto *set : {&images, &logits})
+            for (auto &[batch, t] : *set) t.release_device(context);
+        for (auto &[batch, t] : labels) t.release_device(context);
+        loss.release_device(context);
+        for (auto *set : {&activations, &deltas})
+            for (Resident &t : *set) t.release_device(context);
+    }
 };
 
 // The buffers a call binds to the roles the model does not own.
 struct Model::Call {
     int batch = 0;
-    const float *images = nullptr;
-    const int32_t *labels = nullptr;
-    float *logits = nullptr;
-    float *loss = nullptr;
-    std::vector<std::vector<float>> *activations = nullptr;  // chained step: activation index -> data
-    std::vector<std::vector<float>> *deltas = nullptr;
+    Resident *images = nullptr;
+    ResidentBuffer<int32_t> *labels = nullptr;
+    Resident *logits = nullptr;
+    Resident *loss = nullptr;
+    std::vector<Resident> *activations = nullptr;  // chained step: activation index -> tensor
+    std::vector<Resident> *deltas = nullptr;
 };
 
 // A scratch taken from the model's pool for the length of one call.
@@ -91,19 +111,36 @@ private:
     std::unique_ptr<Scratch> scratch_;
 };
 
+namespace {
+
+template <typename T>
+ResidentBuffer<T> &tensor_for(std::map<int, ResidentBuffer<T>> &tensors, int batch, std::vector<int> shape_per_batch) {
+    auto found = tensors.find(batch);
+    if (found != tensors.end()) return found->second;
+    shape_per_batch.insert(shape_per_batch.begin(), batch);
+    return tensors.emplace(batch, ResidentBuffer<T>(shape_per_batch)).first->second;
+}
+
+// Copies `count` rows of `row` elements into the staged input and zeroes the rest.
+template <typename T>
+void stage(ResidentBuffer<T> &tensor, CallContext &context, const T *source, size_t count, size_t row) {
+    std::vector<T> &host = tensor.write(context);
+    std::copy(source, source + count * row, host.begin());
+    std::fill(host.begin() + std::ptrdiff_t(count * row), host.end(), T(0));
+}
+
+}  // namespace
+
 Model::Model(const ModelDescription &description)
-    : description_(description), training_scratch_(std::make_unique<Scratch>()) {
+    : description_(description), state_(std::make_unique<State>()), training_scratch_(std::make_unique<Scratch>()) {
     for (const PipelineEntry &e : description_.pipelines) check_entry(description_, e);
-    const bool trains = train_batch() > 0;
+    const bool trains = train_batch() > 0;  // optimizer state only where the library can train
     for (const ParameterEntry &p : description_.parameters) {
-        Tensor t{p.shape, std::vector<float>(element_count(p.shape))};
-        parameters_.push_back(t);
-        velocities_.push_back(t);
-        // Optimizer state only where the library can train.
-        if (!trains) t.data.clear();
-        next_parameters_.push_back(t);
-        next_velocities_.push_back(t);
-        gradients_.push_back(t);
+        state_->parameters.emplace_back(p.shape);
+        state_->velocities.emplace_back(p.shape);
+        state_->next_parameters.emplace_back(p.shape, trains);
+        state_->next_velocities.emplace_back(p.shape, trains);
+        state_->gradients.emplace_back(p.shape, trains);
     }
     initialize(1);
 }
@@ -151,15 +188,66 @@ std::vector<int> Model::inference_batches() const {
     return batches;
 }
 
+std::string Model::device() const {
+    const std::string api = device_api(description_.target);
+    if (api.empty()) return "CPU";
+    std::lock_guard<std::mutex> lock(state_->host_copy);  // for the context
+    return api + ": " + device_name(api, state_->context);
+}
+
 void Model::initialize(uint32_t seed) {
     auto lock = lock_for_writing();
     std::mt19937 rng(seed);
-    for (size_t k = 0; k < parameters_.size(); ++k) {
+    for (size_t k = 0; k < state_->parameters.size(); ++k) {
         const float bound = 1.0f / std::sqrt(float(std::max(1, description_.parameters[k].fan_in)));
         std::uniform_real_distribution<float> dist(-bound, bound);
-        for (float &v : parameters_[k].data) v = dist(rng);
-        std::fill(velocities_[k].data.begin(), velocities_[k].data.end(), 0.0f);
+        for (float &v : state_->parameters[k].write(state_->context)) v = dist(rng);
+        std::vector<float> &velocity = state_->velocities[k].write(state_->context);
+        std::fill(velocity.begin(), velocity.end(), 0.0f);
     }
+}
+
+namespace {
+
+std::vector<Tensor> copy_out(std::vector<ResidentBuffer<float>> &tensors, CallContext &context) {
+    std::vector<Tensor> values;
+    for (ResidentBuffer<float> &t : tensors) values.push_back({t.shape(), t.read(context)});
+    return values;
+}
+
+void copy_in(const ModelDescription &d, std::vector<ResidentBuffer<float>> &tensors, const std::vector<Tensor> &values,
+             CallContext &context) {
+    if (values.size() != tensors.size())
+        runtime_fail("{}: {} tensors given, the model has {}", d.name, values.size(), tensors.size());
+    for (size_t k = 0; k < tensors.size(); ++k)
+        if (values[k].shape != tensors[k].shape() || values[k].data.size() != element_count(values[k].shape))
+            runtime_fail("{}: tensor '{}' has shape {} ({} values), expected {}", d.name, d.parameters[k].name,
+                         shape_text(values[k].shape), values[k].data.size(), shape_text(tensors[k].shape()));
+    for (size_t k = 0; k < tensors.size(); ++k) tensors[k].write(context) = values[k].data;
+}
+
+}  // namespace
+
+std::vector<Tensor> Model::parameters() const {
+    auto lock = lock_for_reading();
+    std::lock_guard<std::mutex> copy(state_->host_copy);
+    return copy_out(state_->parameters, state_->context);
+}
+
+std::vector<Tensor> Model::velocities() const {
+    auto lock = lock_for_reading();
+    std::lock_guard<std::mutex> copy(state_->host_copy);
+    return copy_out(state_->velocities, state_->context);
+}
+
+void Model::set_parameters(const std::vector<Tensor> &values) {
+    auto lock = lock_for_writing();
+    copy_in(description_, state_->parameters, values, state_->context);
+}
+
+void Model::set_velocities(const std::vector<Tensor> &values) {
+    auto lock = lock_for_writing();
+    copy_in(description_, state_->velocities, values, state_->context);
 }
 
 void Model::load_weights(const std::string &dir) {
@@ -184,16 +272,14 @@ void Model::load_weights(const std::string &dir) {
                          shape_text(p.shape));
         loaded.push_back({array.shape, std::move(array.data)});
     }
-    // Only replace parameters once every tensor loaded.
-    auto lock = lock_for_writing();
-    parameters_ = std::move(loaded);
+    set_parameters(loaded);  // only once every tensor loaded
 }
 
 void Model::save_weights(const std::string &dir) const {
-    auto lock = lock_for_reading();
+    const std::vector<Tensor> values = parameters();
     fs::create_directories(dir);
-    for (size_t k = 0; k < parameters_.size(); ++k)
-        write_npy(dir + "/" + description_.parameters[k].name + ".npy", parameters_[k].shape, parameters_[k].data.data());
+    for (size_t k = 0; k < values.size(); ++k)
+        write_npy(dir + "/" + description_.parameters[k].name + ".npy", values[k].shape, values[k].data.data());
 }
 
 const PipelineEntry *Model::find(PipelineKind kind, int batch, int layer) const {
@@ -204,28 +290,17 @@ const PipelineEntry *Model::find(PipelineKind kind, int batch, int layer) const 
 
 void Model::invoke(const PipelineEntry &entry, const Call &call, Scratch &scratch, const SgdSettings *sgd) {
     const size_t count = entry.arguments.size();
-    // Reserved up front: args keeps pointers into these.
-    std::vector<Halide::Runtime::Buffer<>> buffers;
-    buffers.reserve(count);
     std::vector<void *> args(count + 1);
     void *user_context = scratch.context.user_context();
     args[0] = &user_context;
     float scalars[3] = {};
     if (sgd) scalars[0] = sgd->learning_rate, scalars[1] = sgd->momentum, scalars[2] = sgd->weight_decay;
     const size_t layers = description_.layer_outputs.size();
-    const auto activation_shape = [&](int index) {
-        std::vector<int> shape{call.batch};
-        const std::vector<int> &per_sample =
-            index == 0 ? description_.input_shape : description_.layer_outputs.at(size_t(index - 1));
-        shape.insert(shape.end(), per_sample.begin(), per_sample.end());
-        return shape;
-    };
+    State &state = *state_;
     for (size_t k = 0; k < count; ++k) {
         const ArgumentBinding &a = entry.arguments[k];
-        const auto parameter = [&](std::vector<Tensor> &storage) {
-            Tensor &t = storage.at(size_t(a.index));
-            buffers.push_back(wrap(t.data.data(), t.shape));
-        };
+        const size_t index = size_t(a.index);
+        halide_buffer_t *buffer = nullptr;
         switch (a.role) {
         case ArgumentRole::learning_rate:
         case ArgumentRole::momentum:
@@ -233,27 +308,21 @@ void Model::invoke(const PipelineEntry &entry, const Call &call, Scratch &scratc
             if (!sgd) runtime_fail("{}: {} needs SGD settings", description_.name, entry.function_name);
             args[k + 1] = &scalars[a.role == ArgumentRole::learning_rate ? 0 : a.role == ArgumentRole::momentum ? 1 : 2];
             continue;
-        case ArgumentRole::parameter: parameter(parameters_); break;
-        case ArgumentRole::velocity: parameter(velocities_); break;
-        case ArgumentRole::gradient: parameter(gradients_); break;
-        case ArgumentRole::next_parameter: parameter(next_parameters_); break;
-        case ArgumentRole::next_velocity: parameter(next_velocities_); break;
-        case ArgumentRole::labels:
-            buffers.push_back(wrap(const_cast<int32_t *>(call.labels), {call.batch}));
+        case ArgumentRole::parameter: buffer = state.parameters.at(index).bind(); break;
+        case ArgumentRole::velocity: buffer = state.velocities.at(index).bind(); break;
+        case ArgumentRole::gradient: buffer = state.gradients.at(index).bind(); break;
+        case ArgumentRole::next_parameter: buffer = state.next_parameters.at(index).bind(); break;
+        case ArgumentRole::next_velocity: buffer = state.next_velocities.at(index).bind(); break;
+        case ArgumentRole::labels: buffer = call.labels->bind(); break;
+        case ArgumentRole::loss: buffer = call.loss->bind(); break;
+        case ArgumentRole::activation:
+            buffer = index == 0                    ? call.images->bind()
+                     : index == layers && call.logits ? call.logits->bind()
+                                                      : call.activations->at(index).bind();
             break;
-        case ArgumentRole::loss: buffers.push_back(wrap(call.loss, {})); break;
-        case ArgumentRole::activation: {
-            float *data = a.index == 0                  ? const_cast<float *>(call.images)
-                          : size_t(a.index) == layers && call.logits ? call.logits
-                                                                     : call.activations->at(size_t(a.index)).data();
-            buffers.push_back(wrap(data, activation_shape(a.index)));
-            break;
+        case ArgumentRole::d_activation: buffer = call.deltas->at(index).bind(); break;
         }
-        case ArgumentRole::d_activation:
-            buffers.push_back(wrap(call.deltas->at(size_t(a.index)).data(), activation_shape(a.index)));
-            break;
-        }
-        args[k + 1] = buffers.back().raw_buffer();
+        args[k + 1] = buffer;
     }
     scratch.context.clear_error();
     if (entry.argv(args.data()) != 0)
@@ -274,21 +343,14 @@ std::vector<float> Model::logits(const float *images, int count) {
         int batch = batches.front();
         for (int b : batches)
             if (b <= remaining) batch = b;
-        std::vector<float> &out = scratch->logits[batch];
-        out.resize(size_t(batch) * classes());
-        const float *source = images + size_t(done) * sample_size();
         const int used = std::min(batch, remaining);
-        if (used < batch) {
-            std::vector<float> &staging = scratch->staging[batch];
-            staging.assign(size_t(batch) * sample_size(), 0.0f);
-            std::copy(source, source + size_t(used) * sample_size(), staging.begin());
-            source = staging.data();
-        }
         Call call;
         call.batch = batch;
-        call.images = source;
-        call.logits = out.data();
+        call.images = &tensor_for(scratch->images, batch, description_.input_shape);
+        call.logits = &tensor_for(scratch->logits, batch, {classes()});
+        stage(*call.images, scratch->context, images + size_t(done) * sample_size(), size_t(used), size_t(sample_size()));
         invoke(*find(PipelineKind::forward, batch), call, *scratch);
+        const std::vector<float> &out = call.logits->read(scratch->context);
         std::copy(out.begin(), out.begin() + size_t(used) * classes(), result.begin() + size_t(done) * classes());
         done += used;
     }
@@ -304,63 +366,55 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
                          classes() - 1);
     auto lock = lock_for_writing();
     Scratch &scratch = *training_scratch_;
-    std::vector<float> &logits = scratch.logits[batch];
-    logits.resize(size_t(batch) * classes());
-    if (const PipelineEntry *fused = find(PipelineKind::train_step, batch)) {
-        Call call;
-        call.batch = batch;
-        call.images = images;
-        call.labels = labels;
-        call.logits = logits.data();
-        call.loss = &scratch.loss;
+    Call call;
+    call.batch = batch;
+    call.images = &tensor_for(scratch.images, batch, description_.input_shape);
+    call.labels = &tensor_for(scratch.labels, batch, {});
+    call.logits = &tensor_for(scratch.logits, batch, {classes()});
+    call.loss = &scratch.loss;
+    stage(*call.images, scratch.context, images, size_t(batch), size_t(sample_size()));
+    stage(*call.labels, scratch.context, labels, size_t(batch), 1);
+    if (const PipelineEntry *fused = find(PipelineKind::train_step, batch))
         invoke(*fused, call, scratch, &sgd);
-    } else {
-        run_chained(scratch, images, labels, sgd);
-    }
-    std::swap(parameters_, next_parameters_);
-    std::swap(velocities_, next_velocities_);
+    else
+        run_chained(call, scratch, sgd);
+    std::swap(state_->parameters, state_->next_parameters);
+    std::swap(state_->velocities, state_->next_velocities);
     StepResult result;
-    result.loss = scratch.loss;
-    const std::vector<int> predicted = argmax_rows(logits, classes());
+    result.loss = call.loss->read(scratch.context)[0];
+    const std::vector<int> predicted = argmax_rows(call.logits->read(scratch.context), classes());
     for (int n = 0; n < batch; ++n) result.correct += predicted[size_t(n)] == labels[n];
     return result;
 }
 
 // Forward through every layer keeping each activation, the loss and its gradient, backward
 // from the last layer to the first, then the update: the fused step's arithmetic, in steps.
-void Model::run_chained(Scratch &scratch, const float *images, const int32_t *labels, const SgdSettings &sgd) {
-    const int batch = train_batch();
+void Model::run_chained(Call &call, Scratch &scratch, const SgdSettings &sgd) {
     const size_t layers = description_.layer_outputs.size();
     if (scratch.activations.empty()) {
-        scratch.activations.emplace_back();  // the images, bound by pointer
+        scratch.activations.emplace_back();  // the images, bound from the call
         scratch.deltas.emplace_back();
         for (size_t k = 1; k <= layers; ++k) {
-            size_t elements = size_t(batch);
-            for (int e : description_.layer_outputs[k - 1]) elements *= size_t(e);
-            scratch.activations.emplace_back(elements);
-            scratch.deltas.emplace_back(elements);
+            std::vector<int> shape = description_.layer_outputs[k - 1];
+            shape.insert(shape.begin(), call.batch);
+            scratch.activations.emplace_back(k == layers ? std::vector<int>{} : shape, k < layers);  // logits: the call's
+            scratch.deltas.emplace_back(shape);
         }
     }
-    Call call;
-    call.batch = batch;
-    call.images = images;
-    call.labels = labels;
-    call.loss = &scratch.loss;
     call.activations = &scratch.activations;
     call.deltas = &scratch.deltas;
     for (size_t k = 0; k < layers; ++k) {
-        const PipelineEntry *forward = find(PipelineKind::layer_forward, batch, int(k));
+        const PipelineEntry *forward = find(PipelineKind::layer_forward, call.batch, int(k));
         if (!forward) runtime_fail("{}: no forward kernel for layer {}", description_.name, k);
         invoke(*forward, call, scratch);
     }
-    const PipelineEntry *loss = find(PipelineKind::loss, batch);
+    const PipelineEntry *loss = find(PipelineKind::loss, call.batch);
     if (!loss) runtime_fail("{}: no loss kernel", description_.name);
     invoke(*loss, call, scratch);
-    scratch.logits[batch] = scratch.activations[layers];
     for (size_t k = layers; k-- > 0;)
-        if (const PipelineEntry *backward = find(PipelineKind::layer_backward, batch, int(k)))
+        if (const PipelineEntry *backward = find(PipelineKind::layer_backward, call.batch, int(k)))
             invoke(*backward, call, scratch);  // none for a first layer without parameters
-    const PipelineEntry *update = find(PipelineKind::sgd_update, batch);
+    const PipelineEntry *update = find(PipelineKind::sgd_update, call.batch);
     if (!update) runtime_fail("{}: no SGD update kernel", description_.name);
     invoke(*update, call, scratch, &sgd);
 }

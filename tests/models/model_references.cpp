@@ -16,8 +16,9 @@ reference::Tensor from_npy(const cnngen::NpyArray &a) {
 
 Params params_of(const cnngen::Model &model) {
     Params p;
-    for (size_t k = 0; k < model.parameters().size(); ++k) {
-        const auto &t = model.parameters()[k];
+    const std::vector<cnngen::Tensor> values = model.parameters();
+    for (size_t k = 0; k < values.size(); ++k) {
+        const auto &t = values[k];
         p[model.description().parameters[k].name] = from_npy({t.shape, t.data});
     }
     return p;

@@ -78,10 +78,11 @@ void check_training_step(const cnngen::ModelDescription &description) {
     const cnngen::StepResult step = model.train_step(images.data(), labels.data(), {lr, 0.0f, 0.0f});
     CHECK(step.loss == Approx(loss_of(params)).epsilon(1e-5));
     std::mt19937 rng(3);
-    for (size_t k = 0; k < model.velocities().size(); ++k) {
+    const std::vector<cnngen::Tensor> velocities = model.velocities(), parameters = model.parameters();
+    for (size_t k = 0; k < velocities.size(); ++k) {
         const std::string &name = description.parameters[k].name;
-        const std::vector<float> &gradient = model.velocities()[k].data;
-        const std::vector<float> &updated = model.parameters()[k].data;
+        const std::vector<float> &gradient = velocities[k].data;
+        const std::vector<float> &updated = parameters[k].data;
         reference::Tensor &tensor = params[name];
         double scale = 1e-3, worst = 0, worst_update = 0;
         for (int sample = 0; sample < 8; ++sample) {

@@ -71,9 +71,10 @@ TEST_CASE("a LeNet-5 training step's gradients match finite differences of the r
     const cnngen::StepResult step = model.train_step(input.data.data(), labels.data(), {0.0f, 0.0f, 0.0f});
     CHECK(step.loss == Approx(loss_of(params)).epsilon(1e-5));
     std::mt19937 rng(3);
-    for (size_t k = 0; k < model.velocities().size(); ++k) {
+    const std::vector<cnngen::Tensor> velocities = model.velocities();
+    for (size_t k = 0; k < velocities.size(); ++k) {
         const std::string &name = model.description().parameters[k].name;
-        const std::vector<float> &gradient = model.velocities()[k].data;
+        const std::vector<float> &gradient = velocities[k].data;
         reference::Tensor &tensor = params[name];
         double scale = 1e-3, worst = 0;
         for (int sample = 0; sample < 6; ++sample) {
@@ -99,17 +100,18 @@ TEST_CASE("SGD applies momentum and weight decay as torch.optim.SGD does", "[mod
     const auto g = model.velocities();
     CHECK(model.parameters()[0].data == initial[0].data);
     model.train_step(input.data.data(), labels.data(), {0.0f, 0.5f, 0.1f});
+    const auto v = model.velocities();
     for (size_t k = 0; k < g.size(); ++k)
         for (size_t i = 0; i < g[k].data.size(); i += 97)
-            CHECK(model.velocities()[k].data[i] ==
+            CHECK(v[k].data[i] ==
                   Approx(0.5 * g[k].data[i] + g[k].data[i] + 0.1 * initial[k].data[i]).margin(1e-6));
     // lr 0.1: p <- p - lr * v.
     const auto before = model.parameters();
     model.train_step(input.data.data(), labels.data(), {0.1f, 0.0f, 0.0f});
+    const auto after = model.parameters(), velocity = model.velocities();
     for (size_t k = 0; k < g.size(); ++k)
         for (size_t i = 0; i < g[k].data.size(); i += 97)
-            CHECK(model.parameters()[k].data[i] ==
-                  Approx(before[k].data[i] - 0.1 * model.velocities()[k].data[i]).margin(1e-6));
+            CHECK(after[k].data[i] == Approx(before[k].data[i] - 0.1 * velocity[k].data[i]).margin(1e-6));
 }
 
 // Three SGD steps from the same weights; losses and parameters agree with the tuned fused step.
@@ -127,9 +129,10 @@ void check_same_training(const cnngen::ModelDescription &other) {
         CHECK(a.loss == Approx(b.loss).epsilon(1e-5));
         CHECK(a.correct == b.correct);
     }
-    for (size_t k = 0; k < tuned.parameters().size(); ++k)
-        for (size_t i = 0; i < tuned.parameters()[k].data.size(); ++i)
-            REQUIRE(tuned.parameters()[k].data[i] == Approx(model.parameters()[k].data[i]).margin(1e-5));
+    const auto expected = tuned.parameters(), got = model.parameters();
+    for (size_t k = 0; k < expected.size(); ++k)
+        for (size_t i = 0; i < expected[k].data.size(); ++i)
+            REQUIRE(expected[k].data[i] == Approx(got[k].data[i]).margin(1e-5));
 }
 
 TEST_CASE("every schedule gives the same training step", "[model][train][schedules]") {

@@ -6,11 +6,14 @@
 // Threads: logits() may be called concurrently from any number of threads on one Model;
 // each call gets exactly the result it would get alone (parameters are shared read-only,
 // every call has its own scratch buffers and error report, taken from a pool and reused).
-// train_step(), load_weights() and initialize() change parameters: they wait until running
-// logits() calls finish and hold later ones back until they are done, so an inference sees
-// the old or the new weights, never a mix. save_weights() may run beside logits().
-// parameters() and velocities() hand out references: use them only while no other thread
-// calls this Model.
+// train_step(), load_weights(), initialize() and set_*() change parameters: they wait until
+// running logits() calls finish and hold later ones back until they are done, so an inference
+// sees the old or the new weights, never a mix. save_weights() and parameters() may run beside
+// logits().
+//
+// GPU libraries: parameters, velocities and a call's activations live on the device from the
+// first call on; images and labels go up once per call and only what the caller reads (logits,
+// the loss, parameters when saved or asked for) comes back. Device memory is freed with the Model.
 #include "model_description.h"
 
 #include <cstdint>
@@ -54,10 +57,15 @@ public:
     // PyTorch's default for Conv2d and Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights
     // and biases (kaiming_uniform with a = sqrt(5)); velocities zero.
     void initialize(uint32_t seed);
-    std::vector<Tensor> &parameters() { return parameters_; }
-    std::vector<Tensor> &velocities() { return velocities_; }
-    const std::vector<Tensor> &parameters() const { return parameters_; }
-    const std::vector<Tensor> &velocities() const { return velocities_; }
+    // Copies of the current parameters and velocities (from the device on GPU libraries).
+    std::vector<Tensor> parameters() const;
+    std::vector<Tensor> velocities() const;
+    // Replace them all; errors name the tensor whose shape differs.
+    void set_parameters(const std::vector<Tensor> &values);
+    void set_velocities(const std::vector<Tensor> &values);
+    // The device the library's kernels run on ("CPU" for CPU libraries; for GPU libraries the
+    // API and the device's name, once a call has opened it).
+    std::string device() const;
 
     // One .npy per parameter named by its state_dict key; errors name the tensor.
     void load_weights(const std::string &dir);
@@ -69,6 +77,7 @@ public:
     StepResult train_step(const float *images, const int32_t *labels, const SgdSettings &sgd);
 
 private:
+    struct State;    // parameters and optimizer state, on the device for GPU libraries
     struct Scratch;  // one call's buffers and Halide context
     struct Call;     // what one call binds to the roles the model does not own
     class ScratchLease;
@@ -77,10 +86,10 @@ private:
     const PipelineEntry *find(PipelineKind kind, int batch, int layer = -1) const;
     // Calls a generated function, binding argument k to what arguments[k] names.
     void invoke(const PipelineEntry &entry, const Call &call, Scratch &scratch, const SgdSettings *sgd = nullptr);
-    void run_chained(Scratch &scratch, const float *images, const int32_t *labels, const SgdSettings &sgd);
+    void run_chained(Call &call, Scratch &scratch, const SgdSettings &sgd);
 
     const ModelDescription &description_;
-    std::vector<Tensor> parameters_, velocities_, next_parameters_, next_velocities_, gradients_;
+    std::unique_ptr<State> state_;
     // Shared: inference; exclusive: changes. A change first takes the turnstile, which new
     // inference calls pass through, so a steady stream of calls cannot starve it.
     mutable std::shared_mutex parameters_mutex_;

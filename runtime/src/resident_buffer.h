@@ -1,0 +1,71 @@
+#pragma once
+// A tensor a model keeps from call to call (a parameter, a velocity, a call's images or
+// activations) and the one halide_buffer_t every generated function that uses it is given.
+// On GPU libraries that buffer also carries the device copy: Halide uploads on use what the
+// host side marked changed, kernels leave their results on the device, and the host copy is
+// brought back only when someone reads it. Device memory stays until release_device().
+#include "call_context.h"
+
+#include "cnngen/error.h"
+
+#include <HalideBuffer.h>
+
+#include <vector>
+
+namespace cnngen {
+
+template <typename T>
+class ResidentBuffer {
+public:
+    ResidentBuffer() = default;
+    // PyTorch order; zero-filled. `allocate` false: shape only, no memory (unused state).
+    explicit ResidentBuffer(std::vector<int> shape, bool allocate = true) : shape_(std::move(shape)) {
+        if (!allocate) return;
+        size_t count = 1;
+        for (int e : shape_) count *= size_t(e);
+        data_.assign(count, T(0));
+        const std::vector<int> sizes(shape_.rbegin(), shape_.rend());  // Halide's order: innermost first
+        buffer_ = Halide::Runtime::Buffer<T>(data_.data(), sizes);
+    }
+    ResidentBuffer(ResidentBuffer &&) = default;  // the vector's storage, and so the buffer's host, moves along
+    ResidentBuffer &operator=(ResidentBuffer &&) = default;
+
+    const std::vector<int> &shape() const { return shape_; }
+    bool allocated() const { return buffer_.data() != nullptr; }
+
+    // For a call: what Halide reads or writes.
+    halide_buffer_t *bind() { return buffer_.raw_buffer(); }
+
+    // The host data, current: device results are copied back first.
+    const std::vector<T> &read(CallContext &context) {
+        if (buffer_.device_dirty() && buffer_.copy_to_host(context.user_context()) != 0)
+            runtime_fail("copying a tensor of shape ({}) back from the device failed: {}", shape_text(), context.error());
+        return data_;
+    }
+    // The host data, current, for the caller to change: the next call uploads it.
+    std::vector<T> &write(CallContext &context) {
+        read(context);
+        buffer_.set_host_dirty();
+        return data_;
+    }
+    // Frees the device copy (after bringing its results back). Errors are reported, not thrown:
+    // this runs from destructors.
+    void release_device(CallContext &context) {
+        if (!buffer_.raw_buffer() || !buffer_.raw_buffer()->device) return;
+        if (buffer_.device_dirty()) buffer_.copy_to_host(context.user_context());
+        buffer_.device_free(context.user_context());
+    }
+
+private:
+    std::string shape_text() const {
+        std::string text;
+        for (size_t k = 0; k < shape_.size(); ++k) text += (k ? ", " : "") + std::to_string(shape_[k]);
+        return text;
+    }
+
+    std::vector<int> shape_;
+    std::vector<T> data_;
+    Halide::Runtime::Buffer<T> buffer_;
+};
+
+}  // namespace cnngen
