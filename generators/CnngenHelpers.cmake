@@ -1,5 +1,5 @@
 # cnngen_add_model(<target> SPEC <file> [SCHEDULE <name or file.toml>] [HALIDE_TARGET <t>] [NAME <n>] [EXECUTABLE]
-#                  [INFERENCE_ONLY] [TRAIN_STEP fused|chained])
+#                  [INFERENCE_ONLY] [TRAIN_STEP fused|chained] [BATCH_SIZES b...] [TRAIN_BATCH b])
 #
 # Generates a model library at build time with `cnngen build` and defines:
 #   <target>                 the static library (include its header <NAME>.h)
@@ -10,7 +10,8 @@
 # one library that picks at run time. INFERENCE_ONLY leaves out the training step; TRAIN_STEP
 # chained makes it per-layer kernels the runtime calls in turn instead of one pipeline.
 function(cnngen_add_model target)
-  cmake_parse_arguments(ARG "EXECUTABLE;INFERENCE_ONLY" "SPEC;SCHEDULE;HALIDE_TARGET;NAME;TRAIN_STEP" "" ${ARGN})
+  cmake_parse_arguments(ARG "EXECUTABLE;INFERENCE_ONLY" "SPEC;SCHEDULE;HALIDE_TARGET;NAME;TRAIN_STEP;TRAIN_BATCH"
+                        "BATCH_SIZES" ${ARGN})
   if(NOT ARG_SPEC)
     message(FATAL_ERROR "cnngen_add_model(${target}): SPEC is required")
   endif()
@@ -37,6 +38,14 @@ function(cnngen_add_model target)
   elseif(ARG_TRAIN_STEP)
     set(training_flag --train-step ${ARG_TRAIN_STEP})
   endif()
+  set(batch_flags "")
+  if(ARG_BATCH_SIZES)
+    string(REPLACE ";" "," batch_list "${ARG_BATCH_SIZES}")
+    list(APPEND batch_flags --batch-sizes ${batch_list})
+  endif()
+  if(ARG_TRAIN_BATCH)
+    list(APPEND batch_flags --train-batch ${ARG_TRAIN_BATCH})
+  endif()
   # SCHEDULE is a built-in name or a schedule file, which then is a dependency too.
   set(schedule ${ARG_SCHEDULE})
   set(schedule_file "")
@@ -54,7 +63,7 @@ function(cnngen_add_model target)
   add_custom_command(
     OUTPUT ${outputs}
     COMMAND ${cnngen_tool} build "${spec}" --target ${ARG_HALIDE_TARGET} --schedule "${schedule}"
-            --name ${ARG_NAME} -o "${dir}" ${executable_flag} ${training_flag}
+            --name ${ARG_NAME} -o "${dir}" ${executable_flag} ${training_flag} ${batch_flags}
     DEPENDS ${tool_dependencies} "${spec}" ${schedule_file}
     COMMENT "cnngen: generating ${ARG_NAME} (${ARG_SCHEDULE}, ${ARG_HALIDE_TARGET})"
     VERBATIM)

@@ -3,14 +3,16 @@
 # Usage: scripts/install-deps.sh [--with-torch] [--tests]
 #   --with-torch  PyTorch, for benchmarks and cross-checks only
 #   --tests       clang and its libFuzzer/sanitizer runtimes, for the fuzz tests; the aarch64
-#                 cross compiler, arm64 libraries and qemu-user, for the cross-build test
+#                 cross compiler, arm64 libraries and qemu-user, for the cross-build test; pocl
+#                 (OpenCL on the CPU) and the OpenCL loader, to run the GPU schedules anywhere
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libhalide14-0-dev llvm-14-dev libfmt-dev catch2
           libcli11-dev libtomlplusplus-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-numpy)
 for flag in "$@"; do
   case $flag in
     --with-torch) packages+=(python3-torch) ;;
-    --tests) packages+=(clang-14 libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user libfmt-dev:arm64 zlib1g-dev:arm64) ;;
+    --tests) packages+=(clang-14 libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user libfmt-dev:arm64 zlib1g-dev:arm64
+                        pocl-opencl-icd ocl-icd-opencl-dev) ;;
     *) echo "install-deps.sh: unknown flag $flag" >&2; exit 2 ;;
   esac
 done

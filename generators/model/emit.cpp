@@ -278,6 +278,16 @@ void build_model(const BuildOptions &options) {
             fail("cnngen build: --name '{}' must be a C identifier", options.name);
         spec.name = options.name;
     }
+    for (int batch : options.batch_sizes)
+        if (batch < 1 || batch > 65536) fail("cnngen build: --batch-sizes has {}, expected 1..65536", batch);
+    if (!options.batch_sizes.empty()) {
+        spec.batch_sizes = options.batch_sizes;
+        std::sort(spec.batch_sizes.begin(), spec.batch_sizes.end());
+        spec.batch_sizes.erase(std::unique(spec.batch_sizes.begin(), spec.batch_sizes.end()), spec.batch_sizes.end());
+    }
+    if (options.train_batch < 0 || options.train_batch > 65536)
+        fail("cnngen build: --train-batch is {}, expected 1..65536", options.train_batch);
+    if (options.train_batch > 0) spec.train_batch = options.train_batch;
     std::vector<Target> targets = parse_targets(options.target);
     const ModelSchedule schedule = load_model_schedule(options.schedule, spec);
     PlanOptions plan_options;

@@ -2,6 +2,7 @@
 // `cnngen build`: a model spec + a Halide target + a schedule -> a directory holding
 // the static library, headers, a CMake config and a ready executable.
 #include <string>
+#include <vector>
 
 namespace cnngen {
 
@@ -14,6 +15,8 @@ struct BuildOptions {
     bool executable = true;      // also link DIR/NAME
     bool training = true;        // also generate the training step
     std::string train_step;      // fused (one pipeline) or chained (per-layer kernels); empty: the schedule's
+    std::vector<int> batch_sizes;  // override the spec's [build] batch_sizes; empty: the spec's
+    int train_batch = 0;           // override the spec's [build] train_batch; 0: the spec's
     bool emit_stmt = false;      // Halide's stmt and HTML per function, for inspection
     bool profile = false;        // Halide's profiler in every function
     bool verbose = false;

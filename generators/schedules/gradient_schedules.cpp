@@ -70,7 +70,9 @@ void schedule_gradients(const std::string &schedule, const std::vector<Func> &ou
         fail("gradient pipeline: schedule '{}' needs a GPU target, got {}", schedule, target.to_string());
     materialize_shared_stages(outputs, skip, gpu);
     if (gpu) {
-        for (Func f : pipeline_funcs(outputs, skip)) gpu_every_definition(f, 128);
+        // At root already: a hand-derived pass scheduled it (the weights it reads, say).
+        for (Func f : pipeline_funcs(outputs, skip))
+            if (!at_root(f.function())) gpu_every_definition(f, 128);
         return;
     }
     if (schedule != "naive" && schedule != "cpu")
