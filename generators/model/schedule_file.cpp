@@ -68,8 +68,8 @@ ModelSchedule parse_model_schedule(const std::string &text, const std::string &p
     if (auto layers = root.get("layers")) {
         const toml::table *table = layers->as_table();
         if (!table) fail("{}: 'layers' must be a table of [layers.NAME] tables", path);
-        if (schedule.base != "cpu" && !table->empty())
-            fail("{}: per-layer settings refine the cpu schedule, but base is '{}'", path, schedule.base);
+        if (schedule.base != "cpu" && !is_gpu_schedule(schedule.base) && !table->empty())
+            fail("{}: per-layer settings refine the cpu and gpu schedules, but base is '{}'", path, schedule.base);
         for (const auto &[key, node] : *table) {
             const std::string layer(key.str());
             const std::string where = fmt::format("{}: [layers.{}]", path, layer);
@@ -81,7 +81,13 @@ ModelSchedule parse_model_schedule(const std::string &text, const std::string &p
                 fail("{}: model {} has no layer '{}' (it has {})", where, spec.name, layer, fmt::join(names, ", "));
             }
             if (!node.is_table()) fail("{}: must be a table", where);
-            schedule.layers[layer] = read_layer(Fields(*node.as_table(), where), layer, spec);
+            const Fields fields(*node.as_table(), where);
+            if (is_gpu_schedule(schedule.base))
+                for (const char *cpu_only : {"vector_width", "vectorize", "compute_at", "inline"})
+                    if (fields.has(cpu_only))
+                        fail("{}: field '{}' refines the cpu schedule; under base '{}' a layer takes tile and threads",
+                             where, cpu_only, schedule.base);
+            schedule.layers[layer] = read_layer(fields, layer, spec);
         }
     }
     return schedule;
