@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Turns the raw benchmark rows into the comparison table, a CSV and a bar chart.
+"""Turns the raw benchmark rows into the comparison table, a CSV and a bar chart. Ratios are
+against PyTorch and against ONNX Runtime's in-library time (its raw time minus its binding's).
 
 usage: report.py RAW_CSV PEAK_GFLOPS THREADS OUT_PREFIX
 """
@@ -22,22 +23,26 @@ def main(raw, peak, threads, prefix):
     table = {}
     for r in rows:
         table.setdefault(r["schedule"], {})[(r["kind"], int(r["batch"]))] = r
-    base = table.get("pytorch", {})
+    peers = [("PyTorch", table.get("pytorch", {})), ("ORT", table.get("ort-in-library", {}))]
     out = []
-    header = ["schedule", "b1 latency us", "x PyTorch", "b64 img/s", "x PyTorch", "b256 img/s", "x PyTorch",
-              "b256 GFLOP/s", "% peak", "train b64 img/s", "x PyTorch", "train GFLOP/s"]
+    header = ["schedule", "b1 latency us", "x PyTorch", "x ORT", "b64 img/s", "x PyTorch", "x ORT", "b256 img/s",
+              "x PyTorch", "x ORT", "b256 GFLOP/s", "% peak", "train b64 img/s", "x PyTorch", "x ORT",
+              "train GFLOP/s"]
     for schedule, cases in table.items():
         line = [schedule]
         for kind, batch, field in COLUMNS:
-            r, b = cases.get((kind, batch)), base.get((kind, batch))
+            r = cases.get((kind, batch))
             value = float(r[field]) if r else None
             line.append(f"{value:.0f}" if value is not None else "-")
-            if value is None or b is None:
-                line.append("-")
-            elif field == "latency_us":
-                line.append(f"{float(b[field]) / value:.2f}")
-            else:
-                line.append(f"{value / float(b[field]):.2f}")
+            # Speed-up over each peer: its latency over ours, or our img/s over its.
+            for _, peer in peers:
+                b = peer.get((kind, batch))
+                if value is None or b is None or value <= 0 or float(b[field]) <= 0:
+                    line.append("-")
+                elif field == "latency_us":
+                    line.append(f"{float(b[field]) / value:.2f}")
+                else:
+                    line.append(f"{value / float(b[field]):.2f}")
             if (kind, batch) == ("inference", 256):
                 gflops = value * FORWARD_FLOP / 1e9 if value else None
                 line += [f"{gflops:.1f}" if gflops else "-", f"{100 * gflops / peak:.1f}" if gflops else "-"]
@@ -59,7 +64,7 @@ def main(raw, peak, threads, prefix):
     with open(data, "w") as f:
         f.write("schedule b64 b256 train64\n")
         for line in out:
-            f.write(" ".join([line[0]] + [x if x != "-" else "0" for x in (line[3], line[5], line[9])]) + "\n")
+            f.write(" ".join([line[0]] + [x if x != "-" else "0" for x in (line[4], line[7], line[12])]) + "\n")
     script = (f"set terminal pngcairo size 1000,500; set output '{prefix}.png'; set style data histograms;"
               "set style fill solid; set logscale y; set ylabel 'images per second';"
               f"set title 'LeNet-5 throughput, {threads} threads';"

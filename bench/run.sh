@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the LeNet-5 variants (one per schedule) and runs them side by side with PyTorch
-# in one run, with a FMA peak measured in the same run. Prints a table and writes
-# bench/results/lenet5.csv and lenet5.png.
+# Builds the LeNet-5 variants (one per schedule) and runs them side by side with PyTorch and
+# ONNX Runtime (npm's onnxruntime-node, on PyTorch's ONNX export of the same network) in one run,
+# with a FMA peak measured in the same run. Prints a table and writes bench/results/lenet5.csv
+# and lenet5.png. ORT and node are benchmark peers only: nothing cnngen builds uses them.
 # Usage: bench/run.sh [THREADS]   (SECONDS per case, SCHEDULES and BUILD override)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,13 +16,13 @@ variants=$build/bench-variants
 # on pass 3 of 5 of its first function after 5 minutes, at 8 GB, on a 2-core machine
 # (SCHEDULES="... adams2019" includes it, inference only).
 declare -A variant_schedule=(
-  [naive]=naive [cpu]=cpu [cpu-chained]=cpu [fused]="$root/models/lenet5-fused.schedule.toml"
-  [mullapudi2016]=mullapudi2016 [li2018]=li2018 [adams2019]=adams2019 [cuda]=cuda)
+  [naive]=naive [cpu]=cpu [cpu-chained]=cpu [fused]="$root/models/lenet5.schedule.toml"
+  [mullapudi2016]=mullapudi2016 [li2018]=li2018 [adams2019]=adams2019 [cuda]=gpu)
 declare -A variant_flags=([cpu-chained]="--train-step chained" [mullapudi2016]=--inference-only
                           [li2018]=--inference-only [adams2019]=--inference-only)
 labels=${SCHEDULES:-"naive cpu cpu-chained fused mullapudi2016 li2018 cuda"}
 mkdir -p "$results" "$variants"
-"$root/scripts/install-deps.sh" --with-torch
+"$root/scripts/install-deps.sh" --with-torch --with-ort
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target cnngen
 g++ -O3 -march=native -pthread "$root/bench/fma_peak.cpp" -o "$variants/fma_peak"
@@ -49,5 +50,15 @@ for label in $labels; do
     awk -F, -v OFS=, -v label="$label" '{ $3 = label; print }' >>"$raw"
 done
 /usr/bin/python3 "$root/bench/pytorch_lenet5.py" --threads "$threads" --seconds "${SECONDS_PER_CASE:-2}" | tail -n +2 >>"$raw"
+# ORT 1.30's install script downloads from outside the registry and fails; the linux x64 CPU
+# library is inside the package.
+ort=$variants/ort
+if [[ ! -d $ort/node_modules/onnxruntime-node ]]; then
+  npm install --prefix "$ort" --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0 >"$ort.log" 2>&1 ||
+    { echo "ort: npm install failed (see $ort.log)"; exit 1; }
+fi
+(cd "$root/bench" && /usr/bin/python3 export_onnx.py "$ort/onnx") >"$ort-export.log" 2>&1
+NODE_PATH=$ort/node_modules node "$root/bench/ort_bench.js" "$ort/onnx" "$threads" "${SECONDS_PER_CASE:-2}" 1,64,256 |
+  tail -n +2 >>"$raw"
 peak=$("$variants/fma_peak" "$threads")
 /usr/bin/python3 "$root/bench/report.py" "$raw" "$peak" "$threads" "$results/lenet5"

@@ -45,9 +45,10 @@ int main(int argc, char **argv) {
                       "x86-64-linux-sse41")
         ->capture_default_str();
     build->add_option("--schedule,-s", options.schedule,
-                      fmt::format("Schedule: {}, or a schedule file (models/lenet5-fused.schedule.toml)",
-                                  fmt::join(cnngen::schedule_names(), ", ")))
-        ->capture_default_str();
+                      fmt::format("Schedule: {}, or a schedule file (models/lenet5.schedule.toml). "
+                                  "Default: SPEC's schedule file next to it (models/lenet5.schedule.toml) when "
+                                  "there is one, else gpu for GPU targets and cpu for the others",
+                                  fmt::join(cnngen::schedule_names(), ", ")));
     build->add_option("-o,--output", options.out_dir, "Output directory (replaced atomically)")->required();
     build->add_option("--name", options.name, "Model name to generate under (default: the spec's name)");
     build->add_flag("!--no-executable", options.executable, "Only the library, headers and CMake config");

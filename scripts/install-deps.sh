@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages cnngen needs that are not already present.
-# Usage: scripts/install-deps.sh [--with-torch] [--tests]
+# Usage: scripts/install-deps.sh [--with-torch] [--with-ort] [--tests]
 #   --with-torch  PyTorch, for benchmarks and cross-checks only
+#   --with-ort    node and npm, to fetch ONNX Runtime (onnxruntime-node) for the benchmark only
 #   --tests       clang and its libFuzzer/sanitizer runtimes, for the fuzz tests; the aarch64
 #                 cross compiler, arm64 libraries and qemu-user, for the cross-build test; pocl
 #                 (OpenCL on the CPU) and the OpenCL loader, to run the GPU schedules anywhere
@@ -11,6 +12,7 @@ packages=(build-essential cmake ninja-build pkg-config libhalide14-0-dev llvm-14
 for flag in "$@"; do
   case $flag in
     --with-torch) packages+=(python3-torch) ;;
+    --with-ort) packages+=(nodejs npm) ;;
     --tests) packages+=(clang-14 libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user libfmt-dev:arm64 zlib1g-dev:arm64
                         pocl-opencl-icd ocl-icd-opencl-dev) ;;
     *) echo "install-deps.sh: unknown flag $flag" >&2; exit 2 ;;

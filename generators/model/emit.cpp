@@ -267,6 +267,26 @@ void generate(const BuildOptions &options, const ModelPlan &plan, const ModelSch
 
 }  // namespace
 
+namespace {
+
+// No --schedule: the schedule file kept beside the spec (lenet5.schedule.toml next to
+// lenet5.toml), else the hand-written schedule for the target's kind of processor.
+// Taken only when it schedules for the target's kind of processor (its base gpu for GPU targets).
+std::string default_schedule(const std::string &requested, const std::string &spec_path, const ModelSpec &spec,
+                             const std::vector<Target> &targets) {
+    if (!requested.empty()) return requested;
+    const bool gpu = targets.front().has_gpu_feature();
+    fs::path beside = fs::path(spec_path);
+    beside.replace_extension(".schedule.toml");
+    if (fs::exists(beside) && is_gpu_schedule(load_model_schedule(beside.string(), spec).base) == gpu) {
+        fmt::print("schedule: {} (beside the spec)\n", beside.string());
+        return beside.string();
+    }
+    return gpu ? "gpu" : "cpu";
+}
+
+}  // namespace
+
 void build_model(const BuildOptions &options) {
     using Clock = std::chrono::steady_clock;
     const auto started = Clock::now();
@@ -289,7 +309,7 @@ void build_model(const BuildOptions &options) {
         fail("cnngen build: --train-batch is {}, expected 1..65536", options.train_batch);
     if (options.train_batch > 0) spec.train_batch = options.train_batch;
     std::vector<Target> targets = parse_targets(options.target);
-    const ModelSchedule schedule = load_model_schedule(options.schedule, spec);
+    const ModelSchedule schedule = load_model_schedule(default_schedule(options.schedule, spec_path, spec, targets), spec);
     PlanOptions plan_options;
     plan_options.training = options.training;
     plan_options.train_step = options.train_step.empty()

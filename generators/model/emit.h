@@ -9,7 +9,8 @@ namespace cnngen {
 struct BuildOptions {
     std::string spec_path;
     std::string target = "host";
-    std::string schedule = "cpu";
+    std::string schedule;  // empty: the spec's own schedule file (NAME.schedule.toml beside it), else the
+                           // best built-in for the target
     std::string out_dir;
     std::string name;            // overrides the spec's name (symbols, files, executable)
     bool executable = true;      // also link DIR/NAME

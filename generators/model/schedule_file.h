@@ -1,6 +1,6 @@
 #pragma once
 // `--schedule`: a built-in name (naive, cpu, cuda, an autoscheduler) or a schedule file
-// next to the model spec (models/lenet5-fused.schedule.toml), checked against the spec.
+// next to the model spec (models/lenet5.schedule.toml), checked against the spec.
 #include "../schedules/model_schedule.h"
 #include "spec.h"
 

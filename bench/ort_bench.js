@@ -1,0 +1,47 @@
+// ONNX Runtime (onnxruntime-node, CPU) on the ONNX export of the bench's LeNet-5, measured the
+// way `MODEL bench` measures: median batch-1 latency, img/s per batch size. Prints CSV rows:
+// "ort" is ORT's raw time through its Node binding, "ort-in-library" subtracts the time of a
+// one-Relu model of the same input (the binding's and session's own per-call cost).
+//
+// usage: node ort_bench.js DIR THREADS SECONDS BATCHES   (DIR holds lenet5.onnx and relu.onnx)
+'use strict';
+const ort = require('onnxruntime-node');
+const path = require('path');
+
+const [dir, threads, seconds, batchList] = process.argv.slice(2);
+const batches = batchList.split(',').map(Number);
+
+async function timed(session, feeds, budgetSeconds) {
+  await session.run(feeds);
+  const times = [];
+  const start = process.hrtime.bigint();
+  const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
+  while (elapsed() < budgetSeconds || times.length < 3) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  times.sort((a, b) => a - b);
+  return {median: times[Math.floor(times.length / 2)], mean: elapsed() / times.length};
+}
+
+async function main() {
+  const options = {graphOptimizationLevel: 'all', intraOpNumThreads: Number(threads), interOpNumThreads: 1,
+                   executionMode: 'sequential'};
+  const lenet5 = await ort.InferenceSession.create(path.join(dir, 'lenet5.onnx'), options);
+  const relu = await ort.InferenceSession.create(path.join(dir, 'relu.onnx'), options);
+  const version = require('onnxruntime-node/package.json').version;
+  console.log('model,target,schedule,kind,batch,latency_us,img_per_s');
+  for (const batch of batches) {
+    const data = Float32Array.from({length: batch * 28 * 28}, () => Math.random());
+    const feeds = {images: new ort.Tensor('float32', data, [batch, 1, 28, 28])};
+    const net = await timed(lenet5, feeds, Number(seconds));
+    const binding = await timed(relu, feeds, Number(seconds) / 2);
+    const rows = [['ort', net.median, net.mean],
+                  ['ort-in-library', net.median - binding.median, net.mean - binding.mean]];
+    for (const [label, median, mean] of rows)
+      console.log(`lenet5,ort-${version},${label},inference,${batch},${(median * 1e6).toFixed(1)},${(batch / mean).toFixed(0)}`);
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
