@@ -12,7 +12,7 @@ packages=(build-essential cmake ninja-build pkg-config libhalide14-0-dev llvm-14
 for flag in "$@"; do
   case $flag in
     --with-torch) packages+=(python3-torch) ;;
-    --with-ort) packages+=(nodejs npm) ;;
+    --with-ort) command -v npm >/dev/null || packages+=(nodejs npm) ;;  # a node that bundles npm will do
     --tests) packages+=(clang-14 libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user libfmt-dev:arm64 zlib1g-dev:arm64
                         pocl-opencl-icd ocl-icd-opencl-dev) ;;
     *) echo "install-deps.sh: unknown flag $flag" >&2; exit 2 ;;
