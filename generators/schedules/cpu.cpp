@@ -122,11 +122,36 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
     }
 }
 
+// Batch 1: each output a dot product along the reduction, which is contiguous in both the
+// weights ([out, in] rows) and the input, so nothing is transposed per call. The reduction is
+// split into `vec` lanes (rfactor), summed in vector registers, the lanes added at the end.
+void schedule_fully_connected_single(const Layer &layer, const Target &target) {
+    Dims d;
+    Func out = layer.output.func, sum = layer.stages.at("sum");
+    const RDom &r = layer.reductions.at("r");
+    const int vec = target.natural_vector_size<float>();
+    Stage update = sum.update();
+    RVar k = r[0];
+    for (int dim = 1; dim < r.dimensions(); ++dim) {
+        RVar fused(r[dim].name() + "_flat");
+        update.fuse(k, r[dim], fused);
+        k = fused;
+    }
+    RVar ko("ko"), ki("ki");
+    Var lane("lane");
+    Func lanes = update.split(k, ko, ki, vec, TailStrategy::GuardWithIf).rfactor(ki, lane);
+    out.compute_root();
+    sum.compute_at(out, d.i);
+    lanes.compute_at(out, d.i).vectorize(lane);
+    lanes.update().vectorize(lane);
+}
+
 void schedule_fully_connected(const Layer &layer, const Target &target, const LayerSchedule &options) {
     Dims d;
     Func out = layer.output.func, sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
+    if (shape[0] == 1) return schedule_fully_connected_single(layer, target);
     const int vec = vector_width(options, target, shape[1]);
     const int sample_tile = divisor_at_most(shape[0], options.tile > 0 ? options.tile : 4);
     // Weights [out, in] transposed once per call so output features are contiguous.
