@@ -1,14 +1,16 @@
-// ONNX Runtime (onnxruntime-node, CPU) on the ONNX export of the bench's LeNet-5, measured the
-// way `MODEL bench` measures: median batch-1 latency, img/s per batch size. Prints CSV rows:
-// "ort" is ORT's raw time through its Node binding, "ort-in-library" subtracts the time of a
-// one-Relu model of the same input (the binding's and session's own per-call cost).
+// ONNX Runtime (onnxruntime-node, CPU) on the ONNX export of a bench model, measured the way
+// `MODEL bench` measures: median batch-1 latency, img/s per batch size. Prints CSV rows: "ort" is
+// ORT's raw time through its Node binding, "ort-in-library" subtracts the time of a one-Relu
+// model of the same input (the binding's and session's own per-call cost).
 //
-// usage: node ort_bench.js DIR THREADS SECONDS BATCHES   (DIR holds lenet5.onnx and relu.onnx)
+// usage: node ort_bench.js DIR MODEL C,H,W THREADS SECONDS BATCHES
+//   (DIR holds MODEL.onnx and MODEL-relu.onnx, from export_onnx.py)
 'use strict';
 const ort = require('onnxruntime-node');
 const path = require('path');
 
-const [dir, threads, seconds, batchList] = process.argv.slice(2);
+const [dir, model, shapeList, threads, seconds, batchList] = process.argv.slice(2);
+const shape = shapeList.split(',').map(Number);
 const batches = batchList.split(',').map(Number);
 
 async function timed(session, feeds, budgetSeconds) {
@@ -28,19 +30,20 @@ async function timed(session, feeds, budgetSeconds) {
 async function main() {
   const options = {graphOptimizationLevel: 'all', intraOpNumThreads: Number(threads), interOpNumThreads: 1,
                    executionMode: 'sequential'};
-  const lenet5 = await ort.InferenceSession.create(path.join(dir, 'lenet5.onnx'), options);
-  const relu = await ort.InferenceSession.create(path.join(dir, 'relu.onnx'), options);
+  const network = await ort.InferenceSession.create(path.join(dir, `${model}.onnx`), options);
+  const relu = await ort.InferenceSession.create(path.join(dir, `${model}-relu.onnx`), options);
   const version = require('onnxruntime-node/package.json').version;
   console.log('model,target,schedule,kind,batch,latency_us,img_per_s');
   for (const batch of batches) {
-    const data = Float32Array.from({length: batch * 28 * 28}, () => Math.random());
-    const feeds = {images: new ort.Tensor('float32', data, [batch, 1, 28, 28])};
-    const net = await timed(lenet5, feeds, Number(seconds));
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = Float32Array.from({length: batch * size}, () => Math.random());
+    const feeds = {images: new ort.Tensor('float32', data, [batch, ...shape])};
+    const net = await timed(network, feeds, Number(seconds));
     const binding = await timed(relu, feeds, Number(seconds) / 2);
     const rows = [['ort', net.median, net.mean],
                   ['ort-in-library', net.median - binding.median, net.mean - binding.mean]];
     for (const [label, median, mean] of rows)
-      console.log(`lenet5,ort-${version},${label},inference,${batch},${(median * 1e6).toFixed(1)},${(batch / mean).toFixed(0)}`);
+      console.log(`${model},ort-${version},${label},inference,${batch},${(median * 1e6).toFixed(1)},${(batch / mean).toFixed(0)}`);
   }
 }
 

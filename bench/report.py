@@ -1,77 +1,94 @@
 #!/usr/bin/python3
-"""Turns the raw benchmark rows into the comparison table, a CSV and a bar chart. Ratios are
-against PyTorch and against ONNX Runtime's in-library time (its raw time minus its binding's).
+"""Turns the raw benchmark rows into one comparison table per model, a CSV and a bar chart each.
+Ratios are against PyTorch and against ONNX Runtime's in-library time (its raw time minus its
+binding's).
 
-usage: report.py RAW_CSV PEAK_GFLOPS THREADS OUT_PREFIX
+usage: report.py RAW_CSV PEAK_GFLOPS THREADS OUT_DIR   (writes OUT_DIR/MODEL.csv and MODEL.png)
 """
 import csv
+import os
 import subprocess
 import sys
 
-# Multiply-adds of one LeNet-5 forward pass (models/lenet5.toml):
-# conv1 28*28*6*25, conv2 10*10*16*150, fc1 400*120, fc2 120*84, fc3 84*10.
-FORWARD_FLOP = 2 * (28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10)
-# A training step is the forward pass plus the gradients of inputs and of weights.
-TRAIN_FLOP = 3 * FORWARD_FLOP
-COLUMNS = [("inference", 1, "latency_us"), ("inference", 64, "img_per_s"),
-           ("inference", 256, "img_per_s"), ("train_step", 64, "img_per_s")]
+# Multiply-adds of one forward pass, layer by layer (models/*.toml); a training step is taken as
+# three forward passes (the forward, the input gradients, the weight gradients).
+FORWARD_MACS = {
+    # conv1 28*28*6*25, conv2 10*10*16*150, fc1 400*120, fc2 120*84, fc3 84*10
+    "lenet5": 28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10,
+    # conv1 16*16*32*75, conv2 7*7*64*288, conv3 3*3*96*288 (2 groups), fc1 864*256, fc2 256*10
+    "alexnet_small": 16 * 16 * 32 * 75 + 7 * 7 * 64 * 288 + 3 * 3 * 96 * 288 + 864 * 256 + 256 * 10,
+}
+FORWARD_MACS["lenet5_classic"] = FORWARD_MACS["lenet5"]
+PEERS = [("PyTorch", "pytorch"), ("ORT", "ort-in-library")]
 
 
-def main(raw, peak, threads, prefix):
-    peak = float(peak)
-    rows = list(csv.DictReader(open(raw)))
+def ratio(value, peer, field):
+    if value is None or peer is None or value <= 0 or float(peer[field]) <= 0:
+        return "-"
+    peer_value = float(peer[field])
+    # Speed-up: the peer's latency over ours, or our img/s over the peer's.
+    return f"{peer_value / value:.2f}" if field == "latency_us" else f"{value / peer_value:.2f}"
+
+
+def model_table(model, rows, peak):
     table = {}
     for r in rows:
         table.setdefault(r["schedule"], {})[(r["kind"], int(r["batch"]))] = r
-    peers = [("PyTorch", table.get("pytorch", {})), ("ORT", table.get("ort-in-library", {}))]
+    batches = sorted({int(r["batch"]) for r in rows if r["kind"] == "inference"})
+    trains = sorted({int(r["batch"]) for r in rows if r["kind"] == "train_step"})
+    columns = [("inference", b, "latency_us" if b == 1 else "img_per_s") for b in batches]
+    columns += [("train_step", b, "img_per_s") for b in trains]
+    header = ["schedule"]
+    for kind, batch, field in columns:
+        name = f"b{batch} latency us" if field == "latency_us" else (
+            f"b{batch} img/s" if kind == "inference" else f"train b{batch} img/s")
+        header += [name] + [f"x {label}" for label, _ in PEERS]
+    header.append(f"b{batches[-1]} % peak")
+    flop = 2 * FORWARD_MACS[model]
     out = []
-    header = ["schedule", "b1 latency us", "x PyTorch", "x ORT", "b64 img/s", "x PyTorch", "x ORT", "b256 img/s",
-              "x PyTorch", "x ORT", "b256 GFLOP/s", "% peak", "train b64 img/s", "x PyTorch", "x ORT",
-              "train GFLOP/s"]
     for schedule, cases in table.items():
         line = [schedule]
-        for kind, batch, field in COLUMNS:
+        for kind, batch, field in columns:
             r = cases.get((kind, batch))
             value = float(r[field]) if r else None
             line.append(f"{value:.0f}" if value is not None else "-")
-            # Speed-up over each peer: its latency over ours, or our img/s over its.
-            for _, peer in peers:
-                b = peer.get((kind, batch))
-                if value is None or b is None or value <= 0 or float(b[field]) <= 0:
-                    line.append("-")
-                elif field == "latency_us":
-                    line.append(f"{float(b[field]) / value:.2f}")
-                else:
-                    line.append(f"{value / float(b[field]):.2f}")
-            if (kind, batch) == ("inference", 256):
-                gflops = value * FORWARD_FLOP / 1e9 if value else None
-                line += [f"{gflops:.1f}" if gflops else "-", f"{100 * gflops / peak:.1f}" if gflops else "-"]
-        train = cases.get(("train_step", 64))
-        line.append(f"{float(train['img_per_s']) * TRAIN_FLOP / 1e9:.1f}" if train else "-")
+            line += [ratio(value, table.get(peer, {}).get((kind, batch)), field) for _, peer in PEERS]
+        largest = cases.get(("inference", batches[-1]))
+        line.append(f"{100 * float(largest['img_per_s']) * flop / 1e9 / peak:.1f}" if largest else "-")
         out.append(line)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *out)]
-    fmt = "  ".join("{:>%d}" % w for w in widths)
-    print(f"\nLeNet-5, {threads} threads, FMA peak {peak:.1f} GFLOP/s (measured in this run)")
-    print(fmt.format(*header))
-    for line in out:
-        print(fmt.format(*line))
-    with open(prefix + ".csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(out)
-    # Bar chart of img/s per schedule and case, through gnuplot.
-    data = prefix + ".dat"
-    with open(data, "w") as f:
-        f.write("schedule b64 b256 train64\n")
+    return header, out
+
+
+def main(raw, peak, threads, out_dir):
+    peak = float(peak)
+    rows = list(csv.DictReader(open(raw)))
+    for model in dict.fromkeys(r["model"] for r in rows):
+        header, out = model_table(model, [r for r in rows if r["model"] == model], peak)
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *out)]
+        fmt = "  ".join("{:>%d}" % w for w in widths)
+        print(f"\n{model}, {threads} threads, FMA peak {peak:.1f} GFLOP/s (measured in this run)")
+        print(fmt.format(*header))
         for line in out:
-            f.write(" ".join([line[0]] + [x if x != "-" else "0" for x in (line[4], line[7], line[12])]) + "\n")
-    script = (f"set terminal pngcairo size 1000,500; set output '{prefix}.png'; set style data histograms;"
-              "set style fill solid; set logscale y; set ylabel 'images per second';"
-              f"set title 'LeNet-5 throughput, {threads} threads';"
-              f"plot '{data}' using 2:xtic(1) title 'inference b64', '' using 3 title 'inference b256',"
-              " '' using 4 title 'training b64'")
-    if subprocess.run(["gnuplot", "-e", script]).returncode == 0:
-        print(f"\nwrote {prefix}.csv and {prefix}.png")
+            print(fmt.format(*line))
+        prefix = os.path.join(out_dir, model)
+        with open(prefix + ".csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(out)
+        # Bar chart of the img/s columns per schedule, through gnuplot.
+        rates = [k for k, name in enumerate(header) if name.endswith("img/s")]
+        data = prefix + ".dat"
+        with open(data, "w") as f:
+            f.write(" ".join(["schedule"] + [header[k].replace(" ", "_") for k in rates]) + "\n")
+            for line in out:
+                f.write(" ".join([line[0]] + [line[k] if line[k] != "-" else "0" for k in rates]) + "\n")
+        plots = ", ".join(f"'{data}' using {n + 2}{':xtic(1)' if n == 0 else ''} title '{header[k]}'"
+                          for n, k in enumerate(rates))
+        script = (f"set terminal pngcairo size 1000,500; set output '{prefix}.png'; set style data histograms;"
+                  "set style fill solid; set logscale y; set ylabel 'images per second';"
+                  f"set title '{model} throughput, {threads} threads'; plot {plots}")
+        if subprocess.run(["gnuplot", "-e", script]).returncode == 0:
+            print(f"wrote {prefix}.csv and {prefix}.png")
 
 
 if __name__ == "__main__":

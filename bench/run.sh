@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Builds the LeNet-5 variants (one per schedule) and runs them side by side with PyTorch and
-# ONNX Runtime (npm's onnxruntime-node, on PyTorch's ONNX export of the same network) in one run,
-# with a FMA peak measured in the same run. Prints a table and writes bench/results/lenet5.csv
-# and lenet5.png. ORT and node are benchmark peers only: nothing cnngen builds uses them.
-# Usage: bench/run.sh [THREADS]   (SECONDS per case, SCHEDULES and BUILD override)
+# Builds every shipped model (LeNet-5 once per variant: schedules, the schedule file beside the
+# spec, the chained training step; lenet5-classic and alexnet-small as `cnngen build` makes them
+# by default) and runs them side by side with PyTorch and ONNX Runtime (npm's onnxruntime-node,
+# on PyTorch's ONNX export of the same network) in one run, with a FMA peak measured in the same
+# run. Prints a table per model and writes bench/results/MODEL.csv and MODEL.png. ORT and node
+# are benchmark peers only: nothing cnngen builds uses them.
+# Usage: bench/run.sh [THREADS]   (SECONDS_PER_CASE, SCHEDULES, MODELS and BUILD override)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-$(nproc)}
 build=${BUILD:-$root/build}
 results=$root/bench/results
 variants=$build/bench-variants
-# Variants: label, schedule (a built-in name or a schedule file), extra `cnngen build` flags.
+seconds=${SECONDS_PER_CASE:-2}
+# LeNet-5 variants: label, schedule (a built-in name or a schedule file), extra `cnngen build` flags.
 # Mullapudi2016 fails with an internal error on LeNet-5's training step (fused or chained) and
 # Li2018 on its batch-256 inference ("Atomic predicated store"), so both are inference only. Adams2019 is left out by default: on LeNet-5 it was still
 # on pass 3 of 5 of its first function after 5 minutes, at 8 GB, on a 2-core machine
@@ -21,6 +24,9 @@ declare -A variant_schedule=(
 declare -A variant_flags=([cpu-chained]="--train-step chained" [mullapudi2016]=--inference-only
                           [li2018]=--inference-only [adams2019]=--inference-only)
 labels=${SCHEDULES:-"naive cpu cpu-chained fused mullapudi2016 li2018 cuda"}
+# The other models, by spec name and input shape (C,H,W), in their default build.
+declare -A model_shape=([lenet5]=1,28,28 [lenet5-classic]=1,28,28 [alexnet-small]=3,32,32)
+models=${MODELS:-"lenet5 lenet5-classic alexnet-small"}
 mkdir -p "$results" "$variants"
 "$root/scripts/install-deps.sh" --with-torch --with-ort
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -29,7 +35,13 @@ g++ -O3 -march=native -pthread "$root/bench/fma_peak.cpp" -o "$variants/fma_peak
 
 raw=$results/raw.csv
 echo "model,target,schedule,kind,batch,latency_us,img_per_s" >"$raw"
+# cnngen's own rows: the library's `bench` CSV, the schedule column replaced by LABEL.
+run_cnngen_bench() {  # EXECUTABLE LABEL
+  "$1" --threads "$threads" bench --csv --seconds "$seconds" | tail -n +2 |
+    awk -F, -v OFS=, -v label="$2" '{ $3 = label; print }' >>"$raw"
+}
 for label in $labels; do
+  [[ " $models " == *" lenet5 "* ]] || break
   schedule=${variant_schedule[$label]:?"unknown variant $label (known: ${!variant_schedule[*]})"}
   target=host
   [[ $label == cuda ]] && target=host-cuda-cuda_capability_80
@@ -45,11 +57,16 @@ for label in $labels; do
     echo "cuda: built (PTX embedded), not run: no CUDA driver on this machine"
     continue
   fi
-  # The variant's label replaces the schedule column (cpu-chained records schedule cpu).
-  "$variants/$label/lenet5" --threads "$threads" bench --csv --seconds "${SECONDS_PER_CASE:-2}" | tail -n +2 |
-    awk -F, -v OFS=, -v label="$label" '{ $3 = label; print }' >>"$raw"
+  run_cnngen_bench "$variants/$label/lenet5" "$label"  # cpu-chained records schedule cpu
 done
-/usr/bin/python3 "$root/bench/pytorch_lenet5.py" --threads "$threads" --seconds "${SECONDS_PER_CASE:-2}" | tail -n +2 >>"$raw"
+for model in $models; do
+  [[ $model == lenet5 ]] && continue
+  name=${model//-/_}
+  "$build/generators/cnngen" build "$root/models/$model.toml" -o "$variants/$name" >"$variants/$name.log" 2>&1 ||
+    { echo "$model: generation failed (see $variants/$name.log)"; continue; }
+  echo "$model: generated (default build)"
+  run_cnngen_bench "$variants/$name/$name" default
+done
 # ORT 1.30's install script downloads from outside the registry and fails; the linux x64 CPU
 # library is inside the package.
 ort=$variants/ort
@@ -57,8 +74,17 @@ if [[ ! -d $ort/node_modules/onnxruntime-node ]]; then
   npm install --prefix "$ort" --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0 >"$ort.log" 2>&1 ||
     { echo "ort: npm install failed (see $ort.log)"; exit 1; }
 fi
-(cd "$root/bench" && /usr/bin/python3 export_onnx.py "$ort/onnx") >"$ort-export.log" 2>&1
-NODE_PATH=$ort/node_modules node "$root/bench/ort_bench.js" "$ort/onnx" "$threads" "${SECONDS_PER_CASE:-2}" 1,64,256 |
-  tail -n +2 >>"$raw"
+for model in $models; do
+  name=${model//-/_}
+  # The batch sizes the spec builds, and its training batch.
+  spec=$root/models/$model.toml
+  batches=$(sed -n 's/^batch_sizes *= *\[\(.*\)\].*/\1/p' "$spec" | tr -d ' ')
+  train_batch=$(sed -n 's/^train_batch *= *\([0-9]*\).*/\1/p' "$spec")
+  /usr/bin/python3 "$root/bench/pytorch_models.py" --model "$name" --threads "$threads" --batches "$batches" \
+    --train-batch "$train_batch" --seconds "$seconds" | tail -n +2 >>"$raw"
+  (cd "$root/bench" && /usr/bin/python3 export_onnx.py "$name" "$ort/onnx") >"$ort-export.log" 2>&1
+  NODE_PATH=$ort/node_modules node "$root/bench/ort_bench.js" "$ort/onnx" "$name" "${model_shape[$model]}" "$threads" \
+    "$seconds" "$batches" | tail -n +2 >>"$raw"
+done
 peak=$("$variants/fma_peak" "$threads")
-/usr/bin/python3 "$root/bench/report.py" "$raw" "$peak" "$threads" "$results/lenet5"
+/usr/bin/python3 "$root/bench/report.py" "$raw" "$peak" "$threads" "$results"

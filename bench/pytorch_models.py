@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""PyTorch 1.13 baselines for the shipped models (models/*.toml), measured the way `MODEL bench`
+measures: batch-1 latency (median), inference img/s per batch size, training img/s (SGD lr 0.01,
+momentum 0.9) at the training batch. Prints CSV rows.
+
+usage: pytorch_models.py --model lenet5 --threads N --batches 1,64,256 --train-batch 64 --seconds S
+"""
+import argparse
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class LeNet5(nn.Module):
+    """models/lenet5.toml: ReLU and max pooling."""
+    input_shape = (1, 28, 28)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(400, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class LeNet5Classic(LeNet5):
+    """models/lenet5-classic.toml: the same shapes with tanh and average pooling."""
+
+    def forward(self, x):
+        x = F.avg_pool2d(torch.tanh(self.conv1(x)), 2)
+        x = F.avg_pool2d(torch.tanh(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        return self.fc3(torch.tanh(self.fc2(torch.tanh(self.fc1(x)))))
+
+
+class AlexNetSmall(nn.Module):
+    """models/alexnet-small.toml: strides, LRN (n 5, kappa 2, gamma 1e-4, beta 0.75 is PyTorch's
+    size 5, alpha 5e-4, k 2) and a grouped convolution."""
+    input_shape = (3, 32, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 5, stride=2, padding=2)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.conv3 = nn.Conv2d(64, 96, 3, padding=1, groups=2)
+        self.norm = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
+        self.fc1 = nn.Linear(96 * 3 * 3, 256)
+        self.fc2 = nn.Linear(256, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.norm(F.relu(self.conv1(x))), 3, 2)
+        x = F.max_pool2d(self.norm(F.relu(self.conv2(x))), 3, 2)
+        x = torch.flatten(F.relu(self.conv3(x)), 1)
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+MODELS = {"lenet5": LeNet5, "lenet5_classic": LeNet5Classic, "alexnet_small": AlexNetSmall}
+
+
+def timed(fn, seconds):
+    fn()
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds or len(times) < 3:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    total = time.perf_counter() - start
+    return sorted(times)[len(times) // 2], total / len(times)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="lenet5", choices=sorted(MODELS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", default="1,64,256")
+    parser.add_argument("--train-batch", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = MODELS[args.model]()
+    name, version, shape = args.model, torch.__version__, model.input_shape
+    print("model,target,schedule,kind,batch,latency_us,img_per_s")
+    model.eval()
+    with torch.no_grad():
+        for batch in [int(b) for b in args.batches.split(",")]:
+            x = torch.rand(batch, *shape)
+            median, mean = timed(lambda: model(x), args.seconds)
+            print(f"{name},pytorch-{version},pytorch,inference,{batch},{median * 1e6:.1f},{batch / mean:.0f}")
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.rand(args.train_batch, *shape)
+    y = torch.randint(0, 10, (args.train_batch,))
+
+    def step():
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    median, mean = timed(step, args.seconds)
+    print(f"{name},pytorch-{version},pytorch,train_step,{args.train_batch},{mean * 1e6:.1f},"
+          f"{args.train_batch / mean:.0f}")
+
+
+if __name__ == "__main__":
+    main()
