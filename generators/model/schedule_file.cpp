@@ -20,8 +20,12 @@ LayerSchedule read_layer(const Fields &f, const std::string &layer, const ModelS
     options.vector_width = f.has("vector_width") ? f.integer("vector_width", std::nullopt, 1) : 0;
     options.tile = f.has("tile") ? f.integer("tile", std::nullopt, 1) : 0;
     options.threads = f.has("threads") ? f.integer("threads", std::nullopt, 1) : 0;
-    if (options.threads > 32)  // a conv2d block is threads x threads, and GPUs allow 1024 per block
-        fail("{}: field 'threads' is {}, expected at most 32", f.where(), options.threads);
+    // GPUs allow 1024 threads per block: image layers use threads x threads, fully connected threads.
+    bool fully_connected = false;
+    for (const LayerSpec &l : spec.layers) fully_connected = fully_connected || (l.name == layer && l.kind == "fully_connected");
+    const int most_threads = fully_connected ? 1024 : 32;
+    if (options.threads > most_threads)
+        fail("{}: field 'threads' is {}, expected at most {}", f.where(), options.threads, most_threads);
     options.compute_at = f.string("compute_at", "");
     options.vectorize = f.string("vectorize", "");
     if (!options.vectorize.empty() && options.vectorize != "x" && options.vectorize != "channels")

@@ -4,8 +4,9 @@
 // - Convolution: a block owns a tile of output pixels for a group of output channels of one
 //   sample; each thread accumulates several output channels in registers (every input value
 //   it loads feeds that many FMAs) and the block's input window is staged in shared memory.
-// - Fully connected: a tiled GEMM; each thread keeps several samples' sums in registers, so
-//   every weight it loads feeds that many FMAs; blocks tile features and the batch.
+// - Fully connected: register-tiled; each thread keeps several samples' sums in registers, so
+//   every weight it loads feeds that many FMAs; blocks tile features and the batch. (Weights are
+//   read from global memory, not staged in shared tiles.)
 // - Element-wise and windowed layers: a thread per output element, blocks over channels and
 //   samples. ReLU is inlined into its consumer (no kernel and no round trip of its own).
 #include "cpu_tiles.h"
@@ -79,7 +80,8 @@ void gpu_conv(const Layer &layer, const LayerSchedule &options, bool stage_input
     const int window_x = (tx - 1) * size_or(layer, "stride_x", 1) + (kw - 1) * size_or(layer, "dilation_x", 1) + 1;
     const int window_y = (ty - 1) * size_or(layer, "stride_y", 1) + (kh - 1) * size_or(layer, "dilation_y", 1) + 1;
     const long long bytes = 4LL * window_x * window_y * channels;
-    if (stage_input && kw > 0 && kh > 0 && channels > 0 && bytes <= kSharedBytes)
+    // The window is loaded a thread per point: it must fit a block's 1024 threads as well.
+    if (stage_input && kw > 0 && kh > 0 && channels > 0 && bytes <= kSharedBytes && window_x * window_y <= 1024)
         padded.compute_at(out, xo).store_in(MemoryType::GPUShared).gpu_threads(d.x, d.y);
 }
 

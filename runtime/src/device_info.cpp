@@ -61,9 +61,12 @@ std::string opencl_device(CallContext &context) {
     _cl_context *cl_context = nullptr;
     _cl_command_queue *queue = nullptr;
     context.clear_error();
-    if (halide_acquire_cl_context(context.user_context(), &cl_context, &queue, true) != 0 || !queue) {
-        if (halide_release_cl_context) halide_release_cl_context(context.user_context());
+    // A failed acquire has released the runtime's lock itself: release only what was acquired.
+    if (halide_acquire_cl_context(context.user_context(), &cl_context, &queue, true) != 0)
         return failure("no OpenCL device", context);
+    if (!queue) {
+        halide_release_cl_context(context.user_context());
+        return failure("no OpenCL command queue", context);
     }
     using InfoFn = int (*)(void *, unsigned, size_t, void *, size_t *);
     void *library = driver_library({"libOpenCL.so.1", "libOpenCL.so"});
@@ -87,9 +90,11 @@ std::string cuda_device(CallContext &context) {
     if (!open_device(halide_cuda_device_interface, context)) return failure("no CUDA device", context);
     void *cuda_context = nullptr;
     context.clear_error();
-    if (halide_cuda_acquire_context(context.user_context(), &cuda_context, true) != 0 || !cuda_context) {
-        if (halide_cuda_release_context) halide_cuda_release_context(context.user_context());
+    if (halide_cuda_acquire_context(context.user_context(), &cuda_context, true) != 0)
         return failure("no CUDA device", context);
+    if (!cuda_context) {
+        halide_cuda_release_context(context.user_context());
+        return failure("no CUDA context", context);
     }
     void *library = driver_library({"libcuda.so.1", "libcuda.so"});
     auto push = symbol<int (*)(void *)>(library, "cuCtxPushCurrent_v2");

@@ -123,8 +123,8 @@ ResidentBuffer<T> &tensor_for(std::map<int, ResidentBuffer<T>> &tensors, int bat
 
 // Copies `count` rows of `row` elements into the staged input and zeroes the rest.
 template <typename T>
-void stage(ResidentBuffer<T> &tensor, CallContext &context, const T *source, size_t count, size_t row) {
-    std::vector<T> &host = tensor.write(context);
+void stage(ResidentBuffer<T> &tensor, const T *source, size_t count, size_t row) {
+    std::vector<T> &host = tensor.overwrite();
     std::copy(source, source + count * row, host.begin());
     std::fill(host.begin() + std::ptrdiff_t(count * row), host.end(), T(0));
 }
@@ -191,7 +191,8 @@ std::vector<int> Model::inference_batches() const {
 std::string Model::device() const {
     const std::string api = device_api(description_.target);
     if (api.empty()) return "CPU";
-    std::lock_guard<std::mutex> lock(state_->host_copy);  // for the context
+    auto lock = lock_for_reading();  // the state's context is also the writers'
+    std::lock_guard<std::mutex> context(state_->host_copy);
     return api + ": " + device_name(api, state_->context);
 }
 
@@ -201,8 +202,8 @@ void Model::initialize(uint32_t seed) {
     for (size_t k = 0; k < state_->parameters.size(); ++k) {
         const float bound = 1.0f / std::sqrt(float(std::max(1, description_.parameters[k].fan_in)));
         std::uniform_real_distribution<float> dist(-bound, bound);
-        for (float &v : state_->parameters[k].write(state_->context)) v = dist(rng);
-        std::vector<float> &velocity = state_->velocities[k].write(state_->context);
+        for (float &v : state_->parameters[k].overwrite()) v = dist(rng);
+        std::vector<float> &velocity = state_->velocities[k].overwrite();
         std::fill(velocity.begin(), velocity.end(), 0.0f);
     }
 }
@@ -215,15 +216,15 @@ std::vector<Tensor> copy_out(std::vector<ResidentBuffer<float>> &tensors, CallCo
     return values;
 }
 
-void copy_in(const ModelDescription &d, std::vector<ResidentBuffer<float>> &tensors, const std::vector<Tensor> &values,
-             CallContext &context) {
+void copy_in(const ModelDescription &d, std::vector<ResidentBuffer<float>> &tensors, const std::vector<Tensor> &values) {
     if (values.size() != tensors.size())
         runtime_fail("{}: {} tensors given, the model has {}", d.name, values.size(), tensors.size());
     for (size_t k = 0; k < tensors.size(); ++k)
         if (values[k].shape != tensors[k].shape() || values[k].data.size() != element_count(values[k].shape))
             runtime_fail("{}: tensor '{}' has shape {} ({} values), expected {}", d.name, d.parameters[k].name,
                          shape_text(values[k].shape), values[k].data.size(), shape_text(tensors[k].shape()));
-    for (size_t k = 0; k < tensors.size(); ++k) tensors[k].write(context) = values[k].data;
+    for (size_t k = 0; k < tensors.size(); ++k)
+        std::copy(values[k].data.begin(), values[k].data.end(), tensors[k].overwrite().begin());
 }
 
 }  // namespace
@@ -242,12 +243,12 @@ std::vector<Tensor> Model::velocities() const {
 
 void Model::set_parameters(const std::vector<Tensor> &values) {
     auto lock = lock_for_writing();
-    copy_in(description_, state_->parameters, values, state_->context);
+    copy_in(description_, state_->parameters, values);
 }
 
 void Model::set_velocities(const std::vector<Tensor> &values) {
     auto lock = lock_for_writing();
-    copy_in(description_, state_->velocities, values, state_->context);
+    copy_in(description_, state_->velocities, values);
 }
 
 void Model::load_weights(const std::string &dir) {
@@ -348,7 +349,7 @@ std::vector<float> Model::logits(const float *images, int count) {
         call.batch = batch;
         call.images = &tensor_for(scratch->images, batch, description_.input_shape);
         call.logits = &tensor_for(scratch->logits, batch, {classes()});
-        stage(*call.images, scratch->context, images + size_t(done) * sample_size(), size_t(used), size_t(sample_size()));
+        stage(*call.images, images + size_t(done) * sample_size(), size_t(used), size_t(sample_size()));
         invoke(*find(PipelineKind::forward, batch), call, *scratch);
         const std::vector<float> &out = call.logits->read(scratch->context);
         std::copy(out.begin(), out.begin() + size_t(used) * classes(), result.begin() + size_t(done) * classes());
@@ -372,8 +373,8 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
     call.labels = &tensor_for(scratch.labels, batch, {});
     call.logits = &tensor_for(scratch.logits, batch, {classes()});
     call.loss = &scratch.loss;
-    stage(*call.images, scratch.context, images, size_t(batch), size_t(sample_size()));
-    stage(*call.labels, scratch.context, labels, size_t(batch), 1);
+    stage(*call.images, images, size_t(batch), size_t(sample_size()));
+    stage(*call.labels, labels, size_t(batch), 1);
     if (const PipelineEntry *fused = find(PipelineKind::train_step, batch))
         invoke(*fused, call, scratch, &sgd);
     else

@@ -28,7 +28,8 @@ public:
         buffer_ = Halide::Runtime::Buffer<T>(data_.data(), sizes);
     }
     ResidentBuffer(ResidentBuffer &&) = default;  // the vector's storage, and so the buffer's host, moves along
-    ResidentBuffer &operator=(ResidentBuffer &&) = default;
+    // Would free the target's device memory with no user context, where a failure aborts.
+    ResidentBuffer &operator=(ResidentBuffer &&) = delete;
 
     const std::vector<int> &shape() const { return shape_; }
     bool allocated() const { return buffer_.data() != nullptr; }
@@ -42,18 +43,17 @@ public:
             runtime_fail("copying a tensor of shape ({}) back from the device failed: {}", shape_text(), context.error());
         return data_;
     }
-    // The host data, current, for the caller to change: the next call uploads it.
-    std::vector<T> &write(CallContext &context) {
-        read(context);
+    // The host data for the caller to replace entirely (what the device holds is dropped, not
+    // copied back); the next call uploads it.
+    std::vector<T> &overwrite() {
+        buffer_.set_device_dirty(false);
         buffer_.set_host_dirty();
         return data_;
     }
-    // Frees the device copy (after bringing its results back). Errors are reported, not thrown:
+    // Frees the device copy, dropping what it holds. Errors go to the context, not thrown:
     // this runs from destructors.
     void release_device(CallContext &context) {
-        if (!buffer_.raw_buffer() || !buffer_.raw_buffer()->device) return;
-        if (buffer_.device_dirty()) buffer_.copy_to_host(context.user_context());
-        buffer_.device_free(context.user_context());
+        if (buffer_.raw_buffer() && buffer_.raw_buffer()->device) buffer_.device_free(context.user_context());
     }
 
 private:
