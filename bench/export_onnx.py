@@ -3,7 +3,8 @@
 one-Relu model of the same input, whose time is ORT's per-call cost outside the network
 (binding, session run, tensor copies): subtracted to give ORT's in-library time.
 
-usage: export_onnx.py MODEL DIR   (writes DIR/MODEL.onnx and DIR/MODEL-relu.onnx)
+usage: export_onnx.py MODEL DIR   (writes DIR/MODEL.onnx and DIR/MODEL-relu.onnx; prints the
+       model's input shape C,H,W as the last line)
 """
 import os
 import sys
@@ -31,6 +32,7 @@ def main():
     model = MODELS[name]()
     export(model, model.input_shape, os.path.join(out, name + ".onnx"))
     export(Relu(), model.input_shape, os.path.join(out, name + "-relu.onnx"))
+    print(",".join(str(d) for d in model.input_shape))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def main():
         F.cross_entropy(model(x), y).backward()
         optimizer.step()
 
-    median, mean = timed(step, args.seconds)
+    _, mean = timed(step, args.seconds)  # a step's mean time, as `MODEL bench` reports training
     print(f"{name},pytorch-{version},pytorch,train_step,{args.train_batch},{mean * 1e6:.1f},"
           f"{args.train_batch / mean:.0f}")
 

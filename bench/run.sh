@@ -24,8 +24,7 @@ declare -A variant_schedule=(
 declare -A variant_flags=([cpu-chained]="--train-step chained" [mullapudi2016]=--inference-only
                           [li2018]=--inference-only [adams2019]=--inference-only)
 labels=${SCHEDULES:-"naive cpu cpu-chained fused mullapudi2016 li2018 cuda"}
-# The other models, by spec name and input shape (C,H,W), in their default build.
-declare -A model_shape=([lenet5]=1,28,28 [lenet5-classic]=1,28,28 [alexnet-small]=3,32,32)
+# The models, by spec name; all but LeNet-5 in their default build only.
 models=${MODELS:-"lenet5 lenet5-classic alexnet-small"}
 mkdir -p "$results" "$variants"
 "$root/scripts/install-deps.sh" --with-torch --with-ort
@@ -82,8 +81,9 @@ for model in $models; do
   train_batch=$(sed -n 's/^train_batch *= *\([0-9]*\).*/\1/p' "$spec")
   /usr/bin/python3 "$root/bench/pytorch_models.py" --model "$name" --threads "$threads" --batches "$batches" \
     --train-batch "$train_batch" --seconds "$seconds" | tail -n +2 >>"$raw"
-  (cd "$root/bench" && /usr/bin/python3 export_onnx.py "$name" "$ort/onnx") >"$ort-export.log" 2>&1
-  NODE_PATH=$ort/node_modules node "$root/bench/ort_bench.js" "$ort/onnx" "$name" "${model_shape[$model]}" "$threads" \
+  shape=$(cd "$root/bench" && /usr/bin/python3 export_onnx.py "$name" "$ort/onnx" 2>"$ort-$name-export.log" | tail -1) ||
+    { echo "$model: ONNX export failed (see $ort-$name-export.log)"; exit 1; }
+  NODE_PATH=$ort/node_modules node "$root/bench/ort_bench.js" "$ort/onnx" "$name" "$shape" "$threads" \
     "$seconds" "$batches" | tail -n +2 >>"$raw"
 done
 peak=$("$variants/fma_peak" "$threads")

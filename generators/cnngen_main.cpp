@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
                       "kernel per layer, a loss kernel and an SGD kernel, called in turn by the runtime "
                       "(default: the schedule file's train_step, else fused)")
         ->check(CLI::IsMember({"fused", "chained"}));
-    build->add_option("--batch-sizes", options.batch_sizes, "Inference batch sizes, replacing the spec's (1,7)")
+    build->add_option("--batch-sizes", options.batch_sizes, "Inference batch sizes, replacing the spec's (e.g. 1,7)")
         ->delimiter(',');
     build->add_option("--train-batch", options.train_batch, "Training batch size, replacing the spec's");
     build->add_flag("--emit-stmt", options.emit_stmt, "Also write Halide's .stmt and .html per function");

@@ -182,10 +182,6 @@ endif()
                        fmt::arg("runtime_include", runtime_include), fmt::arg("halide_include", halide_include));
 }
 
-}  // namespace
-
-namespace {
-
 // Generates every function of the plan into `staging` and links the library there.
 void generate(const BuildOptions &options, const ModelPlan &plan, const ModelSchedule &schedule,
               const std::vector<Target> &targets, const Toolchain &tools, const fs::path &staging) {
@@ -265,24 +261,23 @@ void generate(const BuildOptions &options, const ModelPlan &plan, const ModelSch
     }
 }
 
-}  // namespace
-
-namespace {
-
 // No --schedule: the schedule file kept beside the spec (lenet5.schedule.toml next to
 // lenet5.toml), else the hand-written schedule for the target's kind of processor.
 // Taken only when it schedules for the target's kind of processor (its base gpu for GPU targets).
-std::string default_schedule(const std::string &requested, const std::string &spec_path, const ModelSpec &spec,
-                             const std::vector<Target> &targets) {
-    if (!requested.empty()) return requested;
+ModelSchedule default_schedule(const std::string &requested, const std::string &spec_path, const ModelSpec &spec,
+                               const std::vector<Target> &targets) {
+    if (!requested.empty()) return load_model_schedule(requested, spec);
     const bool gpu = targets.front().has_gpu_feature();
     fs::path beside = fs::path(spec_path);
     beside.replace_extension(".schedule.toml");
-    if (fs::exists(beside) && is_gpu_schedule(load_model_schedule(beside.string(), spec).base) == gpu) {
-        fmt::print("schedule: {} (beside the spec)\n", beside.string());
-        return beside.string();
+    if (fs::exists(beside)) {
+        ModelSchedule schedule = load_model_schedule(beside.string(), spec);
+        if (is_gpu_schedule(schedule.base) == gpu) {
+            fmt::print("schedule: {} (beside the spec)\n", beside.string());
+            return schedule;
+        }
     }
-    return gpu ? "gpu" : "cpu";
+    return named_model_schedule(gpu ? "gpu" : "cpu");
 }
 
 }  // namespace
@@ -309,7 +304,7 @@ void build_model(const BuildOptions &options) {
         fail("cnngen build: --train-batch is {}, expected 1..65536", options.train_batch);
     if (options.train_batch > 0) spec.train_batch = options.train_batch;
     std::vector<Target> targets = parse_targets(options.target);
-    const ModelSchedule schedule = load_model_schedule(default_schedule(options.schedule, spec_path, spec, targets), spec);
+    const ModelSchedule schedule = default_schedule(options.schedule, spec_path, spec, targets);
     PlanOptions plan_options;
     plan_options.training = options.training;
     plan_options.train_step = options.train_step.empty()

@@ -58,9 +58,15 @@ ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &
 }
 
 ParamSource ParameterInputs::source(const std::string &spec_path) const {
-    return [info = info, values = values, spec_path](const std::string &name, const Shape &) {
-        for (size_t k = 0; k < info.size(); ++k)
-            if (info[k].name == name) return values[k];
+    return [info = info, values = values, spec_path](const std::string &name, const Shape &shape) {
+        for (size_t k = 0; k < info.size(); ++k) {
+            if (info[k].name != name) continue;
+            // The plan and the layer builders each derive parameter shapes; they must agree.
+            if (info[k].shape != shape)
+                fail("internal error: parameter '{}': the layer asks for shape {}, the plan has {}", name,
+                     shape_string(shape), shape_string(info[k].shape));
+            return values[k];
+        }
         fail("{}: parameter '{}' was not declared", spec_path, name);
     };
 }

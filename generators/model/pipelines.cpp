@@ -38,6 +38,29 @@ struct Built {
     PipelineFuncs funcs;
 };
 
+// Every parameter's SGD update from its gradient: appends the next parameters, then the next
+// velocities, to the outputs, hands the updates to the scheduling pass and returns the
+// velocities read.
+std::vector<ImageParam> add_sgd_updates(const ModelPlan &plan, int batch, const std::vector<ImageParam> &params,
+                                        const std::vector<Func> &grads, const SgdScalars &sgd, Built &b) {
+    std::vector<ImageParam> velocities;
+    std::vector<Func> next_params, next_velocities;
+    for (size_t k = 0; k < plan.parameters.size(); ++k) {
+        velocities.push_back(planned_input(plan, {ArgumentRole::velocity, int(k)}, batch));
+        SgdOutputs next = sgd_update(plan, int(k), params[k], velocities.back(), grads[k], sgd.learning_rate,
+                                     sgd.momentum, sgd.weight_decay);
+        next_params.push_back(next.param_next);
+        next_velocities.push_back(next.velocity_next);
+        for (const Func &u : {next.param_next, next.velocity_next}) {
+            b.funcs.updates.push_back(u);
+            b.funcs.update_elements.push_back(element_count(plan.parameters[k].shape));
+        }
+    }
+    b.outputs.insert(b.outputs.end(), next_params.begin(), next_params.end());
+    b.outputs.insert(b.outputs.end(), next_velocities.begin(), next_velocities.end());
+    return velocities;
+}
+
 // The images and the network on them.
 struct NetworkInputs {
     ImageParam images;
@@ -104,22 +127,7 @@ Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSch
         grads = gradients(loss_layer.output.func, in.params.values);
     }
     b.outputs = {loss_value, logits};
-    std::vector<Func> next_params, next_velocities;
-    std::vector<ImageParam> velocities;
-    for (size_t k = 0; k < plan.parameters.size(); ++k) {
-        ImageParam velocity = planned_input(plan, {ArgumentRole::velocity, int(k)}, f.batch);
-        velocities.push_back(velocity);
-        SgdOutputs next = sgd_update(plan, int(k), in.params.params[k], velocity, grads[k], sgd.learning_rate,
-                                     sgd.momentum, sgd.weight_decay);
-        next_params.push_back(next.param_next);
-        next_velocities.push_back(next.velocity_next);
-        for (const Func &u : {next.param_next, next.velocity_next}) {
-            b.funcs.updates.push_back(u);
-            b.funcs.update_elements.push_back(element_count(plan.parameters[k].shape));
-        }
-    }
-    b.outputs.insert(b.outputs.end(), next_params.begin(), next_params.end());
-    b.outputs.insert(b.outputs.end(), next_velocities.begin(), next_velocities.end());
+    const std::vector<ImageParam> velocities = add_sgd_updates(plan, f.batch, in.params.params, grads, sgd, b);
     b.inputs = {in.images, labels};
     for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
     for (const ImageParam &v : velocities) b.inputs.push_back(v);
@@ -230,27 +238,16 @@ Built loss_kernel(const ModelPlan &plan, const PlannedFunction &f) {
 Built sgd_kernel(const ModelPlan &plan, const PlannedFunction &f) {
     ParameterInputs in = parameter_inputs(plan, all_parameters(plan));
     SgdScalars sgd;
-    std::vector<ImageParam> velocities, grads;
-    Built b;
-    std::vector<Func> next_params, next_velocities;
+    std::vector<ImageParam> grads;
+    std::vector<Func> grad_values;
     for (size_t k = 0; k < plan.parameters.size(); ++k) {
-        ImageParam velocity = planned_input(plan, {ArgumentRole::velocity, int(k)}, f.batch);
-        ImageParam grad = planned_input(plan, {ArgumentRole::gradient, int(k)}, f.batch);
+        grads.push_back(planned_input(plan, {ArgumentRole::gradient, int(k)}, f.batch));
         Func grad_value(plan.parameters[k].identifier + "_grad_value");
-        grad_value(_) = grad(_);
-        SgdOutputs next = sgd_update(plan, int(k), in.params[k], velocity, grad_value, sgd.learning_rate,
-                                     sgd.momentum, sgd.weight_decay);
-        velocities.push_back(velocity);
-        grads.push_back(grad);
-        next_params.push_back(next.param_next);
-        next_velocities.push_back(next.velocity_next);
-        for (const Func &u : {next.param_next, next.velocity_next}) {
-            b.funcs.updates.push_back(u);
-            b.funcs.update_elements.push_back(element_count(plan.parameters[k].shape));
-        }
+        grad_value(_) = grads.back()(_);
+        grad_values.push_back(grad_value);
     }
-    b.outputs = next_params;
-    b.outputs.insert(b.outputs.end(), next_velocities.begin(), next_velocities.end());
+    Built b;
+    const std::vector<ImageParam> velocities = add_sgd_updates(plan, f.batch, in.params, grad_values, sgd, b);
     for (const ImageParam &p : in.params) b.inputs.push_back(p);
     for (const ImageParam &v : velocities) b.inputs.push_back(v);
     for (const ImageParam &g : grads) b.inputs.push_back(g);
@@ -291,7 +288,7 @@ ModelPipeline build_pipeline(const ModelPlan &plan, const PlannedFunction &f, co
     b.funcs.outputs = b.outputs;
     Pipeline pipeline(b.outputs);
     schedule_pipeline(pipeline, schedule, b.funcs, target);
-    return {&f, pipeline, b.inputs};
+    return {pipeline, b.inputs};
 }
 
 }  // namespace cnngen

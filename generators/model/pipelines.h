@@ -7,7 +7,6 @@
 namespace cnngen {
 
 struct ModelPipeline {
-    const PlannedFunction *function = nullptr;
     Halide::Pipeline pipeline;
     std::vector<Halide::Argument> arguments;  // the inputs, in the plan's order
 };

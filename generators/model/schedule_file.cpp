@@ -67,8 +67,9 @@ ModelSchedule parse_model_schedule(const std::string &text, const std::string &p
     schedule.train_step = train_step_from_name(path + ": field 'train_step'", top.string("train_step", "fused"));
     if (top.has("gradients"))
         schedule.gradients = gradient_method_from_name(path + ": field 'gradients'", top.string("gradients"));
-    if (schedule.gradients == GradientMethod::manual && schedule.base != "cpu" && schedule.base != "naive")
-        fail("{}: hand-derived gradients have naive and cpu schedules; base is '{}'", path, schedule.base);
+    if (schedule.gradients == GradientMethod::manual && schedule.base != "cpu" && schedule.base != "naive" &&
+        !is_gpu_schedule(schedule.base))
+        fail("{}: hand-derived gradients have naive, cpu and gpu schedules; base is '{}'", path, schedule.base);
     if (auto layers = root.get("layers")) {
         const toml::table *table = layers->as_table();
         if (!table) fail("{}: 'layers' must be a table of [layers.NAME] tables", path);

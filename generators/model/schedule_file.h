@@ -1,5 +1,5 @@
 #pragma once
-// `--schedule`: a built-in name (naive, cpu, cuda, an autoscheduler) or a schedule file
+// `--schedule`: a built-in name (naive, cpu, gpu, an autoscheduler) or a schedule file
 // next to the model spec (models/lenet5.schedule.toml), checked against the spec.
 #include "../schedules/model_schedule.h"
 #include "spec.h"

@@ -11,12 +11,12 @@ using namespace Halide;
 
 namespace cnngen {
 
-// Largest divisor of `n` that is at most `limit`.
 int vector_registers(const Target &target) {
     if (target.arch == Target::ARM && target.bits == 64) return 32;
     return target.has_feature(Target::AVX512) ? 32 : 16;
 }
 
+// Largest divisor of `n` that is at most `limit`.
 int divisor_at_most(int n, int limit) {
     for (int d = std::min(n, limit); d > 1; --d)
         if (n % d == 0) return d;

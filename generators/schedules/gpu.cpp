@@ -107,8 +107,6 @@ void gpu_fully_connected(const Layer &layer, const LayerSchedule &options) {
     sum.update().reorder(order).unroll(d.n);
 }
 
-}  // namespace
-
 void gpu_flat(Stage stage, const std::vector<Var> &pure, int threads) {
     if (pure.empty()) {
         stage.gpu_single_thread();
@@ -123,6 +121,8 @@ void gpu_flat(Stage stage, const std::vector<Var> &pure, int threads) {
     Var block, thread;  // unique names: a Func's definitions each get their own
     stage.gpu_tile(flat, block, thread, threads, TailStrategy::GuardWithIf);
 }
+
+}  // namespace
 
 void gpu_every_definition(Func f, int threads) {
     f.compute_root();

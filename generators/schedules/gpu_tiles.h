@@ -4,10 +4,8 @@
 
 namespace cnngen {
 
-// One GPU thread per point of `pure` (fused into one dimension), `threads` per block; a
-// stage with no pure dimension runs on a single GPU thread.
-void gpu_flat(Halide::Stage stage, const std::vector<Halide::Var> &pure, int threads);
-// `f` at root with each of its definitions on the GPU that way.
+// `f` at root, each of its definitions with one GPU thread per point of its pure dimensions
+// (fused into one), `threads` per block; a definition without any runs on a single GPU thread.
 void gpu_every_definition(Halide::Func f, int threads);
 
 }  // namespace cnngen

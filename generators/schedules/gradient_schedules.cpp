@@ -12,15 +12,15 @@ namespace cnngen {
 
 namespace {
 
-// Forward Funcs a schedule placed inside a layer (compute_at or inline) that backward Funcs
-// also read must be computed at root, where the backward loops can reach them.
 bool at_root(const Internal::Function &f) {
     LoopLevel level = f.schedule().compute_level();
     level.lock();  // schedules set levels by assignment, never through this handle
     return level.is_root();
 }
 
-// On the GPU such a Func also gets its own kernel, in global memory.
+// Forward Funcs a schedule placed inside a layer (compute_at or inline) that backward Funcs
+// also read must be computed at root, where the backward loops can reach them. On the GPU such
+// a Func also gets its own kernel, in global memory.
 void materialize_shared_stages(const std::vector<Func> &outputs, const std::set<std::string> &skip, bool gpu) {
     std::map<std::string, Internal::Function> all;
     for (const Func &out : outputs) {
@@ -33,8 +33,8 @@ void materialize_shared_stages(const std::vector<Func> &outputs, const std::set<
             if (skip.count(callee) && callee_function.has_pure_definition() &&
                 !at_root(callee_function)) {
                 Func stage(callee_function);
-                stage.compute_root();
                 if (gpu) gpu_every_definition(stage.store_in(MemoryType::Auto), 128);
+                else stage.compute_root();
             }
     }
 }
@@ -65,9 +65,7 @@ std::vector<Var> pure_update_vars(Func f, int update) {
 void schedule_gradients(const std::string &schedule, const std::vector<Func> &outputs,
                         const std::set<std::string> &skip, const Target &target) {
     check_schedule_name("gradient pipeline", schedule);
-    const bool gpu = is_gpu_schedule(schedule);
-    if (gpu && !target.has_gpu_feature())
-        fail("gradient pipeline: schedule '{}' needs a GPU target, got {}", schedule, target.to_string());
+    const bool gpu = is_gpu_schedule(schedule);  // check_target has made sure the target has a GPU
     materialize_shared_stages(outputs, skip, gpu);
     if (gpu) {
         // At root already: a hand-derived pass scheduled it (the weights it reads, say).

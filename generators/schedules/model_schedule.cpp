@@ -55,12 +55,7 @@ void schedule_model_layers_gpu(const ModelSchedule &schedule, const std::vector<
 
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,
                            bool fuse) {
-    if (is_gpu_schedule(schedule.base)) {
-        if (!target.has_gpu_feature())
-            fail("schedule {}: base '{}' needs a GPU target such as host-cuda-cuda_capability_80 or host-opencl, got {}",
-                 schedule.name, schedule.base, target.to_string());
-        return schedule_model_layers_gpu(schedule, layers, target, fuse);
-    }
+    if (is_gpu_schedule(schedule.base)) return schedule_model_layers_gpu(schedule, layers, target, fuse);
     if (schedule.base != "cpu") {
         schedule_layers(schedule.base, layers, target);
         return;

@@ -34,7 +34,8 @@ bool uses_manual_gradients(const ModelSchedule &schedule);
 ModelSchedule named_model_schedule(const std::string &name);
 
 // Schedules a model's layers. `fuse` applies compute_at and inlining; the training step
-// passes false, because autodiff reads every forward activation.
+// passes false, because autodiff reads every forward activation. (Under gpu, activations are
+// inlined either way: the gradient pass materializes what it reads.)
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers,
                            const Halide::Target &target, bool fuse);
 

@@ -30,7 +30,7 @@ struct LayerSchedule {
     int threads = 0;         // gpu: threads per block along x and y (images) or features; 0: automatic
 };
 
-// Applies a hand-written schedule (naive, cpu or cuda) to each layer. Layer outputs
+// Applies a hand-written schedule (naive, cpu or gpu) to each layer. Layer outputs
 // are computed at root; fusion across layers is the job of a model schedule.
 void schedule_layers(const std::string &name, const std::vector<Layer> &layers, const Halide::Target &target);
 

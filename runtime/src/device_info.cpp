@@ -39,9 +39,9 @@ Fn symbol(void *library, const char *name) {
     return library ? reinterpret_cast<Fn>(dlsym(library, name)) : nullptr;
 }
 
-std::string failure(const char *what, CallContext &context) {
+DeviceInfo failure(const char *what, CallContext &context) {
     const std::string error = context.error();
-    return error.empty() ? std::string(what) : std::string(what) + ": " + error;
+    return {error.empty() ? std::string(what) : std::string(what) + ": " + error, false};
 }
 
 // Halide loads the driver and opens a device on a library's first device allocation; a
@@ -55,8 +55,8 @@ bool open_device(const halide_device_interface_t *(*interface)(), CallContext &c
     return true;
 }
 
-std::string opencl_device(CallContext &context) {
-    if (!halide_acquire_cl_context) return "no OpenCL runtime linked";
+DeviceInfo opencl_device(CallContext &context) {
+    if (!halide_acquire_cl_context) return {"no OpenCL runtime linked", false};
     if (!open_device(halide_opencl_device_interface, context)) return failure("no OpenCL device", context);
     _cl_context *cl_context = nullptr;
     _cl_command_queue *queue = nullptr;
@@ -82,11 +82,11 @@ std::string opencl_device(CallContext &context) {
             platform_info(platform, kPlatformName, sizeof platform_name, platform_name, nullptr);
     }
     halide_release_cl_context(context.user_context());
-    return std::string(name) + " (" + platform_name + ")";
+    return {std::string(name) + " (" + platform_name + ")", true};
 }
 
-std::string cuda_device(CallContext &context) {
-    if (!halide_cuda_acquire_context) return "no CUDA runtime linked";
+DeviceInfo cuda_device(CallContext &context) {
+    if (!halide_cuda_acquire_context) return {"no CUDA runtime linked", false};
     if (!open_device(halide_cuda_device_interface, context)) return failure("no CUDA device", context);
     void *cuda_context = nullptr;
     context.clear_error();
@@ -109,7 +109,7 @@ std::string cuda_device(CallContext &context) {
         pop(&popped);
     }
     halide_cuda_release_context(context.user_context());
-    return name;
+    return {name, true};
 }
 
 }  // namespace
@@ -123,10 +123,10 @@ std::string device_api(const std::string &target) {
     return "";
 }
 
-std::string device_name(const std::string &api, CallContext &context) {
+DeviceInfo device_info(const std::string &api, CallContext &context) {
     if (api == "opencl") return opencl_device(context);
     if (api == "cuda") return cuda_device(context);
-    return "no device query for " + api;
+    return {"a device of this API (cnngen cannot ask which)", true};
 }
 
 }  // namespace cnngen

@@ -58,6 +58,7 @@ void check_entry(const ModelDescription &d, const PipelineEntry &e) {
 
 // Parameters and optimizer state. next_* are the step's outputs, swapped in after it.
 struct Model::State {
+    bool on_device = false;  // a GPU library: inputs are staged for upload, never bound in place
     std::vector<Resident> parameters, velocities, next_parameters, next_velocities, gradients;
     CallContext context;   // for moving state between host and device outside a call
     std::mutex host_copy;  // readers beside each other bring state back one at a time
@@ -90,8 +91,8 @@ struct Model::Scratch {
 // The buffers a call binds to the roles the model does not own.
 struct Model::Call {
     int batch = 0;
-    Resident *images = nullptr;
-    ResidentBuffer<int32_t> *labels = nullptr;
+    halide_buffer_t *images = nullptr;
+    halide_buffer_t *labels = nullptr;
     Resident *logits = nullptr;
     Resident *loss = nullptr;
     std::vector<Resident> *activations = nullptr;  // chained step: activation index -> tensor
@@ -121,12 +122,24 @@ ResidentBuffer<T> &tensor_for(std::map<int, ResidentBuffer<T>> &tensors, int bat
     return tensors.emplace(batch, ResidentBuffer<T>(shape_per_batch)).first->second;
 }
 
-// Copies `count` rows of `row` elements into the staged input and zeroes the rest.
+// `count` of the caller's rows as a call's input for `batch` rows: bound in place when the
+// library runs on the CPU and the batch is full, else copied into the batch's staging tensor,
+// zero-padded (and, on a GPU, uploaded by Halide). `in_place` must live through the call.
 template <typename T>
-void stage(ResidentBuffer<T> &tensor, const T *source, size_t count, size_t row) {
+halide_buffer_t *input_rows(std::map<int, ResidentBuffer<T>> &staging, int batch, const std::vector<int> &per_sample,
+                            bool on_device, const T *rows, int count, Halide::Runtime::Buffer<const T> &in_place) {
+    if (!on_device && count == batch) {
+        std::vector<int> sizes(per_sample.rbegin(), per_sample.rend());  // Halide's order
+        sizes.push_back(batch);
+        in_place = Halide::Runtime::Buffer<const T>(rows, sizes);
+        return in_place.raw_buffer();
+    }
+    ResidentBuffer<T> &tensor = tensor_for(staging, batch, per_sample);
     std::vector<T> &host = tensor.overwrite();
-    std::copy(source, source + count * row, host.begin());
-    std::fill(host.begin() + std::ptrdiff_t(count * row), host.end(), T(0));
+    const size_t values = host.size() / size_t(batch) * size_t(count);
+    std::copy(rows, rows + values, host.begin());
+    std::fill(host.begin() + std::ptrdiff_t(values), host.end(), T(0));
+    return tensor.bind();
 }
 
 }  // namespace
@@ -134,6 +147,7 @@ void stage(ResidentBuffer<T> &tensor, const T *source, size_t count, size_t row)
 Model::Model(const ModelDescription &description)
     : description_(description), state_(std::make_unique<State>()), training_scratch_(std::make_unique<Scratch>()) {
     for (const PipelineEntry &e : description_.pipelines) check_entry(description_, e);
+    state_->on_device = !device_api(description_.target).empty();
     const bool trains = train_batch() > 0;  // optimizer state only where the library can train
     for (const ParameterEntry &p : description_.parameters) {
         state_->parameters.emplace_back(p.shape);
@@ -188,12 +202,14 @@ std::vector<int> Model::inference_batches() const {
     return batches;
 }
 
-std::string Model::device() const {
+DeviceInfo Model::device() const {
     const std::string api = device_api(description_.target);
-    if (api.empty()) return "CPU";
+    if (api.empty()) return {"CPU", true};
     auto lock = lock_for_reading();  // the state's context is also the writers'
     std::lock_guard<std::mutex> context(state_->host_copy);
-    return api + ": " + device_name(api, state_->context);
+    DeviceInfo info = device_info(api, state_->context);
+    info.description = api + ": " + info.description;
+    return info;
 }
 
 void Model::initialize(uint32_t seed) {
@@ -314,10 +330,10 @@ void Model::invoke(const PipelineEntry &entry, const Call &call, Scratch &scratc
         case ArgumentRole::gradient: buffer = state.gradients.at(index).bind(); break;
         case ArgumentRole::next_parameter: buffer = state.next_parameters.at(index).bind(); break;
         case ArgumentRole::next_velocity: buffer = state.next_velocities.at(index).bind(); break;
-        case ArgumentRole::labels: buffer = call.labels->bind(); break;
+        case ArgumentRole::labels: buffer = call.labels; break;
         case ArgumentRole::loss: buffer = call.loss->bind(); break;
         case ArgumentRole::activation:
-            buffer = index == 0                    ? call.images->bind()
+            buffer = index == 0                    ? call.images
                      : index == layers && call.logits ? call.logits->bind()
                                                       : call.activations->at(index).bind();
             break;
@@ -345,11 +361,12 @@ std::vector<float> Model::logits(const float *images, int count) {
         for (int b : batches)
             if (b <= remaining) batch = b;
         const int used = std::min(batch, remaining);
+        Halide::Runtime::Buffer<const float> in_place;
         Call call;
         call.batch = batch;
-        call.images = &tensor_for(scratch->images, batch, description_.input_shape);
+        call.images = input_rows(scratch->images, batch, description_.input_shape, state_->on_device,
+                                 images + size_t(done) * sample_size(), used, in_place);
         call.logits = &tensor_for(scratch->logits, batch, {classes()});
-        stage(*call.images, images + size_t(done) * sample_size(), size_t(used), size_t(sample_size()));
         invoke(*find(PipelineKind::forward, batch), call, *scratch);
         const std::vector<float> &out = call.logits->read(scratch->context);
         std::copy(out.begin(), out.begin() + size_t(used) * classes(), result.begin() + size_t(done) * classes());
@@ -367,14 +384,15 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
                          classes() - 1);
     auto lock = lock_for_writing();
     Scratch &scratch = *training_scratch_;
+    Halide::Runtime::Buffer<const float> images_in_place;
+    Halide::Runtime::Buffer<const int32_t> labels_in_place;
     Call call;
     call.batch = batch;
-    call.images = &tensor_for(scratch.images, batch, description_.input_shape);
-    call.labels = &tensor_for(scratch.labels, batch, {});
+    call.images = input_rows(scratch.images, batch, description_.input_shape, state_->on_device, images, batch,
+                             images_in_place);
+    call.labels = input_rows(scratch.labels, batch, {}, state_->on_device, labels, batch, labels_in_place);
     call.logits = &tensor_for(scratch.logits, batch, {classes()});
     call.loss = &scratch.loss;
-    stage(*call.images, images, size_t(batch), size_t(sample_size()));
-    stage(*call.labels, labels, size_t(batch), 1);
     if (const PipelineEntry *fused = find(PipelineKind::train_step, batch))
         invoke(*fused, call, scratch, &sgd);
     else
@@ -398,7 +416,8 @@ void Model::run_chained(Call &call, Scratch &scratch, const SgdSettings &sgd) {
         for (size_t k = 1; k <= layers; ++k) {
             std::vector<int> shape = description_.layer_outputs[k - 1];
             shape.insert(shape.begin(), call.batch);
-            scratch.activations.emplace_back(k == layers ? std::vector<int>{} : shape, k < layers);  // logits: the call's
+            if (k < layers) scratch.activations.emplace_back(shape);
+            else scratch.activations.emplace_back();  // the logits, bound from the call
             scratch.deltas.emplace_back(shape);
         }
     }

@@ -158,7 +158,7 @@ void info(const Model &model) {
     const auto &d = model.description();
     fmt::print("{}: input {}x{}x{}, {} classes, target {}, schedule {}\n", d.name, d.input_shape[0], d.input_shape[1],
                d.input_shape[2], d.classes, d.target, d.schedule);
-    fmt::print("device: {}\n", model.device());
+    fmt::print("device: {}\n", model.device().description);
     for (const auto &l : d.layers) fmt::print("  {}\n", l);
     for (const auto &p : d.parameters) fmt::print("  {:<14} ({})\n", p.name, fmt::join(p.shape, ", "));
     for (const auto &e : d.pipelines) fmt::print("  {}\n", e.function_name);

@@ -9,6 +9,7 @@
 #include "cnngen/error.h"
 
 #include <HalideBuffer.h>
+#include <fmt/ranges.h>
 
 #include <vector>
 
@@ -18,7 +19,8 @@ template <typename T>
 class ResidentBuffer {
 public:
     ResidentBuffer() = default;
-    // PyTorch order; zero-filled. `allocate` false: shape only, no memory (unused state).
+    // PyTorch order; zero-filled. `allocate` false: shape only, no memory (state a library
+    // without a training step never uses).
     explicit ResidentBuffer(std::vector<int> shape, bool allocate = true) : shape_(std::move(shape)) {
         if (!allocate) return;
         size_t count = 1;
@@ -32,7 +34,6 @@ public:
     ResidentBuffer &operator=(ResidentBuffer &&) = delete;
 
     const std::vector<int> &shape() const { return shape_; }
-    bool allocated() const { return buffer_.data() != nullptr; }
 
     // For a call: what Halide reads or writes.
     halide_buffer_t *bind() { return buffer_.raw_buffer(); }
@@ -40,7 +41,8 @@ public:
     // The host data, current: device results are copied back first.
     const std::vector<T> &read(CallContext &context) {
         if (buffer_.device_dirty() && buffer_.copy_to_host(context.user_context()) != 0)
-            runtime_fail("copying a tensor of shape ({}) back from the device failed: {}", shape_text(), context.error());
+            runtime_fail("copying a tensor of shape ({}) back from the device failed: {}", fmt::join(shape_, ", "),
+                         context.error());
         return data_;
     }
     // The host data for the caller to replace entirely (what the device holds is dropped, not
@@ -57,12 +59,6 @@ public:
     }
 
 private:
-    std::string shape_text() const {
-        std::string text;
-        for (size_t k = 0; k < shape_.size(); ++k) text += (k ? ", " : "") + std::to_string(shape_[k]);
-        return text;
-    }
-
     std::vector<int> shape_;
     std::vector<T> data_;
     Halide::Runtime::Buffer<T> buffer_;

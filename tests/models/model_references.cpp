@@ -1,5 +1,7 @@
 #include "model_references.h"
 
+#include <random>
+
 namespace cnngen_test {
 
 namespace {
@@ -62,6 +64,14 @@ reference::Tensor alexnet_small_reference(const reference::Tensor &x, Params &p)
     h = relu(reference::conv2d(h, p["conv3.weight"], p["conv3.bias"], grouped));
     h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
     return reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]);
+}
+
+std::vector<float> random_floats(size_t count, uint32_t seed, float low, float high) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(low, high);
+    std::vector<float> values(count);
+    for (float &v : values) v = dist(rng);
+    return values;
 }
 
 reference::Tensor logits_tensor(const std::vector<float> &logits, int batch, int classes) {

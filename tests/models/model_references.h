@@ -16,6 +16,8 @@ using Params = std::map<std::string, reference::Tensor>;
 reference::Tensor from_npy(const cnngen::NpyArray &a);
 // The model's current parameters, by state_dict name, in double precision.
 Params params_of(const cnngen::Model &model);
+// `count` floats uniform in [low, high), the same for the same seed.
+std::vector<float> random_floats(size_t count, uint32_t seed, float low = -1.0f, float high = 1.0f);
 // Logits (N, classes) as a reference tensor.
 reference::Tensor logits_tensor(const std::vector<float> &logits, int batch, int classes);
 

@@ -1,6 +1,8 @@
 // One Model shared by many threads (model.h's threading contract): concurrent logits() calls
 // each equal the call made alone; parameter changes are never seen half-done; errors stay
 // with the call that caused them, in the C++ and the C interface.
+#include "model_references.h"
+
 #include <catch2/catch.hpp>
 #include <cnngen/cnngen.h>
 #include <cnngen/model.h>
@@ -22,11 +24,7 @@ constexpr int kThreads = 4;
 constexpr int kCallsPerThread = 300;
 
 std::vector<float> random_images(int count, int sample_size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> images(size_t(count) * sample_size);
-    for (float &v : images) v = dist(rng);
-    return images;
+    return cnngen_test::random_floats(size_t(count) * sample_size, seed, 0.0f, 1.0f);
 }
 
 // Each thread has its own images; every third call is a batch the library was built for

@@ -31,18 +31,8 @@ reference::Tensor hostile_reference(const reference::Tensor &input, Params &p) {
     return reference::fully_connected(h, p["grad_fc.weight"], p["grad_fc.bias"]);
 }
 
-std::vector<float> random_images(int count, int sample_size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> images(size_t(count) * sample_size);
-    for (float &v : images) v = dist(rng);
-    return images;
-}
-
 reference::Tensor as_input(const std::vector<float> &images, int count, const std::vector<int> &chw) {
-    reference::Tensor t({count, chw[0], chw[1], chw[2]});
-    for (size_t k = 0; k < t.size(); ++k) t.data[k] = images[k];
-    return t;
+    return from_npy({{count, chw[0], chw[1], chw[2]}, images});
 }
 
 void check_logits(const cnngen::ModelDescription &description) {
@@ -51,7 +41,7 @@ void check_logits(const cnngen::ModelDescription &description) {
     Params params = params_of(model);
     for (int count : {1, 3, 4}) {
         INFO(description.name << " (" << description.schedule << "), " << count << " images");
-        const std::vector<float> images = random_images(count, model.sample_size(), 11 + count);
+        const std::vector<float> images = random_floats(size_t(count) * model.sample_size(), 11 + count);
         const std::vector<float> logits = model.logits(images.data(), count);
         const reference::Tensor expected = hostile_reference(as_input(images, count, description.input_shape), params);
         CHECK(reference::relative_error(logits_tensor(logits, count, model.classes()), expected) < 1e-4);
@@ -66,7 +56,7 @@ void check_training_step(const cnngen::ModelDescription &description) {
     model.initialize(5);
     const int batch = model.train_batch();
     REQUIRE(batch == 4);
-    const std::vector<float> images = random_images(batch, model.sample_size(), 29);
+    const std::vector<float> images = random_floats(size_t(batch) * model.sample_size(), 29);
     const std::vector<int32_t> labels{3, 0, 4, 1};
     Params params = params_of(model);
     const reference::Tensor x = as_input(images, batch, description.input_shape);

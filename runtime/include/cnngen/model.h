@@ -36,6 +36,11 @@ struct SgdSettings {
     float weight_decay = 0.0f;
 };
 
+struct DeviceInfo {
+    std::string description;  // "CPU"; "opencl: <device> (<platform>)"; or why there is no device
+    bool available = true;    // false: a GPU library that found no usable device
+};
+
 struct StepResult {
     float loss = 0;
     int correct = 0;  // arg-max of the logits equal to the label
@@ -63,9 +68,9 @@ public:
     // Replace them all; errors name the tensor whose shape differs.
     void set_parameters(const std::vector<Tensor> &values);
     void set_velocities(const std::vector<Tensor> &values);
-    // The device the library's kernels run on ("CPU" for CPU libraries; for GPU libraries the
-    // API and the device's name, once a call has opened it).
-    std::string device() const;
+    // The device the library's kernels run on: "CPU" for CPU libraries; for GPU libraries the
+    // API and the device's name (opening the device if no call has yet).
+    DeviceInfo device() const;
 
     // One .npy per parameter named by its state_dict key; errors name the tensor.
     void load_weights(const std::string &dir);
