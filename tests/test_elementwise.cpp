@@ -58,6 +58,24 @@ TEST_CASE("softmax rows sum to one and survive logits near float max", "[activat
     CHECK(std::isfinite(got.data[0]));
 }
 
+TEST_CASE("tanh's rational approximation stays within 5e-7 of tanh everywhere", "[activation]") {
+    // A dense grid across the polynomial's range, its clamp at +-7.9 and the tiny-argument branch.
+    const int count = 240001;
+    std::vector<double> values(count);
+    for (int k = 0; k < count; ++k) values[k] = -12.0 + 24.0 * k / (count - 1);
+    values.push_back(3e-4);
+    values.push_back(-5e-4);
+    const auto input = tensor_from({1, int(values.size())}, values);
+    const auto got = run_activation("tanh", 0, input, "cpu");
+    double worst = 0, worst_at = 0;
+    for (size_t k = 0; k < values.size(); ++k) {
+        const double error = std::abs(got.data[k] - std::tanh(double(float(values[k]))));
+        if (error > worst) worst = error, worst_at = values[k];
+    }
+    INFO("largest error " << worst << " at " << worst_at);
+    CHECK(worst < 5e-7);
+}
+
 TEST_CASE("LRN matches the notes' formulas for both kinds and many windows", "[lrn][grid]") {
     std::mt19937 rng(5);
     for (const std::string schedule : {"naive", "cpu", "mullapudi2016"})

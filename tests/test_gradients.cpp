@@ -57,12 +57,11 @@ TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
                     c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
                         return reference::conv2d(in, p["conv.weight"], p["conv.bias"], hyper);
                     };
-                    if (groups == 1)
-                        c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source,
-                                         const cnngen::Layer &, const cnngen::Tensor &d_output) {
-                            return cnngen::conv2d_backward("conv", in, conv_params(out, kh, kw, hyper), source,
-                                                           d_output, true);
-                        };
+                    c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source,
+                                     const cnngen::Layer &, const cnngen::Tensor &d_output) {
+                        return cnngen::conv2d_backward("conv", in, conv_params(out, kh, kw, hyper), source, d_output,
+                                                       true);
+                    };
                     check(c, rng);
                 }
 }
@@ -131,6 +130,13 @@ TEST_CASE("activation and LRN gradients match finite differences", "[gradient][a
             };
             c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
                 return reference::lrn(in, hyper);
+            };
+            c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
+                             const cnngen::Tensor &d_output) {
+                return cnngen::lrn_backward("norm", in,
+                                            {inter ? cnngen::LrnKind::inter_channel : cnngen::LrnKind::intra_channel,
+                                             n, float(hyper.kappa), float(hyper.gamma), float(hyper.beta)},
+                                            d_output);
             };
             check(c, rng);
         }

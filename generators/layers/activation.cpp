@@ -38,6 +38,26 @@ Expr pure_maximum(int count, const std::function<Expr(int)> &term) {
 
 namespace {
 
+// tanh as Eigen's and ONNX Runtime's rational approximation: odd polynomial of degree 13
+// over even degree 6, clamped where float tanh is already +-1. Halide 14 lowers tanh() to
+// a scalar libm call per element, which took most of a tanh network's time; this one
+// vectorizes. Measured against double tanh on [-12, 12]: at most 3.5e-7 absolute error
+// (test_elementwise checks 5e-7). The tiny-argument branch keeps tanh(x) = x exact there.
+Expr rational_tanh(const Expr &x) {
+    const float numerator[] = {4.89352455891786e-03f, 6.37261928875436e-04f, 1.48572235717979e-05f,
+                               5.12229709037114e-08f, -8.60467152213735e-11f, 2.00018790482477e-13f,
+                               -2.76076847742355e-16f};
+    const float denominator[] = {4.89352518554385e-03f, 2.26843463243900e-03f, 1.18534705686654e-04f,
+                                 1.19825839466702e-06f};
+    Expr clamped = clamp(x, -7.90531110763549805f, 7.90531110763549805f);
+    Expr x2 = clamped * clamped;
+    Expr p = numerator[6];
+    for (int k = 5; k >= 0; --k) p = p * x2 + numerator[k];
+    Expr q = denominator[3];
+    for (int k = 2; k >= 0; --k) q = q * x2 + denominator[k];
+    return select(abs(x) < 0.0004f, x, clamped * p / q);
+}
+
 Layer softmax(const std::string &name, const Tensor &input, const std::vector<Var> &v) {
     // The normalized dimension is dimension 1 in PyTorch order, i.e. second from last in Halide's.
     const size_t axis = v.size() - 2;
@@ -76,7 +96,7 @@ Layer activation(const std::string &name, const Tensor &input, const ActivationP
     case ActivationKind::relu: result = max(in, 0.0f); break;
     case ActivationKind::leaky_relu: result = select(in > 0.0f, in, p.alpha * in); break;
     case ActivationKind::sigmoid: result = 1.0f / (1.0f + exp(-in)); break;
-    case ActivationKind::tanh: result = tanh(in); break;
+    case ActivationKind::tanh: result = rational_tanh(in); break;
     case ActivationKind::elu: result = select(in > 0.0f, in, p.alpha * (exp(in) - 1.0f)); break;
     case ActivationKind::softmax: break;
     }

@@ -22,15 +22,16 @@ Expr tap(const Expr &k, int kernel, bool flip) { return flip ? kernel - 1 - k : 
 
 }  // namespace
 
-bool has_manual_backward(const Conv2dParams &p) { return p.groups == 1; }
+bool has_manual_backward(const Conv2dParams &) { return true; }
 bool has_manual_backward(const Pool2dParams &p) { return p.kind != PoolKind::p_norm; }
 bool has_manual_backward(const ActivationParams &p) { return p.kind != ActivationKind::softmax; }
 
 Gradients conv2d_backward(const std::string &name, const Tensor &input, const Conv2dParams &p,
                           const ParamSource &source, const Tensor &d_output, bool want_input) {
-    if (!has_manual_backward(p)) fail("{}: no hand-derived backward for grouped convolution", name);
     const int batch = input.shape[0], channels = input.shape[1], height = input.shape[2], width = input.shape[3];
-    const int out_c = d_output.shape[1], out_h = d_output.shape[2], out_w = d_output.shape[3];
+    const int out_h = d_output.shape[2], out_w = d_output.shape[3];
+    // Grouped: output channel co reads input channels group(co) * group_in + [0, group_in).
+    const int group_in = channels / p.groups, group_out = p.out_channels / p.groups;
     const Window1d &wh = p.height, &ww = p.width;
     Dims d;
     Gradients g{name, "conv2d", d_output};
@@ -47,7 +48,8 @@ Gradients conv2d_backward(const std::string &name, const Tensor &input, const Co
         g.stages["d_bias"] = d_bias;
     }
 
-    // dL/dw(kx, ky, ci, co) = sum over x, y, n of dL/dout(x, y, co, n) * in(window + tap).
+    // dL/dw(kx, ky, ci, co) = sum over x, y, n of dL/dout(x, y, co, n) * in(window + tap),
+    // ci counted within co's group.
     Func padded(name + "_bw_input_padded");
     padded(d.x, d.y, d.c, d.n) =
         BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}})(d.x, d.y, d.c, d.n);
@@ -56,7 +58,8 @@ Gradients conv2d_backward(const std::string &name, const Tensor &input, const Co
     d_weight_sum(d.x, d.y, d.c, d.n) +=
         d_output.func(ro.x, ro.y, d.n, ro.z) *
         padded(ro.x * ww.stride + tap(d.x, ww.kernel, p.flip_kernel) * ww.dilation - ww.pad_before,
-               ro.y * wh.stride + tap(d.y, wh.kernel, p.flip_kernel) * wh.dilation - wh.pad_before, d.c, ro.z);
+               ro.y * wh.stride + tap(d.y, wh.kernel, p.flip_kernel) * wh.dilation - wh.pad_before,
+               p.groups == 1 ? Expr(d.c) : (d.n / group_out) * group_in + d.c, ro.z);
     g.d_params[name + ".weight"] = exposed(name + "_d_weight", d_weight_sum);
     g.stages["d_weight_sum"] = d_weight_sum;
     g.stages["input_padded"] = padded;
@@ -64,20 +67,24 @@ Gradients conv2d_backward(const std::string &name, const Tensor &input, const Co
 
     // dL/din: every output whose window reads this input through tap k, times that tap's
     // weight; with stride s only inputs at a multiple of s from the window start are read.
+    // Grouped: only the output channels of the input channel's group read it.
     if (want_input) {
         Func d_out_padded(name + "_d_output_padded");
         d_out_padded(d.x, d.y, d.c, d.n) =
             BoundaryConditions::constant_exterior(d_output.func, 0.0f, {{0, out_w}, {0, out_h}})(d.x, d.y, d.c, d.n);
-        RDom rk(0, ww.kernel, 0, wh.kernel, 0, out_c, name + "_bw_rk");
+        RDom rk(0, ww.kernel, 0, wh.kernel, 0, group_out, name + "_bw_rk");
+        Expr out_channel = p.groups == 1 ? Expr(rk.z) : (d.c / group_in) * group_out + rk.z;
+        Expr weight_channel = p.groups == 1 ? Expr(d.c) : d.c % group_in;
         Expr num_x = d.x + ww.pad_before - tap(rk.x, ww.kernel, p.flip_kernel) * ww.dilation;
         Expr num_y = d.y + wh.pad_before - tap(rk.y, wh.kernel, p.flip_kernel) * wh.dilation;
         Expr term;
         if (ww.stride == 1 && wh.stride == 1) {
-            term = weight(rk.x, rk.y, d.c, rk.z) * d_out_padded(num_x, num_y, rk.z, d.n);
+            term = weight(rk.x, rk.y, weight_channel, out_channel) * d_out_padded(num_x, num_y, out_channel, d.n);
         } else {
             Expr aligned = num_x % ww.stride == 0 && num_y % wh.stride == 0;
             term = select(aligned,
-                          weight(rk.x, rk.y, d.c, rk.z) * d_out_padded(num_x / ww.stride, num_y / wh.stride, rk.z, d.n),
+                          weight(rk.x, rk.y, weight_channel, out_channel) *
+                              d_out_padded(num_x / ww.stride, num_y / wh.stride, out_channel, d.n),
                           0.0f);
         }
         Func d_input_sum(name + "_d_input_sum");
@@ -170,6 +177,51 @@ Gradients activation_backward(const std::string &name, const Tensor &input, cons
     d_input(v) = derivative_times_dy;
     Gradients g{name, "activation", d_output};
     g.d_input = {d_input, input.shape};
+    return g;
+}
+
+Gradients lrn_backward(const std::string &name, const Tensor &input, const LrnParams &p, const Tensor &d_output) {
+    const int channels = input.shape[1], height = input.shape[2], width = input.shape[3];
+    const int half = p.n / 2;
+    Dims d;
+    // out = x * D^-beta with D = kappa + gamma * S and S the window's sum of squares, so
+    // dL/dx(c) = dy(c) * D(c)^-beta - 2 gamma beta x(c) * sum over windows W containing c of
+    //            dy(W) * x(W) * D(W)^(-beta - 1).
+    // The window is symmetric, so the windows containing c are the ones centred in c's window.
+    Func zero_outside = BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}, {0, channels}});
+    auto window_total = [&](Func f) -> Expr {
+        Expr total = 0.0f;
+        for (int a = -half; a <= half; ++a) {
+            if (p.kind == LrnKind::inter_channel) {
+                total += f(d.x, d.y, d.c + a, d.n);
+            } else {
+                for (int b = -half; b <= half; ++b) total += f(d.x + b, d.y + a, d.c, d.n);
+            }
+        }
+        return total;
+    };
+    Func squared(name + "_bw_squared");
+    squared(d.x, d.y, d.c, d.n) = zero_outside(d.x, d.y, d.c, d.n) * zero_outside(d.x, d.y, d.c, d.n);
+    Func denominator(name + "_bw_denominator");  // D
+    denominator(d.x, d.y, d.c, d.n) = p.kappa + p.gamma * window_total(squared);
+    Func scale(name + "_bw_scale");  // D^-beta
+    scale(d.x, d.y, d.c, d.n) = pow(denominator(d.x, d.y, d.c, d.n), -p.beta);
+    Func spread(name + "_bw_spread");  // dy * x * D^(-beta - 1), zero outside the tensor
+    Expr inside = d.x >= 0 && d.x < width && d.y >= 0 && d.y < height && d.c >= 0 && d.c < channels;
+    Expr at_x = clamp(d.x, 0, width - 1), at_y = clamp(d.y, 0, height - 1), at_c = clamp(d.c, 0, channels - 1);
+    spread(d.x, d.y, d.c, d.n) =
+        select(inside,
+               d_output.func(at_x, at_y, at_c, d.n) * input.func(at_x, at_y, at_c, d.n) *
+                   scale(at_x, at_y, at_c, d.n) / denominator(at_x, at_y, at_c, d.n),
+               0.0f);
+    Func d_input(name + "_d_input");
+    d_input(d.x, d.y, d.c, d.n) = d_output.func(d.x, d.y, d.c, d.n) * scale(d.x, d.y, d.c, d.n) -
+                                  (2.0f * p.gamma * p.beta) * input.func(d.x, d.y, d.c, d.n) * window_total(spread);
+    Gradients g{name, "lrn", d_output};
+    g.d_input = {d_input, input.shape};
+    g.stages["denominator"] = denominator;
+    g.stages["scale"] = scale;
+    g.stages["spread"] = spread;
     return g;
 }
 

@@ -3,18 +3,18 @@
 // respect to a layer's output, the gradients with respect to its input and parameters.
 // Convolution backward is a convolution of the output gradient with the flipped kernel;
 // max pooling routes each output gradient to its window's (first) maximum. Layers without
-// a derivation here (grouped convolution, p-norm pooling, softmax, LRN) are trained with
-// Halide's autodiff (training/gradients.h).
+// a derivation here (p-norm pooling, softmax) are trained with Halide's autodiff.
 #include "activation.h"
 #include "conv2d.h"
 #include "fully_connected.h"
+#include "lrn.h"
 #include "pooling.h"
 
 namespace cnngen {
 
 struct Gradients {
     std::string name;  // the forward layer's
-    std::string kind;  // "conv2d", "pool2d", "activation" or "fully_connected"
+    std::string kind;  // "conv2d", "pool2d", "activation", "lrn" or "fully_connected"
     Tensor d_output;   // what the layer received
     Tensor d_input;    // func undefined when not requested
     int flat_features = 0;  // fully_connected: input features per sample
@@ -35,6 +35,7 @@ Gradients pool2d_backward(const std::string &name, const Tensor &input, const Po
 // `output` is the forward layer's output (sigmoid, tanh and ELU reuse it).
 Gradients activation_backward(const std::string &name, const Tensor &input, const ActivationParams &p,
                               const Tensor &output, const Tensor &d_output);
+Gradients lrn_backward(const std::string &name, const Tensor &input, const LrnParams &p, const Tensor &d_output);
 Gradients fully_connected_backward(const std::string &name, const Tensor &input, const FullyConnectedParams &p,
                                    const ParamSource &source, const Tensor &d_output, bool want_input);
 

@@ -12,8 +12,7 @@ bool has_manual_backward(const LayerSpec &layer) {
     return std::visit(
         [](const auto &p) {
             using P = std::decay_t<decltype(p)>;
-            if constexpr (std::is_same_v<P, LrnParams>) return false;
-            else if constexpr (std::is_same_v<P, FullyConnectedParams>) return true;
+            if constexpr (std::is_same_v<P, LrnParams> || std::is_same_v<P, FullyConnectedParams>) return true;
             else return has_manual_backward(p);
         },
         layer.params);
@@ -34,6 +33,7 @@ Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &
         return pool2d_backward(l.name, input, *p, d_output);
     if (auto p = std::get_if<ActivationParams>(&l.params); p && has_manual_backward(*p))
         return activation_backward(l.name, input, *p, forward.output, d_output);
+    if (auto p = std::get_if<LrnParams>(&l.params)) return lrn_backward(l.name, input, *p, d_output);
     if (auto p = std::get_if<FullyConnectedParams>(&l.params))
         return fully_connected_backward(l.name, input, *p, source, d_output, want_input);
     fail("{}: layer '{}' ({}) has no hand-derived backward; use gradients = \"autodiff\"", spec.path, l.name, l.kind);

@@ -49,6 +49,18 @@ reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p) {
     return reference::fully_connected(h, p["fc3.weight"], p["fc3.bias"]);
 }
 
+reference::Tensor lenet5_classic_reference(const reference::Tensor &x, Params &p) {
+    reference::Conv2d pad2;
+    pad2.pad_top = pad2.pad_bottom = pad2.pad_left = pad2.pad_right = 2;
+    const reference::Pool2d pool{reference::Pool::average, 2, 2, 2, 2};
+    auto squash = [](const reference::Tensor &t) { return reference::activation(t, reference::Activation::tanh, 0); };
+    auto h = reference::pool2d(squash(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], pad2)), pool);
+    h = reference::pool2d(squash(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], {})), pool);
+    h = squash(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
+    h = squash(reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]));
+    return reference::fully_connected(h, p["fc3.weight"], p["fc3.bias"]);
+}
+
 reference::Tensor alexnet_small_reference(const reference::Tensor &x, Params &p) {
     reference::Conv2d conv1;
     conv1.stride_h = conv1.stride_w = 2;

@@ -26,6 +26,7 @@ double finite_difference(Params &params, const std::string &name, size_t at,
                          const std::function<double(Params &)> &loss, double h = 1e-6);
 
 reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p);
+reference::Tensor lenet5_classic_reference(const reference::Tensor &x, Params &p);
 reference::Tensor alexnet_small_reference(const reference::Tensor &x, Params &p);
 
 }  // namespace cnngen_test

@@ -1,6 +1,6 @@
 // Generated model libraries against chains of the plain-loop references, with weights
-// and inputs written by numpy. Five libraries are linked into this one program
-// (lenet5 with four schedules, alexnet_small) with a single Halide runtime.
+// and inputs written by numpy. Six libraries are linked into this one program (lenet5 with
+// four schedules, lenet5_classic, alexnet_small) with a single Halide runtime.
 #include "model_references.h"
 
 #include <catch2/catch.hpp>
@@ -12,6 +12,7 @@
 #include "alexnet_small.h"
 #include "lenet5.h"
 #include "lenet5_chained.h"
+#include "lenet5_classic.h"
 #include "lenet5_fused.h"
 #include "lenet5_naive.h"
 
@@ -49,25 +50,34 @@ TEST_CASE("LeNet-5 with the fused schedule file matches the chained references",
     for (int batch : {1, 3, 64, 70}) check_forward(lenet5_fused_model(), "lenet5", batch, lenet5_reference);
 }
 
+TEST_CASE("LeNet-5 1998 style (tanh, average pooling) with its schedule file matches the chained references",
+          "[model][lenet5_classic]") {
+    // Same parameter names and shapes as LeNet-5: its fixtures serve.
+    for (int batch : {1, 3, 64}) check_forward(lenet5_classic_model(), "lenet5", batch, lenet5_classic_reference);
+}
+
 TEST_CASE("generated AlexNet-style net (strides, LRN, groups) matches the chained references", "[model][alexnet]") {
     for (int batch : {1, 5, 32}) check_forward(alexnet_small_model(), "alexnet_small", batch, alexnet_small_reference);
 }
 
-TEST_CASE("a LeNet-5 training step's gradients match finite differences of the reference loss", "[model][train]") {
-    cnngen::Model model(lenet5_model());
-    model.load_weights(kFixtures + "/lenet5_weights");
+// One training step with momentum 0, weight decay 0 and zero velocities leaves the batch
+// gradient in the velocities; sampled entries of each against central finite differences of
+// the reference chain's loss.
+void check_step_gradients(const cnngen::ModelDescription &description, const std::string &prefix,
+                          reference::Tensor (*chain)(const reference::Tensor &, Params &)) {
+    cnngen::Model model(description);
+    model.load_weights(kFixtures + "/" + prefix + "_weights");
     const int batch = model.train_batch();
-    REQUIRE(batch == 64);
-    const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/lenet5_input_64.npy");
+    const cnngen::NpyArray input =
+        cnngen::read_npy(kFixtures + "/" + prefix + "_input_" + std::to_string(batch) + ".npy");
     std::vector<int32_t> labels(static_cast<size_t>(batch), 0);
     for (int n = 0; n < batch; ++n) labels[size_t(n)] = (n * 7) % 10;
     Params params = params_of(model);
     const reference::Tensor x = from_npy(input);
     auto loss_of = [&](Params &p) {
-        return reference::loss(lenet5_reference(x, p), labels, {}, reference::Loss::softmax_cross_entropy, 1, 1);
+        return reference::loss(chain(x, p), labels, {}, reference::Loss::softmax_cross_entropy, 1, 1);
     };
 
-    // momentum 0, weight decay 0 and zero velocities: the new velocity is the gradient.
     const cnngen::StepResult step = model.train_step(input.data.data(), labels.data(), {0.0f, 0.0f, 0.0f});
     CHECK(step.loss == Approx(loss_of(params)).epsilon(1e-5));
     std::mt19937 rng(3);
@@ -84,9 +94,20 @@ TEST_CASE("a LeNet-5 training step's gradients match finite differences of the r
             scale = std::max(scale, std::abs(numeric));
             worst = std::max(worst, std::abs(numeric - gradient[at]));
         }
-        INFO(name << ": worst |gradient - finite difference| " << worst << " scale " << scale);
+        INFO(description.name << " " << name << ": worst |gradient - finite difference| " << worst << " scale "
+                              << scale);
         CHECK(worst / scale < kGradientTolerance);
     }
+}
+
+TEST_CASE("a LeNet-5 training step's gradients match finite differences of the reference loss", "[model][train]") {
+    check_step_gradients(lenet5_model(), "lenet5", lenet5_reference);
+}
+
+TEST_CASE("hand-derived LRN, grouped convolution, tanh and average pooling steps match finite differences",
+          "[model][train]") {
+    check_step_gradients(alexnet_small_model(), "alexnet_small", alexnet_small_reference);
+    check_step_gradients(lenet5_classic_model(), "lenet5", lenet5_classic_reference);
 }
 
 TEST_CASE("SGD applies momentum and weight decay as torch.optim.SGD does", "[model][train]") {
