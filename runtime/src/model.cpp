@@ -135,7 +135,7 @@ halide_buffer_t *input_rows(std::map<int, ResidentBuffer<T>> &staging, int batch
         return in_place.raw_buffer();
     }
     ResidentBuffer<T> &tensor = tensor_for(staging, batch, per_sample);
-    std::vector<T> &host = tensor.overwrite();
+    HostVector<T> &host = tensor.overwrite();
     const size_t values = host.size() / size_t(batch) * size_t(count);
     std::copy(rows, rows + values, host.begin());
     std::fill(host.begin() + std::ptrdiff_t(values), host.end(), T(0));
@@ -219,7 +219,7 @@ void Model::initialize(uint32_t seed) {
         const float bound = 1.0f / std::sqrt(float(std::max(1, description_.parameters[k].fan_in)));
         std::uniform_real_distribution<float> dist(-bound, bound);
         for (float &v : state_->parameters[k].overwrite()) v = dist(rng);
-        std::vector<float> &velocity = state_->velocities[k].overwrite();
+        HostVector<float> &velocity = state_->velocities[k].overwrite();
         std::fill(velocity.begin(), velocity.end(), 0.0f);
     }
 }
@@ -228,7 +228,10 @@ namespace {
 
 std::vector<Tensor> copy_out(std::vector<ResidentBuffer<float>> &tensors, CallContext &context) {
     std::vector<Tensor> values;
-    for (ResidentBuffer<float> &t : tensors) values.push_back({t.shape(), t.read(context)});
+    for (ResidentBuffer<float> &t : tensors) {
+        const HostVector<float> &data = t.read(context);
+        values.push_back({t.shape(), std::vector<float>(data.begin(), data.end())});
+    }
     return values;
 }
 
@@ -368,7 +371,7 @@ std::vector<float> Model::logits(const float *images, int count) {
                                  images + size_t(done) * sample_size(), used, in_place);
         call.logits = &tensor_for(scratch->logits, batch, {classes()});
         invoke(*find(PipelineKind::forward, batch), call, *scratch);
-        const std::vector<float> &out = call.logits->read(scratch->context);
+        const HostVector<float> &out = call.logits->read(scratch->context);
         std::copy(out.begin(), out.begin() + size_t(used) * classes(), result.begin() + size_t(done) * classes());
         done += used;
     }
@@ -401,8 +404,11 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
     std::swap(state_->velocities, state_->next_velocities);
     StepResult result;
     result.loss = call.loss->read(scratch.context)[0];
-    const std::vector<int> predicted = argmax_rows(call.logits->read(scratch.context), classes());
-    for (int n = 0; n < batch; ++n) result.correct += predicted[size_t(n)] == labels[n];
+    const HostVector<float> &logits = call.logits->read(scratch.context);
+    for (int n = 0; n < batch; ++n) {
+        const float *row = logits.data() + size_t(n) * size_t(classes());
+        result.correct += int(std::max_element(row, row + classes()) - row) == labels[n];
+    }
     return result;
 }
 

@@ -11,9 +11,32 @@
 #include <HalideBuffer.h>
 #include <fmt/ranges.h>
 
+#include <new>
 #include <vector>
 
 namespace cnngen {
+
+// Host memory on 128-byte boundaries, as Halide's own allocations are: generated code may
+// use aligned vector loads on buffers it believes aligned.
+template <typename T>
+struct HostAllocator {
+    using value_type = T;
+    static constexpr std::size_t kAlignment = 128;
+    HostAllocator() = default;
+    template <typename U>
+    HostAllocator(const HostAllocator<U> &) {}
+    T *allocate(std::size_t count) {
+        return static_cast<T *>(::operator new(count * sizeof(T), std::align_val_t(kAlignment)));
+    }
+    void deallocate(T *p, std::size_t) { ::operator delete(p, std::align_val_t(kAlignment)); }
+    template <typename U>
+    bool operator==(const HostAllocator<U> &) const { return true; }
+    template <typename U>
+    bool operator!=(const HostAllocator<U> &) const { return false; }
+};
+
+template <typename T>
+using HostVector = std::vector<T, HostAllocator<T>>;
 
 template <typename T>
 class ResidentBuffer {
@@ -39,7 +62,7 @@ public:
     halide_buffer_t *bind() { return buffer_.raw_buffer(); }
 
     // The host data, current: device results are copied back first.
-    const std::vector<T> &read(CallContext &context) {
+    const HostVector<T> &read(CallContext &context) {
         if (buffer_.device_dirty() && buffer_.copy_to_host(context.user_context()) != 0)
             runtime_fail("copying a tensor of shape ({}) back from the device failed: {}", fmt::join(shape_, ", "),
                          context.error());
@@ -47,7 +70,7 @@ public:
     }
     // The host data for the caller to replace entirely (what the device holds is dropped, not
     // copied back); the next call uploads it.
-    std::vector<T> &overwrite() {
+    HostVector<T> &overwrite() {
         buffer_.set_device_dirty(false);
         buffer_.set_host_dirty();
         return data_;
@@ -60,7 +83,7 @@ public:
 
 private:
     std::vector<int> shape_;
-    std::vector<T> data_;
+    HostVector<T> data_;
     Halide::Runtime::Buffer<T> buffer_;
 };
 

@@ -56,6 +56,22 @@ TEST_CASE("LeNet-5 1998 style (tanh, average pooling) with its schedule file mat
     for (int batch : {1, 3, 64}) check_forward(lenet5_classic_model(), "lenet5", batch, lenet5_classic_reference);
 }
 
+TEST_CASE("images at any address give the same logits (full batches are read in place)", "[model][lenet5]") {
+    const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/lenet5_input_64.npy");
+    for (const cnngen::ModelDescription *description : {&lenet5_model(), &lenet5_fused_model()}) {
+        INFO(description->name << " (" << description->schedule << ")");
+        cnngen::Model model(*description);
+        model.load_weights(kFixtures + "/lenet5_weights");
+        const std::vector<float> expected = model.logits(input.data.data(), 64);
+        // One float past a 64-byte boundary: no vector alignment at all.
+        std::vector<float> storage(input.data.size() + 32);
+        float *shifted = storage.data() + (16 - reinterpret_cast<uintptr_t>(storage.data()) / 4 % 16) % 16 + 1;
+        std::copy(input.data.begin(), input.data.end(), shifted);
+        CHECK(model.logits(shifted, 64) == expected);
+        CHECK(model.logits(shifted, 1) == model.logits(input.data.data(), 1));
+    }
+}
+
 TEST_CASE("generated AlexNet-style net (strides, LRN, groups) matches the chained references", "[model][alexnet]") {
     for (int batch : {1, 5, 32}) check_forward(alexnet_small_model(), "alexnet_small", batch, alexnet_small_reference);
 }
