@@ -20,6 +20,7 @@ FORWARD_MACS = {
 }
 FORWARD_MACS["lenet5_classic"] = FORWARD_MACS["lenet5"]
 PEERS = [("PyTorch", "pytorch"), ("ORT", "ort-in-library")]
+TARGET_ACCURACY = 89  # Fashion-MNIST test accuracy of the time-to-accuracy row
 
 
 def ratio(value, peer, field):
@@ -38,10 +39,16 @@ def model_table(model, rows, peak):
     trains = sorted({int(r["batch"]) for r in rows if r["kind"] == "train_step"})
     columns = [("inference", b, "latency_us" if b == 1 else "img_per_s") for b in batches]
     columns += [("train_step", b, "img_per_s") for b in trains]
+    # Wall time of a whole training run to the target test accuracy (bench/run.sh), in seconds.
+    columns += [("to_accuracy", b, "latency_us")
+                for b in sorted({int(r["batch"]) for r in rows if r["kind"] == "to_accuracy"})]
     header = ["schedule"]
     for kind, batch, field in columns:
-        name = f"b{batch} latency us" if field == "latency_us" else (
-            f"b{batch} img/s" if kind == "inference" else f"train b{batch} img/s")
+        if kind == "to_accuracy":
+            name = f"to {TARGET_ACCURACY}% s"
+        else:
+            name = f"b{batch} latency us" if field == "latency_us" else (
+                f"b{batch} img/s" if kind == "inference" else f"train b{batch} img/s")
         header += [name] + [f"x {label}" for label, _ in PEERS]
     header.append(f"b{batches[-1]} % peak")
     flop = 2 * FORWARD_MACS[model]
@@ -51,7 +58,10 @@ def model_table(model, rows, peak):
         for kind, batch, field in columns:
             r = cases.get((kind, batch))
             value = float(r[field]) if r else None
-            line.append(f"{value:.0f}" if value is not None else "-")
+            if value is None:
+                line.append("-")
+            else:
+                line.append(f"{value / 1e6:.1f}" if kind == "to_accuracy" else f"{value:.0f}")
             line += [ratio(value, table.get(peer, {}).get((kind, batch)), field) for _, peer in PEERS]
         largest = cases.get(("inference", batches[-1]))
         line.append(f"{100 * float(largest['img_per_s']) * flop / 1e9 / peak:.1f}" if largest else "-")

@@ -86,5 +86,24 @@ for model in $models; do
   NODE_PATH=$ort/node_modules node "$root/bench/ort_bench.js" "$ort/onnx" "$name" "$shape" "$threads" \
     "$seconds" "$batches" | tail -n +2 >>"$raw"
 done
+# Wall time to 89% Fashion-MNIST test accuracy, whole processes from start (data loading
+# included), same recipe both sides: LeNet-5's default build against PyTorch.
+data=/usr/share/datasets/fashion-mnist
+if [[ " $models " == *" lenet5 "* && -x $variants/fused/lenet5 && -d $data ]]; then
+  to_accuracy() {  # LABEL TARGET COMMAND...: appends the row, prints the run's last line
+    local label=$1 target=$2 start log=$variants/to-accuracy-$1.log
+    shift 2
+    start=$(date +%s.%N)
+    "$@" >"$log" 2>&1 || { echo "$label: training run failed (see $log)"; return; }
+    local seconds
+    seconds=$(echo "$(date +%s.%N) - $start" | bc)
+    grep -q "^reached" "$log" || { echo "$label: $(tail -1 "$log")"; return; }
+    echo "lenet5,$target,$label,to_accuracy,64,$(echo "$seconds * 1000000" | bc),0" >>"$raw"
+    printf "%s: %s; %.1f s in all\n" "$label" "$(grep "^reached" "$log")" "$seconds"
+  }
+  to_accuracy fused host "$variants/fused/lenet5" --threads "$threads" train --data "$data" --epochs 20 \
+    --lr 0.01 --momentum 0.9 --seed 1 --until-accuracy 89 --quiet
+  (cd "$root/bench" && to_accuracy pytorch pytorch /usr/bin/python3 pytorch_train_to_accuracy.py "$data" 89 "$threads" 20)
+fi
 peak=$("$variants/fma_peak" "$threads")
 /usr/bin/python3 "$root/bench/report.py" "$raw" "$peak" "$threads" "$results"

@@ -211,6 +211,9 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
     train_cmd->add_option("--out", t.out_dir, "Checkpoint directory, replaced atomically after each epoch");
     train_cmd->add_option("--resume", t.resume_dir, "Continue from a checkpoint written by --out");
     train_cmd->add_option("--max-steps", t.max_steps, "Stop after this many updates");
+    train_cmd->add_option("--until-accuracy", t.until_accuracy,
+                          "Stop after the first epoch whose test accuracy reaches this percentage (e.g. 89)")
+        ->check(CLI::Range(0.0, 100.0));
     train_cmd->add_flag("--no-shuffle", no_shuffle, "Take batches in file order");
     train_cmd->add_flag("--quiet", quiet, "No progress bar");
 

@@ -118,6 +118,9 @@ double train(Model &model, const TrainOptions &o) {
         test_set = load_split(model, o.data_dir, "t10k");
     else
         std::printf("no test set in %s; skipping test accuracy\n", o.data_dir.c_str());
+    if (o.until_accuracy > 0 && !test_set)
+        runtime_fail("--until-accuracy {}: needs the test set t10k-images-idx3-ubyte[.gz] in {}", o.until_accuracy,
+                     o.data_dir);
     if (train_set.images.count < batch)
         runtime_fail("{}: {} training images, fewer than one batch of {}", o.data_dir, train_set.images.count, batch);
 
@@ -189,7 +192,15 @@ double train(Model &model, const TrainOptions &o) {
         csv += fmt::format("{},{:.6f},{:.4f},{:.4f},{:.1f},{:.2f}\n", epoch + 1, seen ? loss_sum / seen : 0.0,
                            seen ? 100.0 * correct / seen : 0.0, test_set ? 100 * test_acc : -1.0, img_per_s, seconds);
         if (!o.out_dir.empty()) save_checkpoint(o.out_dir, model, state);
+        if (o.until_accuracy > 0 && 100 * test_acc >= o.until_accuracy) {
+            std::printf("reached %.2f%% test accuracy (target %.2f%%) after %lld epochs, %.1f s of training\n",
+                        100 * test_acc, o.until_accuracy, epoch + 1,
+                        std::chrono::duration<double>(Clock::now() - started).count());
+            stop = true;
+        }
     }
+    if (o.until_accuracy > 0 && !(100 * test_acc >= o.until_accuracy))
+        std::printf("did not reach %.2f%% test accuracy in %d epochs\n", o.until_accuracy, o.epochs);
     write_file_atomically(curves + ".csv", csv);
     plot_curves(curves + ".csv", curves + ".png");
     std::printf("trained %lld steps in %.1f s\n", state.step,

@@ -22,6 +22,7 @@ struct TrainOptions {
     uint32_t seed = 1;
     std::string init_dir, out_dir, resume_dir;
     long long max_steps = 0;  // 0: no limit
+    double until_accuracy = 0;  // percent: stop after the first epoch whose test accuracy reaches it; 0: off
     bool shuffle = true;
     bool progress = true;
 };
