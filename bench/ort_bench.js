@@ -1,7 +1,9 @@
 // ONNX Runtime (onnxruntime-node, CPU) on the ONNX export of a bench model, measured the way
 // `MODEL bench` measures: median batch-1 latency, img/s per batch size. Prints CSV rows: "ort" is
 // ORT's raw time through its Node binding, "ort-in-library" subtracts the time of a one-Relu
-// model of the same input (the binding's and session's own per-call cost).
+// model of the same input (the binding's and session's own per-call cost). Rows threads_T: T
+// callers each awaiting batch-1 runs on the one session at once (ORT allows concurrent Run()),
+// total img/s; the binding runs each call on a worker thread of its own.
 //
 // usage: node ort_bench.js DIR MODEL C,H,W THREADS SECONDS BATCHES
 //   (DIR holds MODEL.onnx and MODEL-relu.onnx, from export_onnx.py)
@@ -27,6 +29,24 @@ async function timed(session, feeds, budgetSeconds) {
   return {median: times[Math.floor(times.length / 2)], mean: elapsed() / times.length};
 }
 
+// `callers` loops of batch-1 runs on one session, all in flight together for `budgetSeconds`.
+async function concurrent(session, feeds, callers, budgetSeconds) {
+  await session.run(feeds);
+  const times = [];
+  const start = process.hrtime.bigint();
+  const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
+  const caller = async () => {
+    while (elapsed() < budgetSeconds) {
+      const t0 = process.hrtime.bigint();
+      await session.run(feeds);
+      times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  };
+  await Promise.all(Array.from({length: callers}, caller));
+  times.sort((a, b) => a - b);
+  return {median: times[Math.floor(times.length / 2)], mean: elapsed() / times.length};
+}
+
 async function main() {
   const options = {graphOptimizationLevel: 'all', intraOpNumThreads: Number(threads), interOpNumThreads: 1,
                    executionMode: 'sequential'};
@@ -44,6 +64,11 @@ async function main() {
                   ['ort-in-library', net.median - binding.median, net.mean - binding.mean]];
     for (const [label, median, mean] of rows)
       console.log(`${model},ort-${version},${label},inference,${batch},${(median * 1e6).toFixed(1)},${(batch / mean).toFixed(0)}`);
+    if (batch !== 1) continue;
+    for (const callers of [1, 2, 4]) {
+      const t = await concurrent(network, feeds, callers, Number(seconds));
+      console.log(`${model},ort-${version},ort,threads_${callers},1,${(t.median * 1e6).toFixed(1)},${(1 / t.mean).toFixed(0)}`);
+    }
   }
 }
 

@@ -39,6 +39,9 @@ def model_table(model, rows, peak):
     trains = sorted({int(r["batch"]) for r in rows if r["kind"] == "train_step"})
     columns = [("inference", b, "latency_us" if b == 1 else "img_per_s") for b in batches]
     columns += [("train_step", b, "img_per_s") for b in trains]
+    # Batch-1 calls from T threads sharing one model (one session for ORT): total img/s.
+    callers = sorted({int(r["kind"].split("_")[1]) for r in rows if r["kind"].startswith("threads_")})
+    columns += [(f"threads_{t}", 1, "img_per_s") for t in callers]
     # Wall time of a whole training run to the target test accuracy (bench/run.sh), in seconds.
     columns += [("to_accuracy", b, "latency_us")
                 for b in sorted({int(r["batch"]) for r in rows if r["kind"] == "to_accuracy"})]
@@ -46,6 +49,8 @@ def model_table(model, rows, peak):
     for kind, batch, field in columns:
         if kind == "to_accuracy":
             name = f"to {TARGET_ACCURACY}% s"
+        elif kind.startswith("threads_"):
+            name = f"b1 x{kind.split('_')[1]} threads img/s"
         else:
             name = f"b{batch} latency us" if field == "latency_us" else (
                 f"b{batch} img/s" if kind == "inference" else f"train b{batch} img/s")
@@ -62,7 +67,10 @@ def model_table(model, rows, peak):
                 line.append("-")
             else:
                 line.append(f"{value / 1e6:.1f}" if kind == "to_accuracy" else f"{value:.0f}")
-            line += [ratio(value, table.get(peer, {}).get((kind, batch)), field) for _, peer in PEERS]
+            # Concurrent rows exist for ORT's raw time only (binding included): compared with that.
+            line += [ratio(value, table.get(peer, {}).get((kind, batch)) or table.get("ort", {}).get((kind, batch))
+                           if peer == "ort-in-library" else table.get(peer, {}).get((kind, batch)), field)
+                     for _, peer in PEERS]
         largest = cases.get(("inference", batches[-1]))
         line.append(f"{100 * float(largest['img_per_s']) * flop / 1e9 / peak:.1f}" if largest else "-")
         out.append(line)

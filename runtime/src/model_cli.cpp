@@ -11,10 +11,12 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 namespace cnngen {
 
@@ -117,6 +119,32 @@ Timing time_calls(double seconds, const std::function<void()> &fn) {
     return {times[times.size() / 2], total / double(times.size())};
 }
 
+// `callers` threads, each calling batch-1 logits() on the one shared model for `seconds`:
+// median per-call latency and total img/s (the serving case of model.h's threading contract).
+Timing time_concurrent_calls(Model &model, int callers, double seconds, const std::vector<float> &image) {
+    model.logits(image.data(), 1);
+    std::atomic<bool> stop{false};
+    std::vector<std::vector<double>> times(static_cast<size_t>(callers));
+    std::vector<std::thread> threads;
+    const auto start = Clock::now();
+    for (int t = 0; t < callers; ++t)
+        threads.emplace_back([&, t] {
+            while (!stop) {
+                const auto t0 = Clock::now();
+                model.logits(image.data(), 1);
+                times[size_t(t)].push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+            }
+        });
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+    for (std::thread &t : threads) t.join();
+    const double total = std::chrono::duration<double>(Clock::now() - start).count();
+    std::vector<double> all;
+    for (const auto &v : times) all.insert(all.end(), v.begin(), v.end());
+    std::nth_element(all.begin(), all.begin() + long(all.size() / 2), all.end());
+    return {all[all.size() / 2], total / double(all.size())};
+}
+
 int bench(Model &model, double seconds_per_case, bool csv) {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> pixel(0, 1);
@@ -131,6 +159,15 @@ int bench(Model &model, double seconds_per_case, bool csv) {
         const Timing t = time_calls(seconds_per_case, [&] { model.logits(images.data(), batch); });
         rows.push_back({"inference", std::to_string(batch), fmt::format("{:.1f}", t.median_seconds * 1e6),
                         fmt::format("{:.0f}", batch / t.mean_seconds)});
+    }
+    const std::vector<int> &batches = model.inference_batches();
+    if (std::find(batches.begin(), batches.end(), 1) != batches.end()) {
+        const std::vector<float> image = images_for(1);
+        for (int callers : {1, 2, 4}) {
+            const Timing t = time_concurrent_calls(model, callers, seconds_per_case, image);
+            rows.push_back({fmt::format("threads_{}", callers), "1", fmt::format("{:.1f}", t.median_seconds * 1e6),
+                            fmt::format("{:.0f}", 1 / t.mean_seconds)});
+        }
     }
     if (const int batch = model.train_batch()) {
         const std::vector<float> images = images_for(batch);
@@ -185,7 +222,8 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
 
     double seconds = 1.0;
     bool csv = false;
-    CLI::App *bench_cmd = app.add_subcommand("bench", "Batch-1 latency and img/s at every built batch size");
+    CLI::App *bench_cmd = app.add_subcommand(
+        "bench", "Batch-1 latency, img/s at every built batch size, batch 1 from 1, 2 and 4 threads sharing the model");
     bench_cmd->add_option("--seconds", seconds, "Time per measured case")->check(CLI::PositiveNumber)->capture_default_str();
     bench_cmd->add_flag("--csv", csv, "Print CSV instead of a table");
 

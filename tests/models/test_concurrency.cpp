@@ -103,6 +103,42 @@ TEST_CASE("inference beside initialize and load_weights sees old or new weights,
     CHECK(mixed == 0);
 }
 
+TEST_CASE("inference beside train_step sees the weights before or after a step, never a mix", "[concurrency]") {
+    cnngen::Model model(lenet5_model());
+    const int batch = model.train_batch();
+    const std::vector<float> images = random_images(batch, model.sample_size(), 4);
+    std::vector<int32_t> labels(static_cast<size_t>(batch));
+    for (int n = 0; n < batch; ++n) labels[size_t(n)] = n % 10;
+    const cnngen::SgdSettings sgd{0.1f, 0.0f, 0.0f};
+    model.initialize(5);
+    const std::vector<cnngen::Tensor> before = model.parameters();
+    const std::vector<float> old_logits = model.logits(images.data(), batch);
+    // Momentum 0: a step from `before` on this batch always gives the same weights.
+    model.train_step(images.data(), labels.data(), sgd);
+    const std::vector<float> new_logits = model.logits(images.data(), batch);
+    REQUIRE(old_logits != new_logits);
+
+    std::atomic<bool> done{false};
+    std::atomic<int> mixed{0}, calls{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t)
+        readers.emplace_back([&] {
+            while (!done) {
+                const std::vector<float> got = model.logits(images.data(), batch);
+                if (got != old_logits && got != new_logits) ++mixed;
+                ++calls;
+            }
+        });
+    for (int round = 0; round < 40 || calls < 200; ++round) {
+        model.set_parameters(before);
+        model.train_step(images.data(), labels.data(), sgd);
+    }
+    done = true;
+    for (std::thread &t : readers) t.join();
+    INFO(mixed << " of " << calls << " inferences saw neither the old nor the new weights");
+    CHECK(mixed == 0);
+}
+
 TEST_CASE("an error in one thread stays with its call; the others succeed", "[concurrency][errors]") {
     cnngen::Model model(lenet5_model());
     const std::vector<float> images = random_images(1, model.sample_size(), 9);
