@@ -170,7 +170,8 @@ int bench(Model &model, double seconds_per_case, bool csv) {
         rows.push_back({"train_step", std::to_string(batch), fmt::format("{:.1f}", t.median_seconds * 1e6),
                         fmt::format("{:.0f}", batch / t.mean_seconds)});
     }
-    // Last: Halide's thread pool may keep extra workers after calls from several threads.
+    // Last: after calls from several threads, training steps in the same process measured 3x
+    // slower (the state Halide's thread pool is left in).
     const std::vector<int> &batches = model.inference_batches();
     if (std::find(batches.begin(), batches.end(), 1) != batches.end()) {
         const std::vector<float> image = images_for(1);
