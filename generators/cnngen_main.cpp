@@ -7,7 +7,46 @@
 #include <CLI/CLI.hpp>
 #include <fmt/ranges.h>
 
+#include <set>
+
 namespace {
+
+std::string with_commas(long long value) {
+    std::string digits = std::to_string(value), out;
+    for (size_t k = 0; k < digits.size(); ++k) {
+        if (k > 0 && (digits.size() - k) % 3 == 0) out += ',';
+        out += digits[k];
+    }
+    return out;
+}
+
+// Per image, as notes 004 accounts VGG-16: the input and each layer's output volume, and each
+// layer's parameters. Elementwise activations run in place there (their output is their input's
+// memory), so the notes' total leaves them out; the total with every output kept is printed too.
+void print_memory(const cnngen::ModelPlan &plan) {
+    static const std::set<std::string> in_place = {"relu", "leaky_relu", "sigmoid", "tanh", "elu"};
+    const cnngen::ModelSpec &spec = plan.spec;
+    fmt::print("memory per image (float32):\n  {:<14} {:<16} {:>14} {:>14}\n", "layer", "output", "activations",
+               "parameters");
+    long long counted = cnngen::element_count(spec.input), every = counted, parameters = 0;
+    fmt::print("  {:<14} {:<16} {:>14} {:>14}\n", "input", cnngen::shape_string(spec.input), with_commas(counted), 0);
+    for (size_t k = 0; k < spec.layers.size(); ++k) {
+        const long long values = cnngen::element_count(plan.activations[k + 1]);
+        long long weights = 0;
+        for (int index : plan.parameters_of_layer(int(k))) weights += cnngen::element_count(plan.parameters[size_t(index)].shape);
+        const bool shared = in_place.count(spec.layers[k].kind) > 0;
+        fmt::print("  {:<14} {:<16} {:>14} {:>14}\n", spec.layers[k].name, cnngen::shape_string(plan.activations[k + 1]),
+                   shared ? "(in place)" : with_commas(values), with_commas(weights));
+        if (!shared) counted += values;
+        every += values;
+        parameters += weights;
+    }
+    const auto mib = [](long long values) { return double(values) * 4 / (1024.0 * 1024.0); };
+    fmt::print("  total: {} activations ({:.1f} MiB) per image, activations in place; {} ({:.1f} MiB) with every "
+               "layer's output kept\n",
+               with_commas(counted), mib(counted), with_commas(every), mib(every));
+    fmt::print("  total: {} parameters ({:.1f} MiB)\n", with_commas(parameters), mib(parameters));
+}
 
 void print_plan(const cnngen::ModelPlan &plan) {
     const cnngen::ModelSpec &spec = plan.spec;
@@ -83,6 +122,7 @@ int main(int argc, char **argv) {
         } else if (*check) {
             const cnngen::ModelPlan plan = cnngen::plan_model(cnngen::load_model_spec(check_path));
             print_plan(plan);
+            print_memory(plan);
         } else {
             for (const auto &name : cnngen::schedule_names()) fmt::print("{}\n", name);
         }
