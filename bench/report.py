@@ -68,9 +68,8 @@ def model_table(model, rows, peak):
             else:
                 line.append(f"{value / 1e6:.1f}" if kind == "to_accuracy" else f"{value:.0f}")
             # Concurrent rows exist for ORT's raw time only (binding included): compared with that.
-            line += [ratio(value, table.get(peer, {}).get((kind, batch)) or table.get("ort", {}).get((kind, batch))
-                           if peer == "ort-in-library" else table.get(peer, {}).get((kind, batch)), field)
-                     for _, peer in PEERS]
+            peers = [("ort" if peer == "ort-in-library" and kind.startswith("threads_") else peer) for _, peer in PEERS]
+            line += [ratio(value, table.get(peer, {}).get((kind, batch)), field) for peer in peers]
         largest = cases.get(("inference", batches[-1]))
         line.append(f"{100 * float(largest['img_per_s']) * flop / 1e9 / peak:.1f}" if largest else "-")
         out.append(line)

@@ -34,10 +34,10 @@ void print_memory(const cnngen::ModelPlan &plan) {
         const long long values = cnngen::element_count(plan.activations[k + 1]);
         long long weights = 0;
         for (int index : plan.parameters_of_layer(int(k))) weights += cnngen::element_count(plan.parameters[size_t(index)].shape);
-        const bool shared = in_place.count(spec.layers[k].kind) > 0;
+        const bool computed_in_place = in_place.count(spec.layers[k].kind) > 0;
         fmt::print("  {:<14} {:<16} {:>14} {:>14}\n", spec.layers[k].name, cnngen::shape_string(plan.activations[k + 1]),
-                   shared ? "(in place)" : with_commas(values), with_commas(weights));
-        if (!shared) counted += values;
+                   computed_in_place ? "(in place)" : with_commas(values), with_commas(weights));
+        if (!computed_in_place) counted += values;
         every += values;
         parameters += weights;
     }

@@ -22,7 +22,6 @@ Expr tap(const Expr &k, int kernel, bool flip) { return flip ? kernel - 1 - k : 
 
 }  // namespace
 
-bool has_manual_backward(const Conv2dParams &) { return true; }
 bool has_manual_backward(const Pool2dParams &p) { return p.kind != PoolKind::p_norm; }
 bool has_manual_backward(const ActivationParams &p) { return p.kind != ActivationKind::softmax; }
 

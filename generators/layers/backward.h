@@ -25,7 +25,6 @@ struct Gradients {
     std::map<std::string, Halide::RDom> reductions;
 };
 
-bool has_manual_backward(const Conv2dParams &p);
 bool has_manual_backward(const Pool2dParams &p);
 bool has_manual_backward(const ActivationParams &p);
 

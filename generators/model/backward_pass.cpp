@@ -12,7 +12,9 @@ bool has_manual_backward(const LayerSpec &layer) {
     return std::visit(
         [](const auto &p) {
             using P = std::decay_t<decltype(p)>;
-            if constexpr (std::is_same_v<P, LrnParams> || std::is_same_v<P, FullyConnectedParams>) return true;
+            if constexpr (std::is_same_v<P, Conv2dParams> || std::is_same_v<P, LrnParams> ||
+                          std::is_same_v<P, FullyConnectedParams>)
+                return true;
             else return has_manual_backward(p);
         },
         layer.params);
@@ -27,7 +29,7 @@ Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &
                               const ParameterInputs &params, const Tensor &d_output, bool want_input) {
     const LayerSpec &l = spec.layers.at(index);
     const ParamSource source = params.source(spec.path);
-    if (auto p = std::get_if<Conv2dParams>(&l.params); p && has_manual_backward(*p))
+    if (auto p = std::get_if<Conv2dParams>(&l.params))
         return conv2d_backward(l.name, input, *p, source, d_output, want_input);
     if (auto p = std::get_if<Pool2dParams>(&l.params); p && has_manual_backward(*p))
         return pool2d_backward(l.name, input, *p, d_output);

@@ -123,9 +123,10 @@ void schedule_backward(const std::string &schedule, const Gradients &g, const Ta
     if (g.kind == "conv2d") return schedule_conv_backward_cpu(g, target);
     if (g.kind == "fully_connected") return schedule_fully_connected_backward_cpu(g, target);
     if (g.kind == "pool2d" && g.stages.count("argmax")) schedule_elementwise_cpu(g.stages.at("argmax"), target);
-    // LRN: each window's D^-beta and its share are read by n neighbours; store them once.
+    // LRN: D (a window sum) is read by d_input and by the spread; the spread by every window
+    // containing the point. Both are stored once; D^-beta is recomputed where read.
     if (g.kind == "lrn")
-        for (const char *stage : {"scale", "spread"}) schedule_elementwise_cpu(g.stages.at(stage), target);
+        for (const char *stage : {"denominator", "spread"}) schedule_elementwise_cpu(g.stages.at(stage), target);
     schedule_elementwise_cpu(g.d_input.func, target);
 }
 

@@ -12,7 +12,6 @@ namespace {
 constexpr uint64_t kTag = 0x636e6e67656e4358;  // "cnngenCX"
 // Smaller buffers stay with the previous allocator: glibc serves them from its heap, per thread.
 constexpr size_t kArenaThreshold = 64 * 1024;
-constexpr size_t kAlignment = 128;  // at least what Halide's own allocator guarantees
 
 halide_error_handler_t previous_error = nullptr;
 halide_malloc_t previous_malloc = nullptr;
@@ -60,7 +59,7 @@ void *ScratchArena::allocate(size_t bytes) {
         return best->memory;
     }
     const size_t rounded = (bytes + 4095) / 4096 * 4096;
-    void *memory = std::aligned_alloc(kAlignment, rounded);
+    void *memory = std::aligned_alloc(kHostAlignment, rounded);
     if (!memory) return nullptr;  // Halide reports the failed allocation
     blocks_.push_back({memory, rounded, true});
     return memory;

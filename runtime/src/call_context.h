@@ -12,6 +12,10 @@
 
 namespace cnngen {
 
+// Host memory handed to generated code: at least what Halide's own allocator guarantees, which
+// generated code may rely on for aligned vector loads.
+constexpr size_t kHostAlignment = 128;
+
 // Blocks handed out for the intermediate buffers of one call at a time and kept for the next,
 // so a call neither maps nor page-faults fresh memory (glibc would mmap each large block).
 class ScratchArena {

@@ -405,10 +405,8 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
     StepResult result;
     result.loss = call.loss->read(scratch.context)[0];
     const HostVector<float> &logits = call.logits->read(scratch.context);
-    for (int n = 0; n < batch; ++n) {
-        const float *row = logits.data() + size_t(n) * size_t(classes());
-        result.correct += int(std::max_element(row, row + classes()) - row) == labels[n];
-    }
+    const std::vector<int> predicted = argmax_rows(logits.data(), batch, classes());
+    for (int n = 0; n < batch; ++n) result.correct += predicted[size_t(n)] == labels[n];
     return result;
 }
 
@@ -445,13 +443,17 @@ void Model::run_chained(Call &call, Scratch &scratch, const SgdSettings &sgd) {
     invoke(*update, call, scratch, &sgd);
 }
 
-std::vector<int> argmax_rows(const std::vector<float> &values, int columns) {
-    std::vector<int> result(values.size() / size_t(columns));
+std::vector<int> argmax_rows(const float *values, int rows, int columns) {
+    std::vector<int> result(static_cast<size_t>(rows));
     for (size_t r = 0; r < result.size(); ++r) {
-        const float *row = values.data() + r * size_t(columns);
+        const float *row = values + r * size_t(columns);
         result[r] = int(std::max_element(row, row + columns) - row);
     }
     return result;
+}
+
+std::vector<int> argmax_rows(const std::vector<float> &values, int columns) {
+    return argmax_rows(values.data(), int(values.size() / size_t(columns)), columns);
 }
 
 }  // namespace cnngen

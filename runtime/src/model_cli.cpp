@@ -141,6 +141,7 @@ Timing time_concurrent_calls(Model &model, int callers, double seconds, const st
     const double total = std::chrono::duration<double>(Clock::now() - start).count();
     std::vector<double> all;
     for (const auto &v : times) all.insert(all.end(), v.begin(), v.end());
+    if (all.empty()) runtime_fail("bench: no call finished in {} s", seconds);
     std::nth_element(all.begin(), all.begin() + long(all.size() / 2), all.end());
     return {all[all.size() / 2], total / double(all.size())};
 }

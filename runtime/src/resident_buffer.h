@@ -16,19 +16,18 @@
 
 namespace cnngen {
 
-// Host memory on 128-byte boundaries, as Halide's own allocations are: generated code may
-// use aligned vector loads on buffers it believes aligned.
+// Host memory on kHostAlignment boundaries: generated code may use aligned vector loads on
+// buffers it believes aligned (a profiled training step did, on a parameter).
 template <typename T>
 struct HostAllocator {
     using value_type = T;
-    static constexpr std::size_t kAlignment = 128;
     HostAllocator() = default;
     template <typename U>
     HostAllocator(const HostAllocator<U> &) {}
     T *allocate(std::size_t count) {
-        return static_cast<T *>(::operator new(count * sizeof(T), std::align_val_t(kAlignment)));
+        return static_cast<T *>(::operator new(count * sizeof(T), std::align_val_t(kHostAlignment)));
     }
-    void deallocate(T *p, std::size_t) { ::operator delete(p, std::align_val_t(kAlignment)); }
+    void deallocate(T *p, std::size_t) { ::operator delete(p, std::align_val_t(kHostAlignment)); }
     template <typename U>
     bool operator==(const HostAllocator<U> &) const { return true; }
     template <typename U>

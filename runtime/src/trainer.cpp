@@ -200,7 +200,7 @@ double train(Model &model, const TrainOptions &o) {
         }
     }
     if (o.until_accuracy > 0 && !(100 * test_acc >= o.until_accuracy))
-        std::printf("did not reach %.2f%% test accuracy in %d epochs\n", o.until_accuracy, o.epochs);
+        std::printf("did not reach %.2f%% test accuracy in %lld steps\n", o.until_accuracy, state.step);
     write_file_atomically(curves + ".csv", csv);
     plot_curves(curves + ".csv", curves + ".png");
     std::printf("trained %lld steps in %.1f s\n", state.step,

@@ -108,5 +108,6 @@ private:
 
 // Index of the largest value of each row.
 std::vector<int> argmax_rows(const std::vector<float> &values, int columns);
+std::vector<int> argmax_rows(const float *values, int rows, int columns);
 
 }  // namespace cnngen
