@@ -103,6 +103,11 @@ struct Timing {
     double mean_seconds;
 };
 
+double median(std::vector<double> values) {
+    std::nth_element(values.begin(), values.begin() + long(values.size() / 2), values.end());
+    return values[values.size() / 2];
+}
+
 // Calls `fn` once to warm up (first calls allocate and start threads), then for at least
 // `seconds` and 3 calls, timing each call.
 Timing time_calls(double seconds, const std::function<void()> &fn) {
@@ -115,8 +120,7 @@ Timing time_calls(double seconds, const std::function<void()> &fn) {
         times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
     const double total = std::chrono::duration<double>(Clock::now() - start).count();
-    std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
-    return {times[times.size() / 2], total / double(times.size())};
+    return {median(times), total / double(times.size())};
 }
 
 // `callers` threads, each calling batch-1 logits() on the one shared model for `seconds`:
@@ -142,8 +146,7 @@ Timing time_concurrent_calls(Model &model, int callers, double seconds, const st
     std::vector<double> all;
     for (const auto &v : times) all.insert(all.end(), v.begin(), v.end());
     if (all.empty()) runtime_fail("bench: no call finished in {} s", seconds);
-    std::nth_element(all.begin(), all.begin() + long(all.size() / 2), all.end());
-    return {all[all.size() / 2], total / double(all.size())};
+    return {median(all), total / double(all.size())};
 }
 
 int bench(Model &model, double seconds_per_case, bool csv) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -61,6 +62,31 @@ void check_concurrent_logits(const cnngen::ModelDescription &description) {
     CHECK(differences == 0);
 }
 
+// Three readers call logits(images, count) until `change` has run 40 rounds and they have made
+// 200 calls (so they overlap it); counts the results that are neither `a` nor `b`.
+struct MixCount {
+    int mixed, calls;
+};
+MixCount count_mixed_results(cnngen::Model &model, const std::vector<float> &images, int count,
+                             const std::vector<float> &a, const std::vector<float> &b,
+                             const std::function<void(int round)> &change) {
+    std::atomic<bool> done{false};
+    std::atomic<int> mixed{0}, calls{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t)
+        readers.emplace_back([&] {
+            while (!done) {
+                const std::vector<float> got = model.logits(images.data(), count);
+                if (got != a && got != b) ++mixed;
+                ++calls;
+            }
+        });
+    for (int round = 0; round < 40 || calls < 200; ++round) change(round);
+    done = true;
+    for (std::thread &t : readers) t.join();
+    return {mixed, calls};
+}
+
 }  // namespace
 
 TEST_CASE("concurrent logits() on one model equal the serial results", "[concurrency]") {
@@ -80,27 +106,14 @@ TEST_CASE("inference beside initialize and load_weights sees old or new weights,
     model.save_weights((dir / "second").string());
     REQUIRE(first != second);
 
-    std::atomic<bool> done{false};
-    std::atomic<int> mixed{0}, calls{0};
-    std::vector<std::thread> readers;
-    for (int t = 0; t < 3; ++t)
-        readers.emplace_back([&] {
-            while (!done) {
-                const std::vector<float> got = model.logits(images.data(), 64);
-                if (got != first && got != second) ++mixed;
-                ++calls;
-            }
-        });
     // Writers change parameters until the readers have made enough calls to overlap them.
-    for (int round = 0; round < 40 || calls < 200; ++round) {
+    const MixCount result = count_mixed_results(model, images, 64, first, second, [&](int round) {
         if (round % 2) model.load_weights((dir / (round % 4 == 1 ? "first" : "second")).string());
         else model.initialize(round % 4 == 0 ? 1 : 2);
-    }
-    done = true;
-    for (std::thread &t : readers) t.join();
+    });
     std::filesystem::remove_all(dir);
-    INFO(mixed << " of " << calls << " inferences saw neither weight set");
-    CHECK(mixed == 0);
+    INFO(result.mixed << " of " << result.calls << " inferences saw neither weight set");
+    CHECK(result.mixed == 0);
 }
 
 TEST_CASE("inference beside train_step sees the weights before or after a step, never a mix", "[concurrency]") {
@@ -118,25 +131,12 @@ TEST_CASE("inference beside train_step sees the weights before or after a step, 
     const std::vector<float> new_logits = model.logits(images.data(), batch);
     REQUIRE(old_logits != new_logits);
 
-    std::atomic<bool> done{false};
-    std::atomic<int> mixed{0}, calls{0};
-    std::vector<std::thread> readers;
-    for (int t = 0; t < 3; ++t)
-        readers.emplace_back([&] {
-            while (!done) {
-                const std::vector<float> got = model.logits(images.data(), batch);
-                if (got != old_logits && got != new_logits) ++mixed;
-                ++calls;
-            }
-        });
-    for (int round = 0; round < 40 || calls < 200; ++round) {
+    const MixCount result = count_mixed_results(model, images, batch, old_logits, new_logits, [&](int) {
         model.set_parameters(before);
         model.train_step(images.data(), labels.data(), sgd);
-    }
-    done = true;
-    for (std::thread &t : readers) t.join();
-    INFO(mixed << " of " << calls << " inferences saw neither the old nor the new weights");
-    CHECK(mixed == 0);
+    });
+    INFO(result.mixed << " of " << result.calls << " inferences saw neither the old nor the new weights");
+    CHECK(result.mixed == 0);
 }
 
 TEST_CASE("an error in one thread stays with its call; the others succeed", "[concurrency][errors]") {
