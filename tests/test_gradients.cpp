@@ -186,11 +186,18 @@ TEST_CASE("loss gradients match finite differences", "[gradient][loss]") {
         c.input = random_tensor({batch, classes}, rng, -2, 2);
         c.scalar_output = true;
         const auto loss_kind = kind;
-        c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
+        auto make_target = [=]() {
             Halide::Func target("target");
             if (cnngen::loss_takes_labels(loss_kind)) target(Halide::_) = (*label_buffer)(Halide::_);
             else target(Halide::_) = (*target_buffer)(Halide::_);
-            return cnngen::loss("loss", in, target, {loss_kind, 1.0f, 0.7f});
+            return target;
+        };
+        c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
+            return cnngen::loss("loss", in, make_target(), {loss_kind, 1.0f, 0.7f});
+        };
+        c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
+                         const cnngen::Tensor &d_output) {
+            return cnngen::loss_backward("loss", in, make_target(), {loss_kind, 1.0f, 0.7f}, d_output);
         };
         const auto ref_kind = reference_kind;
         c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {

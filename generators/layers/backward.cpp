@@ -282,4 +282,55 @@ Gradients fully_connected_backward(const std::string &name, const Tensor &input,
     return g;
 }
 
+Gradients loss_backward(const std::string &name, const Tensor &prediction, const Func &target, const LossParams &p,
+                        const Tensor &d_output) {
+    const int batch = prediction.shape[0], features = prediction.shape[1];
+    Dims d;
+    const Func &x = prediction.func;
+    Gradients g{name, "loss", d_output};
+    // Every loss is a mean over samples of a per-sample sum over features.
+    Expr scale = d_output.func() / float(batch);
+    Expr diff;
+    Func d_input(name + "_d_input");
+    switch (p.kind) {
+    case LossKind::softmax_cross_entropy: {
+        // softmax(x[n]) - one_hot(label[n])
+        RDom rf(0, features, name + "_bw_rf");
+        Func row_max(name + "_bw_max"), log_sum_exp(name + "_bw_logsumexp");
+        row_max(d.n) = maximum(x(rf, d.n));
+        log_sum_exp(d.n) = log(sum(exp(x(rf, d.n) - row_max(d.n)))) + row_max(d.n);
+        g.stages["max"] = row_max;
+        g.stages["logsumexp"] = log_sum_exp;
+        Expr one_hot = select(d.i == target(d.n), 1.0f, 0.0f);
+        d_input(d.i, d.n) = scale * (exp(x(d.i, d.n) - log_sum_exp(d.n)) - one_hot);
+        break;
+    }
+    case LossKind::hinge: {
+        // Each violated margin pushes its class up and the label's down, by 1 / features.
+        RDom rf(0, features, name + "_bw_rf");
+        Func label_score(name + "_bw_label_score"), violations(name + "_bw_violations");
+        label_score(d.n) = sum(select(rf == target(d.n), x(rf, d.n), 0.0f));
+        Expr violated = p.margin - label_score(d.n) + x(d.i, d.n) > 0.0f;
+        Func violated_at(name + "_bw_violated");
+        violated_at(d.i, d.n) = select(d.i != target(d.n) && violated, 1.0f, 0.0f);
+        violations(d.n) = sum(violated_at(rf, d.n));
+        g.stages["label_score"] = label_score;
+        g.stages["violated"] = violated_at;
+        g.stages["violations"] = violations;
+        d_input(d.i, d.n) =
+            scale / float(features) * select(d.i == target(d.n), -violations(d.n), violated_at(d.i, d.n));
+        break;
+    }
+    case LossKind::mean_squared_error:
+        d_input(d.i, d.n) = scale / float(features) * 2.0f * (x(d.i, d.n) - target(d.i, d.n));
+        break;
+    case LossKind::huber:
+        diff = x(d.i, d.n) - target(d.i, d.n);
+        d_input(d.i, d.n) = scale / float(features) * clamp(diff, -p.delta, p.delta);
+        break;
+    }
+    g.d_input = {d_input, prediction.shape};
+    return g;
+}
+
 }  // namespace cnngen

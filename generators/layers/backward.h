@@ -7,6 +7,7 @@
 #include "activation.h"
 #include "conv2d.h"
 #include "fully_connected.h"
+#include "loss.h"
 #include "lrn.h"
 #include "pooling.h"
 
@@ -14,7 +15,7 @@ namespace cnngen {
 
 struct Gradients {
     std::string name;  // the forward layer's
-    std::string kind;  // "conv2d", "pool2d", "activation", "lrn" or "fully_connected"
+    std::string kind;  // "conv2d", "pool2d", "activation", "lrn", "fully_connected" or "loss"
     Tensor d_output;   // what the layer received
     Tensor d_input;    // func undefined when not requested
     int flat_features = 0;  // fully_connected: input features per sample
@@ -37,5 +38,9 @@ Gradients activation_backward(const std::string &name, const Tensor &input, cons
 Gradients lrn_backward(const std::string &name, const Tensor &input, const LrnParams &p, const Tensor &d_output);
 Gradients fully_connected_backward(const std::string &name, const Tensor &input, const FullyConnectedParams &p,
                                    const ParamSource &source, const Tensor &d_output, bool want_input);
+// The loss's gradient with respect to the prediction, times the scalar `d_output`. Written out
+// rather than left to autodiff, which would walk the whole network behind the prediction.
+Gradients loss_backward(const std::string &name, const Tensor &prediction, const Halide::Func &target,
+                        const LossParams &p, const Tensor &d_output);
 
 }  // namespace cnngen

@@ -80,6 +80,16 @@ NetworkInputs network_inputs(const ModelPlan &plan, int batch, ConvForm form) {
     return in;
 }
 
+// The loss's gradient with respect to the logits, hand-derived: autodiff of the loss would
+// first walk every Func of the network behind the logits (minutes for AlexNet's).
+BackwardFuncs loss_gradient(const ModelPlan &plan, const Tensor &logits, const Func &labels) {
+    Func unit("d_loss");
+    unit() = 1.0f;
+    BackwardFuncs backward{loss_backward("loss_layer", logits, labels, plan.spec.loss, {unit, {}}), {}};
+    backward.reads = {logits.func, labels};
+    return backward;
+}
+
 bool manual_gradients(const ModelPlan &plan, const ModelSchedule &schedule) {
     return uses_manual_gradients(schedule) && !is_autoscheduler(schedule.base) && has_manual_backward(plan.spec);
 }
@@ -115,7 +125,9 @@ Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSch
     if (manual) {
         Dims d;
         Func d_logits("d_logits_value");
-        d_logits(d.i, d.n) = gradients(loss_layer.output.func, {in.net.output.func})[0](d.i, d.n);
+        BackwardFuncs loss_backward = loss_gradient(plan, in.net.output, label_values);
+        d_logits(d.i, d.n) = loss_backward.gradients.d_input.func(d.i, d.n);
+        b.funcs.backward.push_back(loss_backward);
         BackwardPass pass = backward_pass(plan.spec, in.net, in.images_value, in.params, {d_logits, in.net.output.shape});
         grads = pass.parameter_gradients;
         for (size_t k = 0; k < pass.layers.size(); ++k) {
@@ -225,9 +237,10 @@ Built loss_kernel(const ModelPlan &plan, const PlannedFunction &f) {
     Func loss_value(argument_name(plan, {ArgumentRole::loss}));  // mean over the batch
     loss_value() = loss_layer.output.func();
     loss_value.set_estimates({});
-    Func d_logits =
-        planned_output(plan, f.outputs.at(1), gradients(loss_layer.output.func, {logits_value})[0], logits_shape);
     Built b;
+    BackwardFuncs loss_backward = loss_gradient(plan, {logits_value, logits_shape}, label_values);
+    Func d_logits = planned_output(plan, f.outputs.at(1), loss_backward.gradients.d_input.func, logits_shape);
+    b.funcs.backward.push_back(loss_backward);
     b.inputs = {logits, labels};
     b.outputs = {loss_value, d_logits};
     b.funcs.forward = {loss_layer};

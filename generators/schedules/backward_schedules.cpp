@@ -122,6 +122,8 @@ void schedule_backward(const std::string &schedule, const Gradients &g, const Ta
     if (schedule != "cpu") fail("{}: hand-derived gradients have naive, cpu and gpu schedules, not '{}'", g.name, schedule);
     if (g.kind == "conv2d") return schedule_conv_backward_cpu(g, target);
     if (g.kind == "fully_connected") return schedule_fully_connected_backward_cpu(g, target);
+    if (g.kind == "loss")  // per-sample sums (a row's log-sum-exp), each read by every feature
+        for (const auto &[role, f] : g.stages) Func(f).compute_root();
     if (g.kind == "pool2d" && g.stages.count("argmax")) schedule_elementwise_cpu(g.stages.at("argmax"), target);
     // LRN: D (a window sum) is read by d_input and by the spread; the spread by every window
     // containing the point. Both are stored once; D^-beta is recomputed where read.

@@ -122,14 +122,30 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
     }
 }
 
-// Batch 1: each output a dot product along the reduction, which is contiguous in both the
-// weights ([out, in] rows) and the input, so nothing is transposed per call. The reduction is
-// split into `vec` lanes (rfactor), summed in vector registers, the lanes added at the end.
-void schedule_fully_connected_single(const Layer &layer, const Target &target) {
+int reduction_extent(const RDom &r) {
+    int extent = 1;
+    for (int k = 0; k < r.dimensions(); ++k) {
+        const int64_t *e = Internal::as_const_int(r[k].extent());
+        extent *= e ? int(*e) : 0;
+    }
+    return extent;
+}
+
+// Each output a dot product along the reduction, which is contiguous in both the weights
+// ([out, in] rows, PyTorch's layout) and the input, so the weights are read in place, never
+// transposed. The reduction is split into `vec` lanes (rfactor) summed in vector registers
+// over a tile of features x samples, the lanes added at the end: per step of the reduction
+// features + samples loads feed features x samples FMAs. `parallel` over feature tiles: for
+// large layers, where each thread then streams its share of the weights once per call.
+void schedule_fully_connected_dot(const Layer &layer, const Target &target, bool parallel) {
     Dims d;
     Func out = layer.output.func, sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
+    const Shape &shape = layer.output.shape;
     const int vec = target.natural_vector_size<float>();
+    // Accumulators features x samples within the registers, leaving room for the loads.
+    const int sample_tile = divisor_at_most(shape[0], 8);
+    const int feature_tile = divisor_at_most(shape[1], std::max(1, (vector_registers(target) - 8) / sample_tile));
     Stage update = sum.update();
     RVar k = r[0];
     for (int dim = 1; dim < r.dimensions(); ++dim) {
@@ -140,10 +156,16 @@ void schedule_fully_connected_single(const Layer &layer, const Target &target) {
     RVar ko("ko"), ki("ki");
     Var lane("lane");
     Func lanes = update.split(k, ko, ki, vec, TailStrategy::GuardWithIf).rfactor(ki, lane);
-    out.compute_root();
-    sum.compute_at(out, d.i);
-    lanes.compute_at(out, d.i).vectorize(lane);
-    lanes.update().vectorize(lane);
+    Var io("io"), ii("ii"), no("no"), ni("ni"), tile("tile");
+    out.compute_root()
+        .split(d.i, io, ii, feature_tile)
+        .split(d.n, no, ni, sample_tile)
+        .reorder(ii, ni, io, no);
+    if (parallel) out.fuse(io, no, tile).parallel(tile);
+    const Var at = parallel ? tile : io;
+    sum.compute_at(out, at);
+    lanes.compute_at(out, at).vectorize(lane);
+    lanes.update().reorder(lane, d.i, d.n, ko).vectorize(lane).unroll(d.i).unroll(d.n);
 }
 
 void schedule_fully_connected(const Layer &layer, const Target &target, const LayerSchedule &options) {
@@ -151,7 +173,9 @@ void schedule_fully_connected(const Layer &layer, const Target &target, const La
     Func out = layer.output.func, sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
-    if (shape[0] == 1) return schedule_fully_connected_single(layer, target);
+    // Weights past the last-level cache's reach: stream them once, in place, on every thread.
+    const bool large = int64_t(reduction_extent(r)) * shape[1] >= (int64_t(1) << 20);
+    if (shape[0] == 1 || large) return schedule_fully_connected_dot(layer, target, large);
     const int vec = vector_width(options, target, shape[1]);
     const int sample_tile = divisor_at_most(shape[0], options.tile > 0 ? options.tile : 4);
     // Weights [out, in] transposed once per call so output features are contiguous.
@@ -162,12 +186,7 @@ void schedule_fully_connected(const Layer &layer, const Target &target, const La
     const Var k = transposed.args()[0], i = transposed.args()[1];
     Var ko("ko"), ki("ki"), io_t("io_t"), ii_t("ii_t");
     transposed.compute_root().reorder_storage(i, k);
-    int in_features = 1;
-    for (int d_r = 0; d_r < r.dimensions(); ++d_r) {
-        const int64_t *extent = Internal::as_const_int(r[d_r].extent());
-        in_features *= extent ? int(*extent) : 0;
-    }
-    if (shape[1] >= 8 && in_features >= 8) {
+    if (shape[1] >= 8 && reduction_extent(r) >= 8) {
         transposed.split(k, ko, ki, 8, TailStrategy::ShiftInwards)
             .split(i, io_t, ii_t, 8, TailStrategy::ShiftInwards)
             .reorder(ii_t, ki, io_t, ko)

@@ -6,20 +6,22 @@ namespace cnngen {
 
 namespace {
 
-// Names of the Funcs the layers define, which schedule_model_layers has scheduled.
-std::set<std::string> forward_funcs(const std::vector<Layer> &layers) {
-    std::set<std::string> names;
-    for (const Layer &layer : layers) {
-        names.insert(layer.output.func.name());
-        for (const auto &[role, stage] : layer.stages) names.insert(stage.name());
-    }
-    return names;
-}
-
 void add_with_callees(const Func &f, std::set<std::string> &names) {
     if (!f.defined()) return;
     names.insert(f.name());
     for (const auto &[name, function] : Internal::find_transitive_calls(f.function())) names.insert(name);
+}
+
+// The Funcs behind the layers' outputs, which schedule_model_layers has scheduled: the layers'
+// stages, what their schedules made (rfactor's intermediates, wrappers), and the wrappers of the
+// inputs and parameters, left inline (a copy of every weight per step otherwise).
+std::set<std::string> forward_funcs(const std::vector<Layer> &layers) {
+    std::set<std::string> names;
+    for (const Layer &layer : layers) {
+        add_with_callees(layer.output.func, names);
+        for (const auto &[role, stage] : layer.stages) add_with_callees(stage, names);
+    }
+    return names;
 }
 
 // The Funcs a hand-derived backward created (its gradients, stages and inline helpers), not

@@ -148,13 +148,15 @@ Model::Model(const ModelDescription &description)
     : description_(description), state_(std::make_unique<State>()), training_scratch_(std::make_unique<Scratch>()) {
     for (const PipelineEntry &e : description_.pipelines) check_entry(description_, e);
     state_->on_device = !device_api(description_.target).empty();
-    const bool trains = train_batch() > 0;  // optimizer state only where the library can train
+    // Optimizer state only where the library can train; gradients only where a chained step
+    // hands them from the backward kernels to the update (the fused step keeps them inside).
+    const bool trains = train_batch() > 0, chained = find(PipelineKind::sgd_update, train_batch()) != nullptr;
     for (const ParameterEntry &p : description_.parameters) {
         state_->parameters.emplace_back(p.shape);
-        state_->velocities.emplace_back(p.shape);
+        state_->velocities.emplace_back(p.shape, trains);
         state_->next_parameters.emplace_back(p.shape, trains);
         state_->next_velocities.emplace_back(p.shape, trains);
-        state_->gradients.emplace_back(p.shape, trains);
+        state_->gradients.emplace_back(p.shape, trains && chained);
     }
     initialize(1);
 }
@@ -212,6 +214,14 @@ DeviceInfo Model::device() const {
     return info;
 }
 
+Model::StateBytes Model::state_bytes() const {
+    StateBytes bytes;
+    for (const Resident &t : state_->parameters) bytes.parameters += t.host_bytes();
+    for (const auto *set : {&state_->velocities, &state_->next_parameters, &state_->next_velocities, &state_->gradients})
+        for (const Resident &t : *set) bytes.optimizer += t.host_bytes();
+    return bytes;
+}
+
 void Model::initialize(uint32_t seed) {
     auto lock = lock_for_writing();
     std::mt19937 rng(seed);
@@ -255,6 +265,7 @@ std::vector<Tensor> Model::parameters() const {
 }
 
 std::vector<Tensor> Model::velocities() const {
+    if (train_batch() == 0) runtime_fail("{}: the library has no training step, so no velocities", description_.name);
     auto lock = lock_for_reading();
     std::lock_guard<std::mutex> copy(state_->host_copy);
     return copy_out(state_->velocities, state_->context);
@@ -266,6 +277,7 @@ void Model::set_parameters(const std::vector<Tensor> &values) {
 }
 
 void Model::set_velocities(const std::vector<Tensor> &values) {
+    if (train_batch() == 0) runtime_fail("{}: the library has no training step, so no velocities", description_.name);
     auto lock = lock_for_writing();
     copy_in(description_, state_->velocities, values);
 }

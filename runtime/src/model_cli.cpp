@@ -197,6 +197,49 @@ int bench(Model &model, double seconds_per_case, bool csv) {
     return 0;
 }
 
+std::string with_commas(size_t value) {
+    std::string digits = std::to_string(value), out;
+    for (size_t k = 0; k < digits.size(); ++k) {
+        if (k > 0 && (digits.size() - k) % 3 == 0) out += ',';
+        out += digits[k];
+    }
+    return out;
+}
+
+double mib(size_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
+
+size_t product(const std::vector<int> &shape) {
+    size_t count = 1;
+    for (int e : shape) count *= size_t(e);
+    return count;
+}
+
+// Per layer, as notes 004 accounts for VGG-16: the output volume and its activations per
+// image, the layer's parameters; then what this model holds.
+void print_memory(const Model &model) {
+    const auto &d = model.description();
+    fmt::print("memory (float32):\n  {:<14} {:<16} {:>14} {:>14}\n", "layer", "output", "activations", "parameters");
+    size_t activations = product(d.input_shape), parameters = 0;
+    fmt::print("  {:<14} {:<16} {:>14} {:>14}\n", "input", fmt::format("{}", fmt::join(d.input_shape, "x")),
+               with_commas(activations), 0);
+    for (size_t k = 0; k < d.layers.size(); ++k) {
+        const std::string name = d.layers[k].substr(0, d.layers[k].find(' '));
+        size_t weights = 0;
+        for (const ParameterEntry &p : d.parameters)
+            if (p.name.rfind(name + ".", 0) == 0) weights += product(p.shape);
+        const size_t values = product(d.layer_outputs[k]);
+        fmt::print("  {:<14} {:<16} {:>14} {:>14}\n", name, fmt::format("{}", fmt::join(d.layer_outputs[k], "x")),
+                   with_commas(values), with_commas(weights));
+        activations += values;
+        parameters += weights;
+    }
+    fmt::print("  total: {} activations ({:.1f} MiB) per image with every output kept; {} parameters ({:.1f} MiB)\n",
+               with_commas(activations), mib(activations * 4), with_commas(parameters), mib(parameters * 4));
+    const Model::StateBytes held = model.state_bytes();
+    fmt::print("held by this model: parameters {:.1f} MiB, optimizer state {:.1f} MiB{}\n", mib(held.parameters),
+               mib(held.optimizer), model.train_batch() ? "" : " (inference only)");
+}
+
 void info(const Model &model) {
     const auto &d = model.description();
     fmt::print("{}: input {}x{}x{}, {} classes, target {}, schedule {}\n", d.name, d.input_shape[0], d.input_shape[1],
@@ -205,6 +248,7 @@ void info(const Model &model) {
     for (const auto &l : d.layers) fmt::print("  {}\n", l);
     for (const auto &p : d.parameters) fmt::print("  {:<14} ({})\n", p.name, fmt::join(p.shape, ", "));
     for (const auto &e : d.pipelines) fmt::print("  {}\n", e.function_name);
+    print_memory(model);
 }
 
 }  // namespace

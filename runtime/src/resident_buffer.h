@@ -56,6 +56,7 @@ public:
     ResidentBuffer &operator=(ResidentBuffer &&) = delete;
 
     const std::vector<int> &shape() const { return shape_; }
+    size_t host_bytes() const { return data_.size() * sizeof(T); }  // 0 when not allocated
 
     // For a call: what Halide reads or writes.
     halide_buffer_t *bind() { return buffer_.raw_buffer(); }

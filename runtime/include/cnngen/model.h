@@ -62,7 +62,8 @@ public:
     // PyTorch's default for Conv2d and Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights
     // and biases (kaiming_uniform with a = sqrt(5)); velocities zero.
     void initialize(uint32_t seed);
-    // Copies of the current parameters and velocities (from the device on GPU libraries).
+    // Copies of the current parameters and velocities (from the device on GPU libraries). A
+    // library without a training step holds no velocities: asking for them is an error.
     std::vector<Tensor> parameters() const;
     std::vector<Tensor> velocities() const;
     // Replace them all; errors name the tensor whose shape differs.
@@ -71,6 +72,13 @@ public:
     // The device the library's kernels run on: "CPU" for CPU libraries; for GPU libraries the
     // API and the device's name (opening the device if no call has yet).
     DeviceInfo device() const;
+
+    // Host bytes of the parameters and, where the library trains, the optimizer state (velocities,
+    // the step's next parameters and velocities, and a chained step's gradients).
+    struct StateBytes {
+        size_t parameters = 0, optimizer = 0;
+    };
+    StateBytes state_bytes() const;
 
     // One .npy per parameter named by its state_dict key; errors name the tensor.
     void load_weights(const std::string &dir);

@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""The real-size models against independent PyTorch networks: VGG-16 is torchvision's vgg16()
+(configuration D), AlexNet is the paper's network written here in PyTorch (two groups, LRN).
+Both random-initialized with a fixed seed; nothing is downloaded.
+
+  real_size_reference.py logits MODEL EXECUTABLE WORK_DIR
+      writes the PyTorch weights under the spec's names and one image, runs
+      `EXECUTABLE predict` on them and compares the logits (relative to the largest).
+  real_size_reference.py train MODEL STEP_EXECUTABLE WORK_DIR STEPS
+      the same weights, STEPS SGD steps (lr 0.01, momentum 0.9) on fixed batches in PyTorch and
+      in `STEP_EXECUTABLE` (tests/models/train_steps.cpp), then compares every parameter and
+      its velocity.
+"""
+import copy
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+TOLERANCE = 1e-4  # largest difference relative to the largest magnitude
+
+
+class PaperAlexNet(nn.Module):
+    """models/alexnet.toml: Krizhevsky et al. 2012. LRN n 5, kappa 2, gamma 1e-4, beta 0.75 is
+    PyTorch's LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2): PyTorch divides alpha by n."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 96, 11, stride=4)
+        self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=2)
+        self.conv3 = nn.Conv2d(256, 384, 3, padding=1)
+        self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=2)
+        self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=2)
+        self.norm = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
+        self.fc6 = nn.Linear(256 * 6 * 6, 4096)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.fc8 = nn.Linear(4096, 1000)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.norm(F.relu(self.conv1(x))), 3, 2)
+        x = F.max_pool2d(self.norm(F.relu(self.conv2(x))), 3, 2)
+        x = F.relu(self.conv4(F.relu(self.conv3(x))))
+        x = F.max_pool2d(F.relu(self.conv5(x)), 3, 2)
+        x = torch.flatten(x, 1)
+        return self.fc8(F.relu(self.fc7(F.relu(self.fc6(x)))))
+
+    def spec_names(self):
+        return {name: name for name in self.state_dict()}
+
+
+def vgg16():
+    net = torchvision.models.vgg16()  # random init; dropout is off in eval()
+    net.eval()
+    # features.K / classifier.K -> the spec's conv<block>_<index> / fc6..fc8
+    names, block, index = {}, 1, 1
+    for k, layer in enumerate(net.features):
+        if isinstance(layer, nn.Conv2d):
+            for p in ("weight", "bias"):
+                names[f"features.{k}.{p}"] = f"conv{block}_{index}.{p}"
+            index += 1
+        elif isinstance(layer, nn.MaxPool2d):
+            block, index = block + 1, 1
+    for k, fc in ((0, "fc6"), (3, "fc7"), (6, "fc8")):
+        for p in ("weight", "bias"):
+            names[f"classifier.{k}.{p}"] = f"{fc}.{p}"
+    net.spec_names = lambda: names
+    net.input_shape = (3, 224, 224)
+    return net
+
+
+def alexnet():
+    net = PaperAlexNet()
+    net.eval()
+    net.input_shape = (3, 227, 227)
+    return net
+
+
+MODELS = {"vgg16": vgg16, "alexnet": alexnet}
+
+
+def save_weights(net, directory):
+    os.makedirs(directory, exist_ok=True)
+    names = net.spec_names()
+    state = net.state_dict()
+    if set(names) != set(state):
+        sys.exit(f"renaming covers {sorted(names)}, the state_dict has {sorted(state)}")
+    for key, value in state.items():
+        np.save(os.path.join(directory, names[key] + ".npy"), value.numpy())
+
+
+def relative_difference(got, expected):
+    return float(np.max(np.abs(got - expected)) / max(np.max(np.abs(expected)), 1e-30))
+
+
+def check(what, got, expected, tolerance=TOLERANCE):
+    if got.shape != expected.shape:
+        sys.exit(f"{what}: shape {got.shape}, PyTorch's {expected.shape}")
+    difference = relative_difference(got, expected)
+    print(f"{what}: largest difference {difference:.2e} of the largest magnitude {np.max(np.abs(expected)):.4g}")
+    return difference <= tolerance
+
+
+def logits(model, executable, work):
+    torch.manual_seed(2012)
+    net = MODELS[model]()
+    save_weights(net, f"{work}/weights")
+    image = torch.rand((1,) + net.input_shape) * 2 - 1
+    np.save(f"{work}/image.npy", image.numpy())
+    with torch.no_grad():
+        expected = net(image).numpy()
+    subprocess.run([executable, "predict", "--weights", f"{work}/weights", "--input", f"{work}/image.npy",
+                    "--logits", f"{work}/logits.npy"], check=True, stdout=subprocess.DEVNULL)
+    return check(f"{model} logits, batch 1", np.load(f"{work}/logits.npy"), expected)
+
+
+def pytorch_steps(net, images, labels, dtype):
+    """SGD steps on a copy of `net` in `dtype`; its parameters and momentum buffers by name."""
+    net = copy.deepcopy(net).to(dtype)
+    sgd = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    for step in range(len(images)):
+        sgd.zero_grad()
+        F.cross_entropy(net(images[step].to(dtype)), labels[step].long()).backward()
+        sgd.step()
+    return {key: (p.detach().double().numpy(), sgd.state[p]["momentum_buffer"].double().numpy())
+            for key, p in net.named_parameters()}
+
+
+def train(model, executable, work, steps):
+    torch.manual_seed(2012)
+    net = MODELS[model]()
+    net.train()
+    save_weights(net, f"{work}/initial")
+    batch = 8
+    images = torch.rand((steps, batch) + net.input_shape) * 2 - 1
+    labels = torch.randint(0, 1000, (steps, batch), dtype=torch.int32)
+    np.save(f"{work}/images.npy", images.numpy())
+    np.save(f"{work}/labels.npy", labels.numpy().astype(np.float32))  # cnngen's .npy reader takes float32
+    subprocess.run([executable, f"{work}/initial", f"{work}/images.npy", f"{work}/labels.npy", f"{work}/trained"],
+                   check=True)
+    # The velocities are PyTorch's momentum buffers (sum of 0.9^k times past gradients): they
+    # test the gradients at full precision. Where float32 itself leaves a gradient less certain
+    # than 1e-4 (PyTorch float32 against PyTorch float64: about 1e-2 for the convolutions behind
+    # LRN and overlapping pooling here, 1e-6 for the rest), cnngen must be within half that gap
+    # of PyTorch float32. The weights' changes are about 1e-4 of the weights, near float32's
+    # resolution, so the weights are held to 1e-6 of their largest magnitude: a missing or wrong
+    # update shows, rounding does not.
+    single = pytorch_steps(net, images, labels, torch.float32)
+    double = pytorch_steps(net, images, labels, torch.float64)
+    names = net.spec_names()
+    ok = True
+    for key, (weights, velocity) in single.items():
+        gap = relative_difference(velocity, double[key][1])
+        got = np.load(f"{work}/trained/velocity_{names[key]}.npy")
+        ok &= check(f"{model} {names[key]} velocity after {steps} SGD steps (PyTorch float32 to float64: {gap:.1e})",
+                    got, velocity, max(TOLERANCE, gap / 2))
+        got = np.load(f"{work}/trained/{names[key]}.npy")
+        ok &= check(f"{model} {names[key]} after {steps} SGD steps", got, weights, 1e-6)
+    return ok
+
+
+def main():
+    mode, model, executable, work = sys.argv[1:5]
+    os.makedirs(work, exist_ok=True)
+    ok = logits(model, executable, work) if mode == "logits" else train(model, executable, work, int(sys.argv[5]))
+    if not ok:
+        sys.exit(f"{model}: differs from PyTorch by more than {TOLERANCE} of the largest magnitude")
+
+
+if __name__ == "__main__":
+    main()
