@@ -63,7 +63,42 @@ class AlexNetSmall(nn.Module):
         return self.fc2(F.relu(self.fc1(x)))
 
 
-MODELS = {"lenet5": LeNet5, "lenet5_classic": LeNet5Classic, "alexnet_small": AlexNetSmall}
+class AlexNet(nn.Module):
+    """models/alexnet.toml: Krizhevsky et al. 2012, two groups and LRN as on the paper's two GPUs
+    (torchvision's alexnet() is the later one-GPU variant: 64-192-384-256-256, no LRN)."""
+    input_shape = (3, 227, 227)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 96, 11, stride=4)
+        self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=2)
+        self.conv3 = nn.Conv2d(256, 384, 3, padding=1)
+        self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=2)
+        self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=2)
+        self.norm = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
+        self.fc6 = nn.Linear(256 * 6 * 6, 4096)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.fc8 = nn.Linear(4096, 1000)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.norm(F.relu(self.conv1(x))), 3, 2)
+        x = F.max_pool2d(self.norm(F.relu(self.conv2(x))), 3, 2)
+        x = F.relu(self.conv4(F.relu(self.conv3(x))))
+        x = F.max_pool2d(F.relu(self.conv5(x)), 3, 2)
+        x = torch.flatten(x, 1)
+        return self.fc8(F.relu(self.fc7(F.relu(self.fc6(x)))))
+
+
+def vgg16():
+    """models/vgg16.toml: torchvision's vgg16() (configuration D), random init."""
+    import torchvision  # only this model needs it
+    model = torchvision.models.vgg16()
+    model.input_shape = (3, 224, 224)
+    return model
+
+
+MODELS = {"lenet5": LeNet5, "lenet5_classic": LeNet5Classic, "alexnet_small": AlexNetSmall, "alexnet": AlexNet,
+          "vgg16": vgg16}
 
 
 def timed(fn, seconds):

@@ -3,7 +3,8 @@
 Ratios are against PyTorch and against ONNX Runtime's in-library time (its raw time minus its
 binding's).
 
-usage: report.py RAW_CSV PEAK_GFLOPS THREADS OUT_DIR   (writes OUT_DIR/MODEL.csv and MODEL.png)
+usage: report.py RAW_CSV PEAK_GFLOPS THREADS OUT_DIR [SCALE_CSV]
+       (writes OUT_DIR/MODEL.csv and MODEL.png, and with SCALE_CSV OUT_DIR/scale.table.csv)
 """
 import csv
 import os
@@ -19,6 +20,16 @@ FORWARD_MACS = {
     "alexnet_small": 16 * 16 * 32 * 75 + 7 * 7 * 64 * 288 + 3 * 3 * 96 * 288 + 864 * 256 + 256 * 10,
 }
 FORWARD_MACS["lenet5_classic"] = FORWARD_MACS["lenet5"]
+# conv1 55*55*96*363, conv2 27*27*256*1200 (2 groups), conv3 13*13*384*2304, conv4 13*13*384*1728
+# and conv5 13*13*256*1728 (2 groups), fc 9216*4096 + 4096*4096 + 4096*1000
+FORWARD_MACS["alexnet"] = (55 * 55 * 96 * 363 + 27 * 27 * 256 * 1200 + 13 * 13 * 384 * 2304 + 13 * 13 * 384 * 1728
+                           + 13 * 13 * 256 * 1728 + 9216 * 4096 + 4096 * 4096 + 4096 * 1000)
+# VGG-16 (configuration D): 3x3 convolutions, (size, in, out) per layer, then fc 25088-4096-4096-1000.
+VGG16_CONVS = [(224, 3, 64), (224, 64, 64), (112, 64, 128), (112, 128, 128), (56, 128, 256), (56, 256, 256),
+               (56, 256, 256), (28, 256, 512), (28, 512, 512), (28, 512, 512), (14, 512, 512), (14, 512, 512),
+               (14, 512, 512)]
+FORWARD_MACS["vgg16"] = (sum(size * size * 9 * c_in * c_out for size, c_in, c_out in VGG16_CONVS)
+                         + 25088 * 4096 + 4096 * 4096 + 4096 * 1000)
 PEERS = [("PyTorch", "pytorch"), ("ORT", "ort-in-library")]
 TARGET_ACCURACY = 89  # Fashion-MNIST test accuracy of the time-to-accuracy row
 
@@ -76,17 +87,62 @@ def model_table(model, rows, peak):
     return header, out
 
 
-def main(raw, peak, threads, out_dir):
+def scale_table(rows, scale_rows, peak):
+    """One line per model, smallest first: build time and memory, batch-1 latency, the largest
+    batch's and the training step's img/s against the peers, peak memory."""
+    usage = {(r["model"], r["what"]): r for r in scale_rows}
+    header = ["model", "GFLOP/img", "build s (MiB)", "b1-only build s (MiB)", "b1 us", "x ORT", "x PyTorch",
+              "batch", "img/s", "x ORT", "% peak", "train img/s", "x PyTorch", "b1 peak MiB", "bench peak MiB"]
+    out = []
+    for model in sorted({r["model"] for r in rows if r["model"] in FORWARD_MACS}, key=FORWARD_MACS.get):
+        ours = {(r["kind"], int(r["batch"])): r for r in rows
+                if r["model"] == model and r["schedule"] in ("default", "fused")}
+        peers = {(r["schedule"], r["kind"], int(r["batch"])): r for r in rows if r["model"] == model}
+        gflop = 2 * FORWARD_MACS[model] / 1e9
+        build = usage.get((model, "build_default")) or usage.get((model, "build_fused"))
+        small = usage.get((model, "build_inference_b1"))
+        line = [model, f"{gflop:.2f}", f"{build['seconds']} ({build['peak_mib']})" if build else "-",
+                f"{small['seconds']} ({small['peak_mib']})" if small else "-"]
+        b1 = ours.get(("inference", 1))
+        value = float(b1["latency_us"]) if b1 else None
+        line += [f"{value:.0f}" if value else "-"]
+        line += [ratio(value, peers.get((p, "inference", 1)), "latency_us") for p in ("ort-in-library", "pytorch")]
+        largest = max((b for kind, b in ours if kind == "inference"), default=None)
+        big = ours.get(("inference", largest))
+        value = float(big["img_per_s"]) if big else None
+        line += [str(largest or "-"), f"{value:.0f}" if value else "-",
+                 ratio(value, peers.get(("ort-in-library", "inference", largest)), "img_per_s"),
+                 f"{100 * value * gflop / peak:.1f}" if value else "-"]
+        train = next((r for (kind, _), r in ours.items() if kind == "train_step"), None)
+        value = float(train["img_per_s"]) if train else None
+        line += [f"{value:.0f}" if value else "-",
+                 ratio(value, peers.get(("pytorch", "train_step", int(train["batch"]))) if train else None, "img_per_s")]
+        line += [usage[(model, what)]["peak_mib"] if (model, what) in usage else "-" for what in ("inference_b1", "bench")]
+        out.append(line)
+    return header, out
+
+
+def print_table(title, header, out):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *out)]
+    fmt = "  ".join("{:>%d}" % w for w in widths)
+    print(title)
+    print(fmt.format(*header))
+    for line in out:
+        print(fmt.format(*line))
+
+
+def main(raw, peak, threads, out_dir, scale=None):
     peak = float(peak)
     rows = list(csv.DictReader(open(raw)))
+    if scale:
+        header, out = scale_table(rows, list(csv.DictReader(open(scale))), peak)
+        print_table(f"\nscale, {threads} threads, FMA peak {peak:.1f} GFLOP/s: cnngen's default builds against "
+                    "ORT in-library and PyTorch", header, out)
+        with open(os.path.join(out_dir, "scale.table.csv"), "w", newline="") as f:
+            csv.writer(f).writerows([header] + out)
     for model in dict.fromkeys(r["model"] for r in rows):
         header, out = model_table(model, [r for r in rows if r["model"] == model], peak)
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *out)]
-        fmt = "  ".join("{:>%d}" % w for w in widths)
-        print(f"\n{model}, {threads} threads, FMA peak {peak:.1f} GFLOP/s (measured in this run)")
-        print(fmt.format(*header))
-        for line in out:
-            print(fmt.format(*line))
+        print_table(f"\n{model}, {threads} threads, FMA peak {peak:.1f} GFLOP/s (measured in this run)", header, out)
         prefix = os.path.join(out_dir, model)
         with open(prefix + ".csv", "w", newline="") as f:
             w = csv.writer(f)

@@ -25,7 +25,7 @@ declare -A variant_flags=([cpu-chained]="--train-step chained" [mullapudi2016]=-
                           [li2018]=--inference-only [adams2019]=--inference-only)
 labels=${SCHEDULES:-"naive cpu cpu-chained fused mullapudi2016 li2018 cuda"}
 # The models, by spec name; all but LeNet-5 in their default build only.
-models=${MODELS:-"lenet5 lenet5-classic alexnet-small"}
+models=${MODELS:-"lenet5 lenet5-classic alexnet-small alexnet vgg16"}
 mkdir -p "$results" "$variants"
 "$root/scripts/install-deps.sh" --with-torch --with-ort
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -39,19 +39,29 @@ run_cnngen_bench() {  # EXECUTABLE LABEL
   "$1" --threads "$threads" bench --csv --seconds "$seconds" | tail -n +2 |
     awk -F, -v OFS=, -v label="$2" '{ $3 = label; print }' >>"$raw"
 }
+# Scale rows (model,what,seconds,peak_mib): each model's default build and an inference-only
+# batch-1 build, timed with their peak memory, and the peak resident memory of batch-1 inference
+# alone and of the whole bench (training included).
+scale=$results/scale.csv
+echo "model,what,seconds,peak_mib" >"$scale"
+measured() {  # MODEL WHAT LOG COMMAND...: runs it, appends its wall time and peak memory
+  local model=$1 what=$2 log=$3 usage seconds kib
+  shift 3
+  usage=$(mktemp)
+  /usr/bin/time -f "%e %M" -o "$usage" "$@" >"$log" 2>&1 || { echo "$model: $what failed (see $log)"; return 1; }
+  read -r seconds kib <"$usage"
+  rm -f "$usage"
+  echo "$model,$what,$seconds,$((kib / 1024))" >>"$scale"
+}
 for label in $labels; do
   [[ " $models " == *" lenet5 "* ]] || break
   schedule=${variant_schedule[$label]:?"unknown variant $label (known: ${!variant_schedule[*]})"}
   target=host
   [[ $label == cuda ]] && target=host-cuda-cuda_capability_80
-  start=$(date +%s.%N)
   # shellcheck disable=SC2086  # the flags are words
-  if ! "$build/generators/cnngen" build "$root/models/lenet5.toml" --target $target --schedule "$schedule" \
-      --name lenet5 -o "$variants/$label" ${variant_flags[$label]:-} >"$variants/$label.log" 2>&1; then
-    echo "$label: generation failed (see $variants/$label.log)"
-    continue
-  fi
-  printf "%s: generated in %.1f s\n" "$label" "$(echo "$(date +%s.%N) - $start" | bc)"
+  measured lenet5 "build_$label" "$variants/$label.log" "$build/generators/cnngen" build "$root/models/lenet5.toml" \
+    --target $target --schedule "$schedule" --name lenet5 -o "$variants/$label" ${variant_flags[$label]:-} || continue
+  echo "$label: generated in $(tail -1 "$scale" | cut -d, -f3) s"
   if [[ $label == cuda ]] && ! ldconfig -p | grep -q libcuda.so.1; then
     echo "cuda: built (PTX embedded), not run: no CUDA driver on this machine"
     continue
@@ -59,12 +69,19 @@ for label in $labels; do
   run_cnngen_bench "$variants/$label/lenet5" "$label"  # cpu-chained records schedule cpu
 done
 for model in $models; do
-  [[ $model == lenet5 ]] && continue
   name=${model//-/_}
-  "$build/generators/cnngen" build "$root/models/$model.toml" -o "$variants/$name" >"$variants/$name.log" 2>&1 ||
-    { echo "$model: generation failed (see $variants/$name.log)"; continue; }
+  measured "$name" build_inference_b1 "$variants/$name-inference.log" "$build/generators/cnngen" build \
+    "$root/models/$model.toml" --inference-only --batch-sizes 1 --name "$name" -o "$variants/$name-inference" || continue
+  measured "$name" inference_b1 "$variants/$name-inference-bench.log" \
+    "$variants/$name-inference/$name" --threads "$threads" bench --only-batch 1 --seconds "$seconds" || continue
+  [[ $model == lenet5 ]] && continue  # built above as the `fused` variant, its default
+  measured "$name" build_default "$variants/$name.log" "$build/generators/cnngen" build "$root/models/$model.toml" \
+    --name "$name" -o "$variants/$name" || continue
   echo "$model: generated (default build)"
-  run_cnngen_bench "$variants/$name/$name" default
+  bench_log=$variants/$name-bench.csv
+  measured "$name" bench "$bench_log" "$variants/$name/$name" --threads "$threads" bench --csv --seconds "$seconds" ||
+    continue
+  tail -n +2 "$bench_log" | awk -F, -v OFS=, '{ $3 = "default"; print }' >>"$raw"
 done
 # ORT 1.30's install script downloads from outside the registry and fails; the linux x64 CPU
 # library is inside the package.
@@ -109,4 +126,4 @@ elif [[ " $models " == *" lenet5 "* ]]; then
   echo "time to 89%: skipped (needs the fused variant in SCHEDULES and $data)"
 fi
 peak=$("$variants/fma_peak" "$threads")
-/usr/bin/python3 "$root/bench/report.py" "$raw" "$peak" "$threads" "$results"
+/usr/bin/python3 "$root/bench/report.py" "$raw" "$peak" "$threads" "$results" "$scale"

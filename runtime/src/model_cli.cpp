@@ -149,7 +149,8 @@ Timing time_concurrent_calls(Model &model, int callers, double seconds, const st
     return {median(all), total / double(all.size())};
 }
 
-int bench(Model &model, double seconds_per_case, bool csv) {
+// `only_batch` > 0: that batch's inference alone (its peak memory, measured from outside).
+int bench(Model &model, double seconds_per_case, bool csv, int only_batch) {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> pixel(0, 1);
     std::vector<std::vector<std::string>> rows;
@@ -158,13 +159,19 @@ int bench(Model &model, double seconds_per_case, bool csv) {
         for (float &x : v) x = pixel(rng);
         return v;
     };
-    for (int batch : model.inference_batches()) {
+    std::vector<int> batches = model.inference_batches();
+    if (only_batch > 0) {
+        if (std::find(batches.begin(), batches.end(), only_batch) == batches.end())
+            runtime_fail("bench --only-batch {}: the library has batch sizes {}", only_batch, fmt::join(batches, ", "));
+        batches = {only_batch};
+    }
+    for (int batch : batches) {
         const std::vector<float> images = images_for(batch);
         const Timing t = time_calls(seconds_per_case, [&] { model.logits(images.data(), batch); });
         rows.push_back({"inference", std::to_string(batch), fmt::format("{:.1f}", t.median_seconds * 1e6),
                         fmt::format("{:.0f}", batch / t.mean_seconds)});
     }
-    if (const int batch = model.train_batch()) {
+    if (const int batch = only_batch > 0 ? 0 : model.train_batch()) {
         const std::vector<float> images = images_for(batch);
         std::vector<int32_t> labels(static_cast<size_t>(batch), 0);
         for (auto &l : labels) l = int32_t(rng() % unsigned(model.classes()));
@@ -176,8 +183,7 @@ int bench(Model &model, double seconds_per_case, bool csv) {
     }
     // Last: after calls from several threads, training steps in the same process measured 3x
     // slower (the state Halide's thread pool is left in).
-    const std::vector<int> &batches = model.inference_batches();
-    if (std::find(batches.begin(), batches.end(), 1) != batches.end()) {
+    if (only_batch == 0 && std::find(batches.begin(), batches.end(), 1) != batches.end()) {
         const std::vector<float> image = images_for(1);
         for (int callers : {1, 2, 4}) {
             const Timing t = time_concurrent_calls(model, callers, seconds_per_case, image);
@@ -271,11 +277,14 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
     predict_cmd->add_flag("--all", all_labels, "Print every predicted label, not the first 20");
 
     double seconds = 1.0;
+    int only_batch = 0;
     bool csv = false;
     CLI::App *bench_cmd = app.add_subcommand(
         "bench", "Batch-1 latency, img/s at every built batch size, batch 1 from 1, 2 and 4 threads sharing the model");
     bench_cmd->add_option("--seconds", seconds, "Time per measured case")->check(CLI::PositiveNumber)->capture_default_str();
     bench_cmd->add_flag("--csv", csv, "Print CSV instead of a table");
+    bench_cmd->add_option("--only-batch", only_batch, "Only inference at this built batch size")
+        ->check(CLI::PositiveNumber);
 
     TrainOptions t;
     std::string policy = "fixed";
@@ -316,7 +325,7 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
         if (threads > 0) halide_set_num_threads(threads);
         Model model(description);
         if (*predict_cmd) return predict(model, weights, input, labels, logits_out, all_labels);
-        if (*bench_cmd) return bench(model, seconds, csv);
+        if (*bench_cmd) return bench(model, seconds, csv, only_batch);
         if (*train_cmd) {
             if (t.epochs < 1) runtime_fail("--epochs {}: expected at least 1", t.epochs);
             if (t.batch < 0) runtime_fail("--batch {}: expected a positive batch size", t.batch);

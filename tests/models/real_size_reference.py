@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The real-size models against independent PyTorch networks: VGG-16 is torchvision's vgg16()
-(configuration D), AlexNet is the paper's network written here in PyTorch (two groups, LRN).
+(configuration D), AlexNet the paper's network written in PyTorch (bench/pytorch_models.py).
 Both random-initialized with a fixed seed; nothing is downloaded.
 
   real_size_reference.py logits MODEL EXECUTABLE WORK_DIR
@@ -22,35 +22,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
+# The bench's PyTorch networks: the paper's AlexNet is written there once.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from pytorch_models import AlexNet  # noqa: E402
+
 TOLERANCE = 1e-4  # largest difference relative to the largest magnitude
-
-
-class PaperAlexNet(nn.Module):
-    """models/alexnet.toml: Krizhevsky et al. 2012. LRN n 5, kappa 2, gamma 1e-4, beta 0.75 is
-    PyTorch's LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2): PyTorch divides alpha by n."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 96, 11, stride=4)
-        self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=2)
-        self.conv3 = nn.Conv2d(256, 384, 3, padding=1)
-        self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=2)
-        self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=2)
-        self.norm = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
-        self.fc6 = nn.Linear(256 * 6 * 6, 4096)
-        self.fc7 = nn.Linear(4096, 4096)
-        self.fc8 = nn.Linear(4096, 1000)
-
-    def forward(self, x):
-        x = F.max_pool2d(self.norm(F.relu(self.conv1(x))), 3, 2)
-        x = F.max_pool2d(self.norm(F.relu(self.conv2(x))), 3, 2)
-        x = F.relu(self.conv4(F.relu(self.conv3(x))))
-        x = F.max_pool2d(F.relu(self.conv5(x)), 3, 2)
-        x = torch.flatten(x, 1)
-        return self.fc8(F.relu(self.fc7(F.relu(self.fc6(x)))))
-
-    def spec_names(self):
-        return {name: name for name in self.state_dict()}
 
 
 def vgg16():
@@ -74,9 +50,9 @@ def vgg16():
 
 
 def alexnet():
-    net = PaperAlexNet()
+    net = AlexNet()  # the spec's layer names are its attribute names
     net.eval()
-    net.input_shape = (3, 227, 227)
+    net.spec_names = lambda: {name: name for name in net.state_dict()}
     return net
 
 
