@@ -57,7 +57,7 @@ std::vector<ConvCase> conv_grid() {
 }
 
 reference::Tensor run_conv(const ConvCase &c, const reference::Tensor &input, Params &params, const std::string &schedule,
-                           cnngen::ConvForm form = cnngen::ConvForm::direct) {
+                           cnngen::AlgorithmForm form = cnngen::AlgorithmForm::direct) {
     auto build = [&](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
         return cnngen::conv2d("conv", in, conv_params(c.out_channels, c.kh, c.kw, c.hyper), source, form);
     };
@@ -81,7 +81,7 @@ void check_grid(const std::string &schedule, size_t every) {
         CHECK(relative_error(got, expected) < kTolerance);
         // The masked form autodiff differentiates computes the same values.
         if (c.hyper.groups > 1)
-            CHECK(relative_error(run_conv(c, input, params, schedule, cnngen::ConvForm::masked), expected) < kTolerance);
+            CHECK(relative_error(run_conv(c, input, params, schedule, cnngen::AlgorithmForm::differentiable), expected) < kTolerance);
     }
 }
 

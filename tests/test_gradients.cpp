@@ -52,7 +52,7 @@ TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
                     c.params.tensors["conv.bias"] = random_tensor({out}, rng);
                     c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
                         return cnngen::conv2d("conv", in, conv_params(out, kh, kw, hyper), source,
-                                              cnngen::ConvForm::masked);
+                                              cnngen::AlgorithmForm::differentiable);
                     };
                     c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
                         return reference::conv2d(in, p["conv.weight"], p["conv.bias"], hyper);
@@ -153,7 +153,7 @@ TEST_CASE("fully-connected gradients match finite differences", "[gradient][full
         c.params.tensors["fc.weight"] = random_tensor({9, in_features}, rng);
         c.params.tensors["fc.bias"] = random_tensor({9}, rng);
         c.build = [](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
-            return cnngen::fully_connected("fc", in, {9, true}, source);
+            return cnngen::fully_connected("fc", in, {9, true}, source, cnngen::AlgorithmForm::differentiable);
         };
         c.forward = [](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
             return reference::fully_connected(in, p["fc.weight"], p["fc.bias"]);

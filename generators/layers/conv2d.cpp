@@ -23,7 +23,7 @@ Shape conv2d_output_shape(const std::string &name, const Shape &input, const Con
 }
 
 Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p, const ParamSource &source,
-             ConvForm form) {
+             AlgorithmForm form) {
     const Shape out_shape = conv2d_output_shape(name, input.shape, p);
     const int channels = input.shape[1], height = input.shape[2], width = input.shape[3];
     const int group_in = channels / p.groups, group_out = p.out_channels / p.groups;
@@ -39,7 +39,7 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
     // The masked form reduces over all input channels and masks other groups out: indexing
     // the input by (c / group_out) * group_in + r makes Halide 14's autodiff return a wrong
     // input gradient, while the masked form differentiates correctly (at groups x the work).
-    const bool masked = p.groups > 1 && form == ConvForm::masked;
+    const bool masked = p.groups > 1 && form == AlgorithmForm::differentiable;
     RDom r(0, kw, 0, kh, 0, masked ? channels : group_in, name + "_r");
     // The RDom walks each kernel axis backwards: with the forward order, Halide 14's autodiff
     // returns a wrong input gradient when the stride equals the kernel size.

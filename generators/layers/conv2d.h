@@ -15,14 +15,11 @@ struct Conv2dParams {
     bool flip_kernel = false;
 };
 
-// Grouped convolution in two forms: `direct` reduces over the group's own input channels
-// (the one to run); `masked` reduces over every channel behind a mask, the form Halide 14's
-// autodiff differentiates correctly. Ungrouped convolutions are the same in both.
-enum class ConvForm { direct, masked };
-
 // Input NCHW, weight OIHW = [out, in/groups, kh, kw] named NAME.weight, bias [out] named NAME.bias.
+// Grouped: `direct` reduces over the group's own input channels, `differentiable` over every
+// channel behind a mask. Ungrouped convolutions are the same in both.
 Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &params, const ParamSource &source,
-             ConvForm form = ConvForm::direct);
+             AlgorithmForm form = AlgorithmForm::direct);
 
 Shape conv2d_weight_shape(int in_channels, const Conv2dParams &params);
 // The output shape for an NCHW input; throws ConfigError naming `name` when it does not fit.

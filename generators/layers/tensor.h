@@ -29,6 +29,12 @@ struct Layer {
     std::map<std::string, int> sizes;
 };
 
+// Layers whose fastest algorithm Halide 14's autodiff differentiates wrongly have a second
+// one: `direct` to run, `differentiable` for pipelines autodiff goes through (grouped
+// convolutions mask the other groups' channels; fully-connected layers reduce over an image
+// input's (x, y, c) instead of its flattening, whose div/mod indexing autodiff cannot invert).
+enum class AlgorithmForm { direct, differentiable };
+
 // Supplies a layer's learnable tensors (weights, bias) as Funcs, in PyTorch
 // layout reversed like every Tensor. Generators wrap ImageParams, JIT tests Buffers.
 using ParamSource = std::function<Halide::Func(const std::string &name, const Shape &shape)>;

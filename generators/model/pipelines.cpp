@@ -69,7 +69,7 @@ struct NetworkInputs {
     Network net;
 };
 
-NetworkInputs network_inputs(const ModelPlan &plan, int batch, ConvForm form) {
+NetworkInputs network_inputs(const ModelPlan &plan, int batch, AlgorithmForm form) {
     NetworkInputs in;
     in.images = planned_input(plan, {ArgumentRole::activation, 0}, batch);
     Func images("images_value");
@@ -95,7 +95,7 @@ bool manual_gradients(const ModelPlan &plan, const ModelSchedule &schedule) {
 }
 
 Built forward(const ModelPlan &plan, const PlannedFunction &f) {
-    NetworkInputs in = network_inputs(plan, f.batch, ConvForm::direct);
+    NetworkInputs in = network_inputs(plan, f.batch, AlgorithmForm::direct);
     Built b;
     b.inputs.push_back(in.images);
     for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
@@ -107,7 +107,7 @@ Built forward(const ModelPlan &plan, const PlannedFunction &f) {
 
 Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule) {
     const bool manual = manual_gradients(plan, schedule);
-    NetworkInputs in = network_inputs(plan, f.batch, manual ? ConvForm::direct : ConvForm::masked);
+    NetworkInputs in = network_inputs(plan, f.batch, manual ? AlgorithmForm::direct : AlgorithmForm::differentiable);
     ImageParam labels = planned_input(plan, {ArgumentRole::labels}, f.batch);
     SgdScalars sgd;
     Func label_values("label_values");
@@ -157,7 +157,7 @@ struct LayerInputs {
     Layer layer;
 };
 
-LayerInputs layer_inputs(const ModelPlan &plan, const PlannedFunction &f, ConvForm form) {
+LayerInputs layer_inputs(const ModelPlan &plan, const PlannedFunction &f, AlgorithmForm form) {
     LayerInputs in;
     in.input = planned_input(plan, {ArgumentRole::activation, f.layer}, f.batch);
     in.input_value(_) = in.input(_);
@@ -168,7 +168,7 @@ LayerInputs layer_inputs(const ModelPlan &plan, const PlannedFunction &f, ConvFo
 }
 
 Built layer_forward(const ModelPlan &plan, const PlannedFunction &f) {
-    LayerInputs in = layer_inputs(plan, f, ConvForm::direct);
+    LayerInputs in = layer_inputs(plan, f, AlgorithmForm::direct);
     Built b;
     b.inputs.push_back(in.input);
     for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
@@ -184,7 +184,7 @@ Built layer_backward(const ModelPlan &plan, const PlannedFunction &f, const Mode
     const LayerSpec &spec_layer = plan.spec.layers.at(size_t(f.layer));
     const bool manual = uses_manual_gradients(schedule) && !is_autoscheduler(schedule.base) &&
                         has_manual_backward(spec_layer);
-    LayerInputs in = layer_inputs(plan, f, manual ? ConvForm::direct : ConvForm::masked);
+    LayerInputs in = layer_inputs(plan, f, manual ? AlgorithmForm::direct : AlgorithmForm::differentiable);
     const Shape &out_shape = in.layer.output.shape;
     ImageParam d_output = planned_input(plan, {ArgumentRole::d_activation, f.layer + 1}, f.batch);
     Func d_output_value("d_output_value");

@@ -190,7 +190,7 @@ ModelSpec load_model_spec(const std::string &path) {
     return parse_model_spec(text.str(), path);
 }
 
-Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source, ConvForm form) {
+Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source, AlgorithmForm form) {
     const LayerSpec &l = spec.layers.at(index);
     const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, index + 1);
     const std::string from = index ? spec.layers[index - 1].name : "input";
@@ -202,7 +202,7 @@ Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, cons
                 else if constexpr (std::is_same_v<P, Pool2dParams>) return pool2d(l.name, input, p);
                 else if constexpr (std::is_same_v<P, ActivationParams>) return activation(l.name, input, p);
                 else if constexpr (std::is_same_v<P, LrnParams>) return lrn(l.name, input, p);
-                else return fully_connected(l.name, input, p, source);
+                else return fully_connected(l.name, input, p, source, form);
             },
             l.params);
     } catch (const ConfigError &e) {
@@ -210,7 +210,7 @@ Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, cons
     }
 }
 
-Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source, ConvForm form) {
+Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source, AlgorithmForm form) {
     Network net;
     Tensor current = input;
     for (size_t k = 0; k < spec.layers.size(); ++k) {

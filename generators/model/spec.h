@@ -48,10 +48,10 @@ struct Network {
     Tensor output;
 };
 Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source,
-                      ConvForm form = ConvForm::direct);
+                      AlgorithmForm form = AlgorithmForm::direct);
 // Layer `index` of the spec alone, on `input`: for per-layer kernels.
 Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source,
-                  ConvForm form = ConvForm::direct);
+                  AlgorithmForm form = AlgorithmForm::direct);
 
 // A C identifier for a state_dict key: conv1.weight -> conv1_weight.
 std::string identifier_for(const std::string &name);
