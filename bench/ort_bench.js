@@ -63,11 +63,11 @@ async function main() {
     const rows = [['ort', net.median, net.mean],
                   ['ort-in-library', net.median - binding.median, net.mean - binding.mean]];
     for (const [label, median, mean] of rows)
-      console.log(`${model},ort-${version},${label},inference,${batch},${(median * 1e6).toFixed(1)},${(batch / mean).toFixed(0)}`);
+      console.log(`${model},ort-${version},${label},inference,${batch},${(median * 1e6).toFixed(1)},${(batch / mean).toFixed(2)}`);
     if (batch !== 1) continue;
     for (const callers of [1, 2, 4]) {
       const t = await concurrent(network, feeds, callers, Number(seconds));
-      console.log(`${model},ort-${version},ort,threads_${callers},1,${(t.median * 1e6).toFixed(1)},${(1 / t.mean).toFixed(0)}`);
+      console.log(`${model},ort-${version},ort,threads_${callers},1,${(t.median * 1e6).toFixed(1)},${(1 / t.mean).toFixed(2)}`);
     }
   }
 }

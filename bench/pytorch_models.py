@@ -131,7 +131,7 @@ def main():
         for batch in [int(b) for b in args.batches.split(",")]:
             x = torch.rand(batch, *shape)
             median, mean = timed(lambda: model(x), args.seconds)
-            print(f"{name},pytorch-{version},pytorch,inference,{batch},{median * 1e6:.1f},{batch / mean:.0f}")
+            print(f"{name},pytorch-{version},pytorch,inference,{batch},{median * 1e6:.1f},{batch / mean:.2f}")
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.rand(args.train_batch, *shape)
@@ -144,7 +144,7 @@ def main():
 
     _, mean = timed(step, args.seconds)  # a step's mean time, as `MODEL bench` reports training
     print(f"{name},pytorch-{version},pytorch,train_step,{args.train_batch},{mean * 1e6:.1f},"
-          f"{args.train_batch / mean:.0f}")
+          f"{args.train_batch / mean:.2f}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,11 @@ PEERS = [("PyTorch", "pytorch"), ("ORT", "ort-in-library")]
 TARGET_ACCURACY = 89  # Fashion-MNIST test accuracy of the time-to-accuracy row
 
 
+def number(value):
+    """Whole numbers from 100 up, three significant digits below (VGG-16 trains at about 1 img/s)."""
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def ratio(value, peer, field):
     if value is None or peer is None or value <= 0 or float(peer[field]) <= 0:
         return "-"
@@ -77,7 +82,7 @@ def model_table(model, rows, peak):
             if value is None:
                 line.append("-")
             else:
-                line.append(f"{value / 1e6:.1f}" if kind == "to_accuracy" else f"{value:.0f}")
+                line.append(f"{value / 1e6:.1f}" if kind == "to_accuracy" else number(value))
             # Concurrent rows exist for ORT's raw time only (binding included): compared with that.
             peers = [("ort" if peer == "ort-in-library" and kind.startswith("threads_") else peer) for _, peer in PEERS]
             line += [ratio(value, table.get(peer, {}).get((kind, batch)), field) for peer in peers]
@@ -105,17 +110,17 @@ def scale_table(rows, scale_rows, peak):
                 f"{small['seconds']} ({small['peak_mib']})" if small else "-"]
         b1 = ours.get(("inference", 1))
         value = float(b1["latency_us"]) if b1 else None
-        line += [f"{value:.0f}" if value else "-"]
+        line += [number(value) if value else "-"]
         line += [ratio(value, peers.get((p, "inference", 1)), "latency_us") for p in ("ort-in-library", "pytorch")]
         largest = max((b for kind, b in ours if kind == "inference"), default=None)
         big = ours.get(("inference", largest))
         value = float(big["img_per_s"]) if big else None
-        line += [str(largest or "-"), f"{value:.0f}" if value else "-",
+        line += [str(largest or "-"), number(value) if value else "-",
                  ratio(value, peers.get(("ort-in-library", "inference", largest)), "img_per_s"),
                  f"{100 * value * gflop / peak:.1f}" if value else "-"]
         train = next((r for (kind, _), r in ours.items() if kind == "train_step"), None)
         value = float(train["img_per_s"]) if train else None
-        line += [f"{value:.0f}" if value else "-",
+        line += [number(value) if value else "-",
                  ratio(value, peers.get(("pytorch", "train_step", int(train["batch"]))) if train else None, "img_per_s")]
         line += [usage[(model, what)]["peak_mib"] if (model, what) in usage else "-" for what in ("inference_b1", "bench")]
         out.append(line)

@@ -169,7 +169,7 @@ int bench(Model &model, double seconds_per_case, bool csv, int only_batch) {
         const std::vector<float> images = images_for(batch);
         const Timing t = time_calls(seconds_per_case, [&] { model.logits(images.data(), batch); });
         rows.push_back({"inference", std::to_string(batch), fmt::format("{:.1f}", t.median_seconds * 1e6),
-                        fmt::format("{:.0f}", batch / t.mean_seconds)});
+                        fmt::format("{:.2f}", batch / t.mean_seconds)});
     }
     if (const int batch = only_batch > 0 ? 0 : model.train_batch()) {
         const std::vector<float> images = images_for(batch);
@@ -179,7 +179,7 @@ int bench(Model &model, double seconds_per_case, bool csv, int only_batch) {
         sgd.learning_rate = 1e-4f;
         const Timing t = time_calls(seconds_per_case, [&] { model.train_step(images.data(), labels.data(), sgd); });
         rows.push_back({"train_step", std::to_string(batch), fmt::format("{:.1f}", t.median_seconds * 1e6),
-                        fmt::format("{:.0f}", batch / t.mean_seconds)});
+                        fmt::format("{:.2f}", batch / t.mean_seconds)});
     }
     // Last: after calls from several threads, training steps in the same process measured 3x
     // slower (the state Halide's thread pool is left in).
@@ -188,7 +188,7 @@ int bench(Model &model, double seconds_per_case, bool csv, int only_batch) {
         for (int callers : {1, 2, 4}) {
             const Timing t = time_concurrent_calls(model, callers, seconds_per_case, image);
             rows.push_back({fmt::format("threads_{}", callers), "1", fmt::format("{:.1f}", t.median_seconds * 1e6),
-                            fmt::format("{:.0f}", 1 / t.mean_seconds)});
+                            fmt::format("{:.2f}", 1 / t.mean_seconds)});
         }
     }
     const auto &d = model.description();

@@ -6,6 +6,8 @@ Both random-initialized with a fixed seed; nothing is downloaded.
   real_size_reference.py logits MODEL EXECUTABLE WORK_DIR
       writes the PyTorch weights under the spec's names and one image, runs
       `EXECUTABLE predict` on them and compares the logits (relative to the largest).
+  real_size_reference.py memory MODEL EXECUTABLE WORK_DIR
+      the peak resident memory of batch-1 inference against parameters + activations (below).
   real_size_reference.py train MODEL STEP_EXECUTABLE WORK_DIR STEPS
       the same weights, STEPS SGD steps (lr 0.01, momentum 0.9) on fixed batches in PyTorch and
       in `STEP_EXECUTABLE` (tests/models/train_steps.cpp), then compares every parameter and
@@ -13,6 +15,8 @@ Both random-initialized with a fixed seed; nothing is downloaded.
 """
 import copy
 import os
+import re
+import resource
 import subprocess
 import sys
 
@@ -94,6 +98,35 @@ def logits(model, executable, work):
     return check(f"{model} logits, batch 1", np.load(f"{work}/logits.npy"), expected)
 
 
+PROCESS_MIB = 64  # the executable, its libraries, Halide's runtime and thread stacks
+
+
+def memory(executable):
+    """Batch-1 inference holds the parameters (and a trainable library its optimizer state; one
+    that cannot train, none) and at most every layer's output of one image (the notes: only the
+    current activations are needed); the peak resident memory of `bench --only-batch 1` must stay
+    within that plus PROCESS_MIB. (Loading weights from .npy files
+    holds them twice for a moment: not measured here.)"""
+    info = subprocess.run([executable, "info"], check=True, capture_output=True, text=True).stdout
+    found = re.search(r"total: [\d,]+ activations \(([\d.]+) MiB\) per image.*\(([\d.]+) MiB\)\n", info)
+    held = re.search(r"held by this model: parameters ([\d.]+) MiB, optimizer state ([\d.]+) MiB", info)
+    if not found or not held:
+        sys.exit(f"{executable} info: no memory accounting in\n{info}")
+    activations, parameters, optimizer = float(found.group(1)), float(found.group(2)), float(held.group(2))
+    inference_only = "(inference only)" in held.string
+    if float(held.group(1)) != parameters or (inference_only and optimizer != 0):
+        sys.exit(f"{executable}: {held.group(0)}, expected {parameters} MiB of parameters, and no optimizer state "
+                 "when the library cannot train")
+    subprocess.run([executable, "--threads", "2", "bench", "--only-batch", "1", "--seconds", "0.2"], check=True,
+                   stdout=subprocess.DEVNULL)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    bound = parameters + optimizer + activations + PROCESS_MIB
+    print(f"batch-1 inference peak {peak:.0f} MiB; bound {bound:.0f} MiB = parameters {parameters} + optimizer "
+          f"state {optimizer}{' (inference only)' if inference_only else ''} + every output of one image "
+          f"{activations} + {PROCESS_MIB}")
+    return peak <= bound
+
+
 def pytorch_steps(net, images, labels, dtype):
     """SGD steps on a copy of `net` in `dtype`; its parameters and momentum buffers by name."""
     net = copy.deepcopy(net).to(dtype)
@@ -142,9 +175,14 @@ def train(model, executable, work, steps):
 def main():
     mode, model, executable, work = sys.argv[1:5]
     os.makedirs(work, exist_ok=True)
-    ok = logits(model, executable, work) if mode == "logits" else train(model, executable, work, int(sys.argv[5]))
+    if mode == "memory":
+        ok = memory(executable)
+    elif mode == "logits":
+        ok = logits(model, executable, work)
+    else:
+        ok = train(model, executable, work, int(sys.argv[5]))
     if not ok:
-        sys.exit(f"{model}: differs from PyTorch by more than {TOLERANCE} of the largest magnitude")
+        sys.exit(f"{model}: {mode} check failed (see above)")
 
 
 if __name__ == "__main__":
