@@ -47,6 +47,7 @@ std::vector<ImageParam> add_sgd_updates(const ModelPlan &plan, int batch, const 
     std::vector<Func> next_params, next_velocities;
     for (size_t k = 0; k < plan.parameters.size(); ++k) {
         velocities.push_back(planned_input(plan, {ArgumentRole::velocity, int(k)}, batch));
+        b.funcs.inputs.push_back(velocities.back());  // each velocity read once, by its update
         SgdOutputs next = sgd_update(plan, int(k), params[k], velocities.back(), grads[k], sgd.learning_rate,
                                      sgd.momentum, sgd.weight_decay);
         next_params.push_back(next.param_next);

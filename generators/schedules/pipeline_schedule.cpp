@@ -74,6 +74,7 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
     std::set<std::string> skip = forward_funcs(funcs.forward);
     for (const BackwardFuncs &b : funcs.backward)
         for (const std::string &name : funcs_owned_by(b)) skip.insert(name);
+    for (const Func &input : funcs.inputs) skip.insert(input.name());
     if (schedule.base == "cpu") {
         for (size_t k = 0; k < funcs.updates.size(); ++k) {
             schedule_update_cpu(funcs.updates[k], funcs.update_elements[k], target);
