@@ -106,7 +106,7 @@ def scale_table(rows, scale_rows, peak):
         gflop = 2 * FORWARD_MACS[model] / 1e9
         build = usage.get((model, "build_default")) or usage.get((model, "build_fused"))
         small = usage.get((model, "build_inference_b1"))
-        line = [model, f"{gflop:.2f}", f"{build['seconds']} ({build['peak_mib']})" if build else "-",
+        line = [model, number(gflop), f"{build['seconds']} ({build['peak_mib']})" if build else "-",
                 f"{small['seconds']} ({small['peak_mib']})" if small else "-"]
         b1 = ours.get(("inference", 1))
         value = float(b1["latency_us"]) if b1 else None

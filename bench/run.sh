@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds every shipped model (LeNet-5 once per variant: schedules, the schedule file beside the
-# spec, the chained training step; lenet5-classic and alexnet-small as `cnngen build` makes them
-# by default) and runs them side by side with PyTorch and ONNX Runtime (npm's onnxruntime-node,
-# on PyTorch's ONNX export of the same network) in one run, with a FMA peak measured in the same
-# run. Prints a table per model and writes bench/results/MODEL.csv and MODEL.png. ORT and node
-# are benchmark peers only: nothing cnngen builds uses them.
+# spec, the chained training step; lenet5-classic, alexnet-small, alexnet and vgg16 as `cnngen
+# build` makes them by default; each also inference-only at batch 1, timed with its peak memory)
+# and runs them side by side with PyTorch and ONNX Runtime (npm's onnxruntime-node, on PyTorch's
+# ONNX export of the same network) in one run, with a FMA peak measured in the same run. Prints a
+# table per model and the scale table; writes bench/results/MODEL.csv and MODEL.png, scale.csv
+# (build and memory figures) and scale.table.csv. ORT and node are benchmark peers only: nothing
+# cnngen builds uses them.
 # Usage: bench/run.sh [THREADS]   (SECONDS_PER_CASE, SCHEDULES, MODELS and BUILD override)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,8 +17,9 @@ variants=$build/bench-variants
 seconds=${SECONDS_PER_CASE:-2}
 # LeNet-5 variants: label, schedule (a built-in name or a schedule file), extra `cnngen build` flags.
 # Mullapudi2016 fails with an internal error on LeNet-5's training step (fused or chained) and
-# Li2018 on its batch-256 inference ("Atomic predicated store"), so both are inference only. Adams2019 is left out by default: on LeNet-5 it was still
-# on pass 3 of 5 of its first function after 5 minutes, at 8 GB, on a 2-core machine
+# Li2018 on its batch-256 inference ("Atomic predicated store"), so both are inference only.
+# Adams2019 is left out by default: on LeNet-5 it was still on pass 3 of 5 of its first function
+# after 5 minutes, at 8 GB, on a 2-core machine
 # (SCHEDULES="... adams2019" includes it, inference only).
 declare -A variant_schedule=(
   [naive]=naive [cpu]=cpu [cpu-chained]=cpu [fused]="$root/models/lenet5.schedule.toml"
@@ -48,7 +51,8 @@ measured() {  # MODEL WHAT LOG COMMAND...: runs it, appends its wall time and pe
   local model=$1 what=$2 log=$3 usage seconds kib
   shift 3
   usage=$(mktemp)
-  /usr/bin/time -f "%e %M" -o "$usage" "$@" >"$log" 2>&1 || { echo "$model: $what failed (see $log)"; return 1; }
+  /usr/bin/time -f "%e %M" -o "$usage" "$@" >"$log" 2>&1 ||
+    { echo "$model: $what failed (see $log)"; rm -f "$usage"; return 1; }
   read -r seconds kib <"$usage"
   rm -f "$usage"
   echo "$model,$what,$seconds,$((kib / 1024))" >>"$scale"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages cnngen needs that are not already present.
 # Usage: scripts/install-deps.sh [--with-torch] [--with-ort] [--tests]
-#   --with-torch  PyTorch, for benchmarks and cross-checks only
+#   --with-torch  PyTorch and torchvision (VGG-16), for benchmarks and cross-checks only; `time`,
+#                 for the benchmark's build and memory figures
 #   --with-ort    node and npm, to fetch ONNX Runtime (onnxruntime-node) for the benchmark only
 #   --tests       clang and its libFuzzer/sanitizer runtimes, for the fuzz tests; the aarch64
 #                 cross compiler, arm64 libraries and qemu-user, for the cross-build test; pocl
@@ -12,7 +13,7 @@ packages=(build-essential cmake ninja-build pkg-config libhalide14-0-dev llvm-14
           libcli11-dev libtomlplusplus-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-numpy)
 for flag in "$@"; do
   case $flag in
-    --with-torch) packages+=(python3-torch) ;;
+    --with-torch) packages+=(python3-torch python3-torchvision time) ;;
     --with-ort) command -v npm >/dev/null || packages+=(nodejs npm) ;;  # a node that bundles npm will do
     --tests) packages+=(clang-14 libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user libfmt-dev:arm64 zlib1g-dev:arm64
                         pocl-opencl-icd ocl-icd-opencl-dev python3-torch python3-torchvision) ;;

@@ -79,7 +79,7 @@ void check_grid(const std::string &schedule, size_t every) {
         const auto got = run_conv(c, input, params, schedule);
         REQUIRE(got.shape == expected.shape);
         CHECK(relative_error(got, expected) < kTolerance);
-        // The masked form autodiff differentiates computes the same values.
+        // The differentiable form (masked groups), the one autodiff goes through, computes the same values.
         if (c.hyper.groups > 1)
             CHECK(relative_error(run_conv(c, input, params, schedule, cnngen::AlgorithmForm::differentiable), expected) < kTolerance);
     }

@@ -36,9 +36,10 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
     Func clamped = BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}});
     padded(d.x, d.y, d.c, d.n) = clamped(d.x, d.y, d.c, d.n);
 
-    // The masked form reduces over all input channels and masks other groups out: indexing
-    // the input by (c / group_out) * group_in + r makes Halide 14's autodiff return a wrong
-    // input gradient, while the masked form differentiates correctly (at groups x the work).
+    // The differentiable form reduces over all input channels and masks other groups out:
+    // indexing the input by (c / group_out) * group_in + r makes Halide 14's autodiff return a
+    // wrong input gradient, while the masked reduction differentiates correctly (at groups x
+    // the work).
     const bool masked = p.groups > 1 && form == AlgorithmForm::differentiable;
     RDom r(0, kw, 0, kh, 0, masked ? channels : group_in, name + "_r");
     // The RDom walks each kernel axis backwards: with the forward order, Halide 14's autodiff

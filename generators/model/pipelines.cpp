@@ -47,7 +47,8 @@ std::vector<ImageParam> add_sgd_updates(const ModelPlan &plan, int batch, const 
     std::vector<Func> next_params, next_velocities;
     for (size_t k = 0; k < plan.parameters.size(); ++k) {
         velocities.push_back(planned_input(plan, {ArgumentRole::velocity, int(k)}, batch));
-        b.funcs.inputs.push_back(velocities.back());  // each velocity read once, by its update
+        // Each read once, by the update: never copied first.
+        b.funcs.inputs.insert(b.funcs.inputs.end(), {Func(velocities.back()), Func(params[k])});
         SgdOutputs next = sgd_update(plan, int(k), params[k], velocities.back(), grads[k], sgd.learning_rate,
                                      sgd.momentum, sgd.weight_decay);
         next_params.push_back(next.param_next);
@@ -126,9 +127,9 @@ Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSch
     if (manual) {
         Dims d;
         Func d_logits("d_logits_value");
-        BackwardFuncs loss_backward = loss_gradient(plan, in.net.output, label_values);
-        d_logits(d.i, d.n) = loss_backward.gradients.d_input.func(d.i, d.n);
-        b.funcs.backward.push_back(loss_backward);
+        BackwardFuncs loss_grad = loss_gradient(plan, in.net.output, label_values);
+        d_logits(d.i, d.n) = loss_grad.gradients.d_input.func(d.i, d.n);
+        b.funcs.backward.push_back(loss_grad);
         BackwardPass pass = backward_pass(plan.spec, in.net, in.images_value, in.params, {d_logits, in.net.output.shape});
         grads = pass.parameter_gradients;
         for (size_t k = 0; k < pass.layers.size(); ++k) {
@@ -239,9 +240,9 @@ Built loss_kernel(const ModelPlan &plan, const PlannedFunction &f) {
     loss_value() = loss_layer.output.func();
     loss_value.set_estimates({});
     Built b;
-    BackwardFuncs loss_backward = loss_gradient(plan, {logits_value, logits_shape}, label_values);
-    Func d_logits = planned_output(plan, f.outputs.at(1), loss_backward.gradients.d_input.func, logits_shape);
-    b.funcs.backward.push_back(loss_backward);
+    BackwardFuncs loss_grad = loss_gradient(plan, {logits_value, logits_shape}, label_values);
+    Func d_logits = planned_output(plan, f.outputs.at(1), loss_grad.gradients.d_input.func, logits_shape);
+    b.funcs.backward.push_back(loss_grad);
     b.inputs = {logits, labels};
     b.outputs = {loss_value, d_logits};
     b.funcs.forward = {loss_layer};

@@ -103,7 +103,7 @@ void schedule_fully_connected_backward_cpu(const Gradients &g, const Target &tar
     tile_vector_by_unrolled(g.d_params.at(g.name + ".weight"), g.stages.at("d_weight_sum"), g.reductions.at("rn"), d.i,
                             out_features, vec, divisor_at_most(out_features, 4));
     if (!g.d_input.func.defined()) return;
-    // dL/din(k, n): k in two vectors, samples unrolled (8 with AVX-512, 4 else), summing over
+    // dL/din(k, n): k in two vectors, samples unrolled (8 with 32 vector registers, 4 with 16), summing over
     // output features: the weights [out, in] are read in runs of two vectors per row, once per
     // tile of samples (AlexNet's fc6 at batch 8: 37 ms with one vector and 4 samples).
     const int wide = g.flat_features >= 4 * vec ? 2 * vec : vec;

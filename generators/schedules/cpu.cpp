@@ -151,9 +151,17 @@ void schedule_fully_connected_dot(const Layer &layer, const Target &target, bool
     // 11 ms against 15 ms for 16 x 1.
     const int sample_tile = divisor_at_most(shape[0], 8);
     const int feature_tile = divisor_at_most(shape[1], std::max(1, std::min(8, vector_registers(target) / sample_tile)));
+    // One RVar along k (the differentiable form reduces over an image's (x, y, c): fused, a gather).
+    Stage update = sum.update();
+    RVar k = r[0];
+    for (int dim = 1; dim < r.dimensions(); ++dim) {
+        RVar fused(r[dim].name() + "_flat");
+        update.fuse(k, r[dim], fused);
+        k = fused;
+    }
     RVar ko("ko"), ki("ki");
     Var lane("lane");
-    Func lanes = sum.update().split(r[0], ko, ki, vec, TailStrategy::GuardWithIf).rfactor(ki, lane);
+    Func lanes = update.split(k, ko, ki, vec, TailStrategy::GuardWithIf).rfactor(ki, lane);
     Var io("io"), ii("ii"), no("no"), ni("ni"), tile("tile");
     out.compute_root()
         .split(d.i, io, ii, feature_tile)

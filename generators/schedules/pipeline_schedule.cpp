@@ -69,8 +69,8 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
             for (const Func &out : funcs.outputs) schedule_output_gpu(out);
         return;
     }
-    // The hand-derived passes, then generic schedules for what is left (autodiff's Funcs, the
-    // loss gradient, the updates), which leave the hand-derived passes alone.
+    // The hand-derived passes (the loss gradient among them), then generic schedules for what is
+    // left (autodiff's Funcs, the updates), which leave the hand-derived passes alone.
     std::set<std::string> skip = forward_funcs(funcs.forward);
     for (const BackwardFuncs &b : funcs.backward)
         for (const std::string &name : funcs_owned_by(b)) skip.insert(name);

@@ -19,7 +19,7 @@ struct PipelineFuncs {
     std::vector<Halide::Func> updates;      // SGD outputs (next parameters and velocities)
     std::vector<long long> update_elements; // elements of each update
     std::vector<Halide::Func> outputs;      // every output; autodiff's Funcs hang off these
-    std::vector<Halide::Func> inputs;       // wrappers of input buffers, read in place (never copied)
+    std::vector<Halide::Func> inputs;       // wrappers of input buffers: left inline (read in place) under cpu
     bool inference = false;                 // compute_at and inlining apply (autodiff reads every activation)
 };
 

@@ -109,11 +109,11 @@ def memory(executable):
     holds them twice for a moment: not measured here.)"""
     info = subprocess.run([executable, "info"], check=True, capture_output=True, text=True).stdout
     found = re.search(r"total: [\d,]+ activations \(([\d.]+) MiB\) per image.*\(([\d.]+) MiB\)\n", info)
-    held = re.search(r"held by this model: parameters ([\d.]+) MiB, optimizer state ([\d.]+) MiB", info)
+    held = re.search(r"held by this model: parameters ([\d.]+) MiB, optimizer state ([\d.]+) MiB.*", info)
     if not found or not held:
         sys.exit(f"{executable} info: no memory accounting in\n{info}")
     activations, parameters, optimizer = float(found.group(1)), float(found.group(2)), float(held.group(2))
-    inference_only = "(inference only)" in held.string
+    inference_only = "(inference only)" in held.group(0)
     if float(held.group(1)) != parameters or (inference_only and optimizer != 0):
         sys.exit(f"{executable}: {held.group(0)}, expected {parameters} MiB of parameters, and no optimizer state "
                  "when the library cannot train")
@@ -141,8 +141,7 @@ def pytorch_steps(net, images, labels, dtype):
 
 def train(model, executable, work, steps):
     torch.manual_seed(2012)
-    net = MODELS[model]()
-    net.train()
+    net = MODELS[model]()  # eval(): no dropout (neither spec has it), no batch statistics
     save_weights(net, f"{work}/initial")
     batch = 8
     images = torch.rand((steps, batch) + net.input_shape) * 2 - 1
