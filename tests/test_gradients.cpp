@@ -10,6 +10,7 @@
 #include <layers/fully_connected.h>
 #include <layers/loss.h>
 #include <layers/lrn.h>
+#include <training/differentiable_forms.h>
 
 using namespace testing_support;
 
@@ -153,7 +154,7 @@ TEST_CASE("fully-connected gradients match finite differences", "[gradient][full
         c.params.tensors["fc.weight"] = random_tensor({9, in_features}, rng);
         c.params.tensors["fc.bias"] = random_tensor({9}, rng);
         c.build = [](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
-            return cnngen::fully_connected("fc", in, {9, true}, source, cnngen::AlgorithmForm::differentiable);
+            return cnngen::fully_connected_differentiable("fc", in, {9, true}, source);
         };
         c.forward = [](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
             return reference::fully_connected(in, p["fc.weight"], p["fc.bias"]);

@@ -14,7 +14,7 @@ Shape fully_connected_output_shape(const std::string &name, const Shape &input, 
 }
 
 Layer fully_connected(const std::string &name, const Tensor &input, const FullyConnectedParams &p,
-                      const ParamSource &source, AlgorithmForm form) {
+                      const ParamSource &source) {
     const int rank = int(input.shape.size());
     const Shape out_shape = fully_connected_output_shape(name, input.shape, p);
     const int batch = input.shape[0];
@@ -24,25 +24,18 @@ Layer fully_connected(const std::string &name, const Tensor &input, const FullyC
     Func weight = source(name + ".weight", {p.out_features, in_features});
     Func sum(name + "_sum");
     sum(d.i, d.n) = p.bias ? source(name + ".bias", {p.out_features})(d.i) : Expr(0.0f);
+    // One reduction along k, contiguous in the weights' rows: an image input is read through its
+    // C-order flattening (PyTorch's flatten), a stage schedules may store or leave inline.
     std::map<std::string, Func> stages{{"sum", sum}, {"weight", weight}};
-    RDom r;
-    if (rank == 4 && form == AlgorithmForm::differentiable) {
-        const int channels = input.shape[1], height = input.shape[2], width = input.shape[3];
-        r = RDom(0, width, 0, height, 0, channels, name + "_r");
-        sum(d.i, d.n) += weight((r.z * height + r.y) * width + r.x, d.i) * input.func(r.x, r.y, r.z, d.n);
-    } else {
-        // One reduction along k, contiguous in the weights' rows: an image input is read through
-        // its C-order flattening (PyTorch's flatten), a stage schedules may store or leave inline.
-        Func flat = input.func;
-        if (rank == 4) {
-            const int height = input.shape[2], width = input.shape[3];
-            flat = Func(name + "_flat_input");
-            flat(d.i, d.n) = input.func(d.i % width, (d.i / width) % height, d.i / (width * height), d.n);
-            stages["flat_input"] = flat;
-        }
-        r = RDom(0, in_features, name + "_r");
-        sum(d.i, d.n) += weight(r, d.i) * flat(r, d.n);
+    Func flat = input.func;
+    if (rank == 4) {
+        const int height = input.shape[2], width = input.shape[3];
+        flat = Func(name + "_flat_input");
+        flat(d.i, d.n) = input.func(d.i % width, (d.i / width) % height, d.i / (width * height), d.n);
+        stages["flat_input"] = flat;
     }
+    RDom r(0, in_features, name + "_r");
+    sum(d.i, d.n) += weight(r, d.i) * flat(r, d.n);
     Func out(name);
     out(d.i, d.n) = sum(d.i, d.n);
     return {name, "fully_connected", {out, out_shape}, stages, {{"r", r}}};

@@ -13,6 +13,6 @@ struct FullyConnectedParams {
 // (N, out_features) for a 2-D or 4-D input; throws ConfigError naming `name` otherwise.
 Shape fully_connected_output_shape(const std::string &name, const Shape &input, const FullyConnectedParams &params);
 Layer fully_connected(const std::string &name, const Tensor &input, const FullyConnectedParams &params,
-                      const ParamSource &source, AlgorithmForm form = AlgorithmForm::direct);
+                      const ParamSource &source);
 
 }  // namespace cnngen

@@ -31,8 +31,9 @@ struct Layer {
 
 // Layers whose fastest algorithm Halide 14's autodiff differentiates wrongly have a second
 // one: `direct` to run, `differentiable` for pipelines autodiff goes through (grouped
-// convolutions mask the other groups' channels; fully-connected layers reduce over an image
-// input's (x, y, c) instead of its flattening, whose div/mod indexing autodiff cannot invert).
+// convolutions mask the other groups' channels; fully-connected layers on an image input
+// reduce over its (x, y, c), training/differentiable_forms.h, instead of its flattening, whose
+// div/mod indexing autodiff cannot invert).
 enum class AlgorithmForm { direct, differentiable };
 
 // Supplies a layer's learnable tensors (weights, bias) as Funcs, in PyTorch

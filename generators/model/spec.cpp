@@ -1,6 +1,7 @@
 #include "spec.h"
 
 #include "../layers/errors.h"
+#include "../training/differentiable_forms.h"
 #include "plan.h"
 #include "toml_fields.h"
 
@@ -202,7 +203,9 @@ Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, cons
                 else if constexpr (std::is_same_v<P, Pool2dParams>) return pool2d(l.name, input, p);
                 else if constexpr (std::is_same_v<P, ActivationParams>) return activation(l.name, input, p);
                 else if constexpr (std::is_same_v<P, LrnParams>) return lrn(l.name, input, p);
-                else return fully_connected(l.name, input, p, source, form);
+                else if (form == AlgorithmForm::differentiable)
+                    return fully_connected_differentiable(l.name, input, p, source);
+                else return fully_connected(l.name, input, p, source);
             },
             l.params);
     } catch (const ConfigError &e) {
