@@ -11,7 +11,7 @@ includes="-I$src/runtime/include -I$src/generators -I/usr/include/halide14"
 case $target in
   npy) sources="$src/runtime/src/npy.cpp $src/runtime/src/atomic_file.cpp"; libs="-lfmt" ;;
   idx) sources="$src/runtime/src/idx.cpp"; libs="-lfmt -lz" ;;
-  spec) sources="$src/generators/model/spec.cpp $src/generators/model/plan.cpp $(ls "$src"/generators/layers/*.cpp | tr '\n' ' ')"
+  spec) sources="$src/generators/model/spec.cpp $src/generators/model/plan.cpp $src/generators/training/differentiable_forms.cpp $(ls "$src"/generators/layers/*.cpp | tr '\n' ' ')"
         libs="-lHalide14 -ltomlplusplus -lfmt" ;;
   *) echo "unknown fuzz target $target"; exit 2 ;;
 esac
