@@ -3,6 +3,7 @@
 #include "model/emit.h"
 #include "model/plan.h"
 #include "schedules/schedule.h"
+#include "tune/tuner.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/ranges.h>
@@ -69,6 +70,22 @@ void print_plan(const cnngen::ModelPlan &plan) {
     }
 }
 
+// "5m", "300s", "1h" or plain seconds.
+double budget_seconds(const std::string &text) {
+    size_t used = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &used);
+    } catch (const std::exception &) {
+        used = 0;
+    }
+    const std::string unit = text.substr(used);
+    const double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+    if (used == 0 || scale == 0 || !(value > 0))
+        throw cnngen::ConfigError(fmt::format("cnngen tune: --budget '{}': expected a duration such as 300s, 5m or 1h", text));
+    return value * scale;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -111,6 +128,39 @@ int main(int argc, char **argv) {
 
     app.add_subcommand("schedules", "List the schedule names");
 
+    cnngen::TuneOptions tune_options;
+    std::string budget = "5m";
+    CLI::App *tune = app.add_subcommand(
+        "tune", "Search schedule files for SPEC on this machine (or under --runner) and write the fastest as FILE");
+    tune->add_option("spec", tune_options.spec_path, "Model spec")->required();
+    tune->add_option("-o,--output", tune_options.output, "Schedule file to write (models/NAME.schedule.toml: "
+                                                         "`cnngen build` then uses it)")->required();
+    tune->add_option("--target,-t", tune_options.target, "Halide target")->capture_default_str();
+    tune->add_option("--budget", budget, "Wall time for the whole tune, builds included (300s, 5m, 1h)")
+        ->capture_default_str();
+    tune->add_option("--objective", tune_options.objective,
+                     "latency (batch 1), throughput (--batch), train (the training step) or all: the geometric mean "
+                     "of their speed-ups over the cpu schedule")
+        ->check(CLI::IsMember({"latency", "throughput", "train", "all"}))
+        ->capture_default_str();
+    tune->add_option("--seed", tune_options.seed, "Seed of the search's random picks")->capture_default_str();
+    tune->add_option("--batch", tune_options.throughput_batch, "Batch size of the throughput case")->capture_default_str();
+    tune->add_option("--max-candidates", tune_options.max_candidates, "Stop after this many candidates (0: the budget decides)");
+    tune->add_option("--start", tune_options.starts,
+                     "Schedule file to start from (repeatable; default: SPEC's own SPEC.schedule.toml and "
+                     "SPEC.*.schedule.toml beside it)");
+    tune->add_option("--runner", tune_options.runner,
+                     "Command that runs each built executable, as a prefix: 'qemu-aarch64 -L /usr/aarch64-linux-gnu', "
+                     "'ssh board' (paths must be shared)");
+    tune->add_option("--cache", tune_options.cache_dir, "Results of every candidate, kept for resuming and re-tuning "
+                                                        "(default: ~/.cache/cnngen/tune)");
+    tune->add_option("--jobs,-j", tune_options.jobs, "Candidates built at once (timing always runs alone)")
+        ->capture_default_str();
+    tune->add_option("--threads", tune_options.threads, "Threads the measured library uses (default: every core)");
+    tune->add_option("--repeats", tune_options.repeats, "Timings per case; the fastest is kept")->capture_default_str();
+    tune->add_option("--seconds", tune_options.seconds_per_case, "Seconds per timing")->capture_default_str();
+    tune->add_flag("!--no-autoschedulers", tune_options.autoschedulers, "Leave Halide's autoschedulers out");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -119,6 +169,9 @@ int main(int argc, char **argv) {
     try {
         if (*build) {
             cnngen::build_model(options);
+        } else if (*tune) {
+            tune_options.budget_seconds = budget_seconds(budget);
+            cnngen::tune_model(tune_options);
         } else if (*check) {
             const cnngen::ModelPlan plan = cnngen::plan_model(cnngen::load_model_spec(check_path));
             print_plan(plan);

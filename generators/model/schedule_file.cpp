@@ -98,6 +98,35 @@ ModelSchedule parse_model_schedule(const std::string &text, const std::string &p
     return schedule;
 }
 
+std::string schedule_file_text(const ModelSchedule &schedule, const ModelSpec &spec, const std::string &description,
+                               const std::vector<std::string> &comment) {
+    std::string text;
+    for (const std::string &line : comment) text += line.empty() ? "#\n" : "# " + line + "\n";
+    const auto quoted = [](const std::string &s) {
+        std::string out = "\"";
+        for (char ch : s) out += ch == '"' || ch == '\\' ? std::string{'\\', ch} : std::string(1, ch);
+        return out + "\"";
+    };
+    text += fmt::format("description = {}\nbase = {}\ntrain_step = {}\n", quoted(description), quoted(schedule.base),
+                        quoted(schedule.train_step == TrainStep::fused ? "fused" : "chained"));
+    if (schedule.gradients != GradientMethod::automatic)
+        text += fmt::format("gradients = {}\n", quoted(schedule.gradients == GradientMethod::manual ? "manual" : "autodiff"));
+    for (const LayerSpec &layer : spec.layers) {
+        const auto it = schedule.layers.find(layer.name);
+        if (it == schedule.layers.end()) continue;
+        const LayerSchedule &o = it->second;
+        std::string fields;
+        if (!o.compute_at.empty()) fields += fmt::format("compute_at = {}\n", quoted(o.compute_at));
+        if (o.inline_into_consumer) fields += "inline = true\n";
+        if (o.tile > 0) fields += fmt::format("tile = {}\n", o.tile);
+        if (o.vector_width > 0) fields += fmt::format("vector_width = {}\n", o.vector_width);
+        if (!o.vectorize.empty()) fields += fmt::format("vectorize = {}\n", quoted(o.vectorize));
+        if (o.threads > 0) fields += fmt::format("threads = {}\n", o.threads);
+        if (!fields.empty()) text += fmt::format("\n[layers.{}]\n{}", layer.name, fields);
+    }
+    return text;
+}
+
 ModelSchedule load_model_schedule(const std::string &name_or_path, const ModelSpec &spec) {
     if (!looks_like_file(name_or_path)) return named_model_schedule(name_or_path);
     std::ifstream file(name_or_path);

@@ -10,4 +10,10 @@ namespace cnngen {
 ModelSchedule load_model_schedule(const std::string &name_or_path, const ModelSpec &spec);
 ModelSchedule parse_model_schedule(const std::string &text, const std::string &path, const ModelSpec &spec);
 
+// The schedule as a schedule file parse_model_schedule reads back equal: settings left at
+// their defaults are omitted, layers in the spec's order. `comment` lines go on top, each
+// prefixed with "# ".
+std::string schedule_file_text(const ModelSchedule &schedule, const ModelSpec &spec, const std::string &description,
+                               const std::vector<std::string> &comment = {});
+
 }  // namespace cnngen

@@ -5,6 +5,7 @@
 #include "cnngen/model.h"
 #include "cnngen/npy.h"
 #include "cnngen/trainer.h"
+#include "model_verify.h"
 
 #include <CLI/CLI.hpp>
 #include <HalideRuntime.h>
@@ -149,8 +150,9 @@ Timing time_concurrent_calls(Model &model, int callers, double seconds, const st
     return {median(all), total / double(all.size())};
 }
 
-// `only_batch` > 0: that batch's inference alone (its peak memory, measured from outside).
-int bench(Model &model, double seconds_per_case, bool csv, int only_batch) {
+// `only_batch` > 0: that batch's inference alone (its peak memory, measured from outside);
+// `only_train`: the training step alone.
+int bench(Model &model, double seconds_per_case, bool csv, int only_batch, bool only_train) {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> pixel(0, 1);
     std::vector<std::vector<std::string>> rows;
@@ -164,6 +166,10 @@ int bench(Model &model, double seconds_per_case, bool csv, int only_batch) {
         if (std::find(batches.begin(), batches.end(), only_batch) == batches.end())
             runtime_fail("bench --only-batch {}: the library has batch sizes {}", only_batch, fmt::join(batches, ", "));
         batches = {only_batch};
+    }
+    if (only_train) {
+        if (!model.train_batch()) runtime_fail("bench --only-train: the library has no training step");
+        batches.clear();
     }
     for (int batch : batches) {
         const std::vector<float> images = images_for(batch);
@@ -183,7 +189,7 @@ int bench(Model &model, double seconds_per_case, bool csv, int only_batch) {
     }
     // Last: after calls from several threads, training steps in the same process measured 3x
     // slower (the state Halide's thread pool is left in).
-    if (only_batch == 0 && std::find(batches.begin(), batches.end(), 1) != batches.end()) {
+    if (only_batch == 0 && !only_train && std::find(batches.begin(), batches.end(), 1) != batches.end()) {
         const std::vector<float> image = images_for(1);
         for (int callers : {1, 2, 4}) {
             const Timing t = time_concurrent_calls(model, callers, seconds_per_case, image);
@@ -285,6 +291,18 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
     bench_cmd->add_flag("--csv", csv, "Print CSV instead of a table");
     bench_cmd->add_option("--only-batch", only_batch, "Only inference at this built batch size")
         ->check(CLI::PositiveNumber);
+    bool only_train = false;
+    bench_cmd->add_flag("--only-train", only_train, "Only the training step")->excludes("--only-batch");
+
+    std::string verify_write, verify_against;
+    double tolerance = 1e-4;
+    CLI::App *verify_cmd = app.add_subcommand(
+        "verify", "Logits and two SGD steps from seeded weights and data: write them, or compare with another build's");
+    verify_cmd->add_option("--write", verify_write, "Write this build's values to this directory");
+    verify_cmd->add_option("--against", verify_against, "Compare with the values another build of the model wrote here");
+    verify_cmd->add_option("--tolerance", tolerance, "Largest difference allowed, relative to each tensor's largest value")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
 
     TrainOptions t;
     std::string policy = "fixed";
@@ -325,7 +343,8 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
         if (threads > 0) halide_set_num_threads(threads);
         Model model(description);
         if (*predict_cmd) return predict(model, weights, input, labels, logits_out, all_labels);
-        if (*bench_cmd) return bench(model, seconds, csv, only_batch);
+        if (*bench_cmd) return bench(model, seconds, csv, only_batch, only_train);
+        if (*verify_cmd) return verify_model(model, verify_write, verify_against, tolerance);
         if (*train_cmd) {
             if (t.epochs < 1) runtime_fail("--epochs {}: expected at least 1", t.epochs);
             if (t.batch < 0) runtime_fail("--batch {}: expected a positive batch size", t.batch);

@@ -1,0 +1,510 @@
+#include "tuner.h"
+
+#include "../layers/errors.h"
+#include "../model/plan.h"
+#include "../model/schedule_file.h"
+#include "../model/spec.h"
+#include "../model/toolchain.h"
+#include "../schedules/schedule.h"
+#include "child_process.h"
+#include "schedule_space.h"
+#include "tune_cache.h"
+
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace cnngen {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One measured case: inference at a batch size, or the training step.
+struct Case {
+    std::string name;  // b1, b256, train
+    int batch = 0;
+    bool train = false;
+};
+
+struct Candidate {
+    std::string label;  // cpu, lenet5.fused, li2018, g3.1
+    ModelSchedule schedule;
+    std::string schedule_text;  // the file it is built with; with the context, its identity
+    std::string key;
+    CandidateResult result;
+    bool cached = false;
+};
+
+std::string read_text(const std::string &path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown processor";
+}
+
+std::string default_cache_dir() {
+    if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/cnngen/tune";
+    if (const char *home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/cnngen/tune";
+    return ".cnngen-tune-cache";
+}
+
+std::string minutes_seconds(double seconds) {
+    const int s = int(std::lround(std::max(0.0, seconds)));
+    return fmt::format("{}m{:02}s", s / 60, s % 60);
+}
+
+class Tuner {
+public:
+    explicit Tuner(const TuneOptions &options);
+    void run();
+
+private:
+    // Builds, verifies and measures what the cache does not already know, builds in parallel
+    // and everything that runs the library one at a time, with nothing else compiling.
+    void evaluate(std::vector<Candidate> &generation);
+    Candidate make_candidate(const std::string &label, const ModelSchedule &schedule, bool named);
+    std::string build_command(const Candidate &c, const std::string &schedule_argument, const std::string &dir) const;
+    std::string executable(const std::string &dir) const { return dir + "/" + spec_.name; }
+    std::string run_prefix() const { return options_.runner.empty() ? "" : options_.runner + " "; }
+    void build_reference();
+    void verify_and_measure(std::vector<Candidate *> &built);
+    double score(const CandidateResult &r) const;
+    bool improves_on(const Candidate &c, const Candidate &incumbent) const;
+    void progress(const std::string &what);
+    void write_result(const Candidate &winner, const Candidate &start);
+    double elapsed() const { return std::chrono::duration<double>(Clock::now() - started_).count(); }
+
+    TuneOptions options_;
+    std::string spec_path_;
+    ModelSpec spec_;
+    ModelPlan plan_;
+    std::vector<Case> cases_;
+    bool training_ = false;
+    TuneCache cache_;
+    std::string context_;  // everything a result depends on besides the schedule
+    std::string work_dir_, reference_dir_;
+    Clock::time_point started_ = Clock::now();
+    std::vector<Candidate> tried_;
+    std::set<std::string> tried_keys_;
+    int baseline_index_ = -1;  // the cpu schedule, in tried_
+    const Candidate *baseline() const { return baseline_index_ < 0 ? nullptr : &tried_[size_t(baseline_index_)]; }
+    int built_ = 0, from_cache_ = 0;
+    std::vector<std::string> notes_;  // autoschedulers, starts that could not be used
+};
+
+Tuner::Tuner(const TuneOptions &options)
+    : options_(options),
+      spec_path_(fs::exists(options.spec_path) || !fs::exists(options.spec_path + ".toml") ? options.spec_path
+                                                                                               : options.spec_path + ".toml"),
+      spec_(load_model_spec(spec_path_)),
+      plan_(plan_model(spec_)),
+      cache_(options.cache_dir.empty() ? default_cache_dir() : options.cache_dir) {
+    static const std::set<std::string> objectives = {"latency", "throughput", "train", "all"};
+    if (!objectives.count(options_.objective))
+        fail("cnngen tune: --objective '{}' unknown, expected latency, throughput, train or all", options_.objective);
+    if (options_.output.empty()) fail("cnngen tune: no output file (-o FILE)");
+    if (options_.throughput_batch < 2 || options_.throughput_batch > 65536)
+        fail("cnngen tune: --batch {} must be 2..65536", options_.throughput_batch);
+    if (options_.threads <= 0) options_.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    if (options_.jobs < 1) options_.jobs = 1;
+    const std::string &objective = options_.objective;
+    if (objective == "latency" || objective == "all") cases_.push_back({"b1", 1, false});
+    if (objective == "throughput" || objective == "all")
+        cases_.push_back({fmt::format("b{}", options_.throughput_batch), options_.throughput_batch, false});
+    training_ = objective == "train" || objective == "all";
+    if (training_) cases_.push_back({"train", spec_.train_batch, true});
+    parse_targets(options_.target);  // a bad target fails here, before anything is built
+    context_ = fmt::format("cnngen tune 1\nspec {}\ntarget {}\nbatches 1,{} training {}\nrunner {}\nthreads {} "
+                           "repeats {} seconds {}\nmachine {} x{}\n",
+                           read_text(spec_path_), options_.target, options_.throughput_batch, training_,
+                           options_.runner, options_.threads, options_.repeats, options_.seconds_per_case, cpu_model(),
+                           std::thread::hardware_concurrency());
+    work_dir_ = cache_.dir() + "/work-" + std::to_string(getpid());
+    reference_dir_ = cache_.dir() + "/reference-" + stable_hash(context_);
+}
+
+Candidate Tuner::make_candidate(const std::string &label, const ModelSchedule &schedule, bool named) {
+    Candidate c;
+    c.label = label;
+    c.schedule = schedule;
+    c.schedule_text = named ? "named " + schedule.base : schedule_file_text(schedule, spec_, "candidate");
+    c.key = stable_hash(context_ + c.schedule_text);
+    return c;
+}
+
+std::string Tuner::build_command(const Candidate &c, const std::string &schedule_argument, const std::string &dir) const {
+    std::string batches = "1";
+    if (options_.throughput_batch != 1) batches += "," + std::to_string(options_.throughput_batch);
+    return fmt::format("{} build {} --target {} --schedule {} --batch-sizes {}{} -o {}",
+                       shell_quoted(fs::read_symlink("/proc/self/exe").string()), shell_quoted(spec_path_),
+                       shell_quoted(options_.target), shell_quoted(schedule_argument), batches,
+                       training_ ? "" : " --inference-only", shell_quoted(dir));
+}
+
+// The naive schedule's values, once per context: what every candidate must reproduce.
+void Tuner::build_reference() {
+    if (fs::exists(reference_dir_ + "/complete")) return;
+    progress("building the naive reference");
+    Candidate naive = make_candidate("naive", named_model_schedule("naive"), true);
+    const std::string dir = work_dir_ + "/naive", log = work_dir_ + "/naive.log";
+    ChildProcess build = start_command(build_command(naive, "naive", dir), log, 1800);
+    if (wait_command(build) != 0) fail("cnngen tune: the naive reference did not build: {} (log: {})", log_tail(log, 3), log);
+    const std::string partial = reference_dir_ + ".partial";
+    fs::remove_all(partial);
+    ChildProcess verify = start_command(
+        fmt::format("{}{} --threads {} verify --write {}", run_prefix(), shell_quoted(executable(dir)), options_.threads,
+                    shell_quoted(partial)),
+        log, 1800);
+    if (wait_command(verify) != 0) fail("cnngen tune: the naive reference did not run: {} (log: {})", log_tail(log, 3), log);
+    std::ofstream(partial + "/complete") << "naive\n";
+    fs::remove_all(reference_dir_);
+    fs::rename(partial, reference_dir_);
+    fs::remove_all(dir);
+}
+
+void Tuner::evaluate(std::vector<Candidate> &generation) {
+    fs::create_directories(work_dir_);
+    std::vector<Candidate *> to_build;
+    for (Candidate &c : generation) {
+        if (auto cached = cache_.find(c.key)) {
+            c.result = *cached;
+            c.cached = true;
+            ++from_cache_;
+        } else {
+            to_build.push_back(&c);
+        }
+    }
+    // Autoschedulers and autodiff may take far longer than a hand-scheduled build: each build
+    // gets several times the baseline's, at least a minute.
+    const double limit = baseline() ? std::max(60.0, 6 * baseline()->result.build_seconds) : 600.0;
+    struct Running {
+        Candidate *candidate;
+        ChildProcess process;
+        std::string log;
+    };
+    std::vector<Running> running;
+    std::vector<Candidate *> built;
+    size_t next = 0;
+    while (next < to_build.size() || !running.empty()) {
+        while (next < to_build.size() && int(running.size()) < options_.jobs) {
+            Candidate *c = to_build[next++];
+            const std::string base = work_dir_ + "/" + c->key;
+            std::string schedule_argument = c->schedule.base;
+            if (c->schedule_text.rfind("named ", 0) != 0) {
+                schedule_argument = base + ".schedule.toml";
+                std::ofstream(schedule_argument) << c->schedule_text;
+            }
+            running.push_back({c, start_command(build_command(*c, schedule_argument, base), base + ".build.log",
+                                                c->schedule.base == "cpu" ? limit : std::max(limit, 180.0)),
+                               base + ".build.log"});
+            progress("building " + c->label);
+        }
+        for (size_t k = 0; k < running.size();) {
+            const int status = poll_command(running[k].process);
+            if (status == -1) {
+                ++k;
+                continue;
+            }
+            Candidate *c = running[k].candidate;
+            c->result.build_seconds =
+                std::chrono::duration<double>(Clock::now() - running[k].process.started).count();
+            if (status == 0) {
+                built.push_back(c);
+                ++built_;
+            } else {
+                c->result.status = status == kTimedOut ? "build timed out" : "build failed";
+                c->result.message = status == kTimedOut ? fmt::format("no library after {:.0f} s", c->result.build_seconds)
+                                                        : log_tail(running[k].log, 2);
+                cache_.store(c->key, c->result);
+            }
+            running.erase(running.begin() + long(k));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    verify_and_measure(built);
+    for (Candidate &c : generation) {
+        tried_keys_.insert(c.key);
+        tried_.push_back(c);
+    }
+}
+
+void Tuner::verify_and_measure(std::vector<Candidate *> &built) {
+    std::vector<Candidate *> correct;
+    for (Candidate *c : built) {
+        const std::string dir = work_dir_ + "/" + c->key, log = dir + ".run.log";
+        progress("checking " + c->label);
+        ChildProcess verify = start_command(fmt::format("{}{} --threads {} verify --against {} --tolerance 1e-3",
+                                                        run_prefix(), shell_quoted(executable(dir)), options_.threads,
+                                                        shell_quoted(reference_dir_)),
+                                            log, 600);
+        const int status = wait_command(verify);
+        if (status == 0) {
+            correct.push_back(c);
+        } else {
+            c->result.status = status == 1 && read_text(log).find("differs") != std::string::npos ? "wrong" : "run failed";
+            c->result.message = log_tail(log, 1);
+            cache_.store(c->key, c->result);
+        }
+    }
+    // Each case timed `repeats` times, candidates interleaved so drift hits all alike; the
+    // fastest median is kept (interference only ever slows a run down).
+    for (int repeat = 0; repeat < options_.repeats; ++repeat)
+        for (Candidate *c : correct)
+            for (const Case &test : cases_) {
+                progress(fmt::format("timing {} {}", c->label, test.name));
+                const std::string dir = work_dir_ + "/" + c->key, log = dir + ".bench.csv";
+                ChildProcess bench = start_command(
+                    fmt::format("{}{} --threads {} bench --csv --seconds {} {}", run_prefix(),
+                                shell_quoted(executable(dir)), options_.threads, options_.seconds_per_case,
+                                test.train ? "--only-train" : fmt::format("--only-batch {}", test.batch)),
+                    log, 600);
+                const int status = wait_command(bench);
+                std::ifstream in(log);
+                std::string header, row;
+                std::getline(in, header);
+                std::getline(in, row);
+                std::vector<std::string> fields;
+                std::stringstream split(row);
+                for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
+                if (status != 0 || fields.size() < 7) {
+                    c->result.status = "run failed";
+                    c->result.message = log_tail(log, 1);
+                    continue;
+                }
+                const double us = std::stod(fields[5]);
+                auto [it, inserted] = c->result.microseconds.emplace(test.name, us);
+                if (!inserted) it->second = std::min(it->second, us);
+            }
+    for (Candidate *c : correct) {
+        if (c->result.status.empty()) c->result.status = "ok";
+        cache_.store(c->key, c->result);
+        fs::remove_all(work_dir_ + "/" + c->key);
+    }
+}
+
+// The geometric mean over the objective's cases of the speed-up over the cpu schedule.
+double Tuner::score(const CandidateResult &r) const {
+    const Candidate *base_candidate = baseline();
+    if (r.status != "ok" || !base_candidate) return 0;
+    double log_sum = 0;
+    for (const Case &test : cases_) {
+        const auto &base_times = base_candidate->result.microseconds;
+        const auto mine = r.microseconds.find(test.name), base = base_times.find(test.name);
+        if (mine == r.microseconds.end() || base == base_times.end()) return 0;
+        log_sum += std::log(base->second / mine->second);
+    }
+    return std::exp(log_sum / double(cases_.size()));
+}
+
+// More than 1% better overall, and no case more than 5% slower: a tuned schedule must not
+// trade one of the objective's cases away for another.
+bool Tuner::improves_on(const Candidate &c, const Candidate &incumbent) const {
+    if (score(c.result) <= 1.01 * score(incumbent.result)) return false;
+    for (const Case &test : cases_)
+        if (c.result.microseconds.at(test.name) > 1.05 * incumbent.result.microseconds.at(test.name)) return false;
+    return true;
+}
+
+void Tuner::progress(const std::string &what) {
+    const double left = options_.budget_seconds - elapsed();
+    double best = 0;
+    for (const Candidate &c : tried_) best = std::max(best, score(c.result));
+    const int width = 24;
+    const int filled = int(width * std::clamp(elapsed() / options_.budget_seconds, 0.0, 1.0));
+    const std::string line =
+        fmt::format("[{}{}] {} tried, best {:.2f}x cpu, {} left: {}", std::string(size_t(filled), '#'),
+                    std::string(size_t(width - filled), '.'), tried_.size(), best, minutes_seconds(left), what);
+    if (isatty(2)) {
+        fmt::print(stderr, "\r{:<110.110}", line);
+    } else if (what.rfind("timing ", 0) != 0 && what.rfind("checking ", 0) != 0) {  // a log: events only
+        fmt::print(stderr, "{}\n", line);
+    }
+}
+
+void Tuner::write_result(const Candidate &winner, const Candidate &start) {
+    const auto count_status = [&](const std::string &prefix) {
+        return std::count_if(tried_.begin(), tried_.end(),
+                             [&](const Candidate &c) { return c.result.status.rfind(prefix, 0) == 0; });
+    };
+    const Halide::Target target = parse_targets(options_.target).front();
+    std::vector<std::string> comment = {
+        fmt::format("Made by `cnngen tune {} --target {} --objective {} --budget {:.0f}s --seed {}{}`", fs::path(spec_path_).lexically_normal().string(),
+                    options_.target, options_.objective, options_.budget_seconds, options_.seed,
+                    options_.runner.empty() ? "" : " --runner '" + options_.runner + "'"),
+        fmt::format("on {} ({} cores), Halide target {}, {} threads.", cpu_model(), std::thread::hardware_concurrency(),
+                    target.to_string(), options_.threads),
+        fmt::format("{} candidates in {} ({} built, {} from the cache; {} did not build, {} gave wrong values).",
+                    tried_.size(), minutes_seconds(elapsed()), built_, from_cache_, count_status("build"),
+                    count_status("wrong")),
+        "Every candidate timed matched the naive build's logits and SGD steps first (`MODEL verify`).",
+        fmt::format("Median time per call in microseconds, the fastest of {} timings of {} s each:", options_.repeats,
+                    options_.seconds_per_case)};
+    std::string header = fmt::format("  {:<24}", "schedule");
+    for (const Case &test : cases_) header += fmt::format(" {:>12}", test.train ? fmt::format("train b{}", test.batch) : test.name);
+    comment.push_back(header + "   speed-up over cpu");
+    const auto row = [&](const std::string &label, const Candidate &c) {
+        std::string line = fmt::format("  {:<24}", label);
+        if (c.result.status != "ok") return line + " " + c.result.status + ": " + c.result.message.substr(0, 160);
+        for (const Case &test : cases_) line += fmt::format(" {:>12.1f}", c.result.microseconds.at(test.name));
+        return line + fmt::format("   {:.2f}x", score(c.result));
+    };
+    comment.push_back(row("tuned (this file)", winner));
+    comment.push_back(row("cpu", *baseline()));
+    for (const Candidate &c : tried_)
+        if (c.label != "cpu" && c.label.rfind("g", 0) != 0) comment.push_back(row(c.label, c));
+    for (const std::string &note : notes_) comment.push_back(note);
+    const std::string changes = describe_changes(start.schedule, winner.schedule);
+    comment.push_back(fmt::format("Changes from {}: {}", start.label, changes));
+    comment.push_back("");
+    const std::string description = fmt::format("{} tuned for {} ({}) on this machine", spec_.name,
+                                                options_.objective == "all" ? "latency, throughput and training"
+                                                                            : options_.objective,
+                                                options_.target);
+    const std::string text = schedule_file_text(winner.schedule, spec_, description, comment);
+    parse_model_schedule(text, options_.output, spec_);  // what is written must read back
+    const std::string temporary = options_.output + ".partial";
+    {
+        std::ofstream out(temporary);
+        out << text;
+        if (!out) fail("cnngen tune: cannot write {}", temporary);
+    }
+    fs::rename(temporary, options_.output);
+}
+
+void Tuner::run() {
+    fs::create_directories(work_dir_);
+    struct RemoveWorkDir {
+        std::string dir;
+        ~RemoveWorkDir() {
+            std::error_code ignored;
+            fs::remove_all(dir, ignored);
+        }
+    } cleanup{work_dir_};
+    build_reference();
+
+    // Generation 0: the cpu schedule, the starting points, the autoschedulers.
+    std::vector<Candidate> generation{make_candidate("cpu", named_model_schedule("cpu"), true)};
+    std::vector<std::string> starts = options_.starts;
+    if (starts.empty()) {  // SPEC.schedule.toml and SPEC.*.schedule.toml beside SPEC
+        const fs::path spec = fs::absolute(spec_path_);
+        const std::string stem = spec.stem().string();
+        for (const auto &entry : fs::directory_iterator(spec.parent_path())) {
+            const std::string file = entry.path().filename().string();
+            if (file == stem + ".schedule.toml" ||
+                (file.rfind(stem + ".", 0) == 0 && file.size() > 14 && file.compare(file.size() - 14, 14, ".schedule.toml") == 0))
+                starts.push_back(entry.path().string());
+        }
+        std::sort(starts.begin(), starts.end());
+    }
+    for (const std::string &path : starts) {
+        ModelSchedule s = load_model_schedule(path, spec_);
+        if (s.base != "cpu") {
+            notes_.push_back(fmt::format("Start {} not used: base '{}', the search refines cpu schedules", path, s.base));
+            continue;
+        }
+        generation.push_back(make_candidate(s.name, s, false));
+    }
+    const bool cross = !options_.runner.empty();
+    if (options_.autoschedulers)
+        for (const char *name : {"li2018", "mullapudi2016", "adams2019"}) {
+            if (std::string(name) == "adams2019" && options_.budget_seconds < 1800) {
+                notes_.push_back("adams2019: not tried, its builds took over 5 minutes and 8 GB here; a --budget of 30m "
+                                 "or more includes it");
+                continue;
+            }
+            if (cross) continue;  // their cost models describe x86 hosts
+            ModelSchedule s = named_model_schedule(name);
+            generation.push_back(make_candidate(name, s, true));
+        }
+    evaluate(generation);
+    baseline_index_ = 0;  // generation 0 starts with it
+    if (baseline()->result.status != "ok")
+        fail("cnngen tune: the cpu schedule itself failed ({}): {}", baseline()->result.status, baseline()->result.message);
+    // The incumbent: the best refinable starting point.
+    size_t incumbent = 0;
+    for (size_t k = 0; k < tried_.size(); ++k)
+        if (tried_[k].schedule.base == "cpu" && tried_[k].result.status == "ok" &&
+            score(tried_[k].result) > score(tried_[incumbent].result))
+            incumbent = k;
+    const Candidate start = tried_[incumbent];
+
+    SearchSpace space{plan_, machine_limits(parse_targets(options_.target).front()), training_,
+                      options_.throughput_batch};
+    std::mt19937 rng(options_.seed);
+    std::vector<size_t> improved_last;  // indices into tried_ that beat the incumbent last generation
+    for (int round = 1;; ++round) {
+        const int budget_left = options_.max_candidates > 0 ? options_.max_candidates - int(tried_.size()) : 1 << 30;
+        if (budget_left <= 0 || elapsed() >= options_.budget_seconds) break;
+        std::vector<ModelSchedule> options;
+        for (ModelSchedule &s : neighbours(tried_[incumbent].schedule, space))
+            if (!tried_keys_.count(make_candidate("", s, false).key)) options.push_back(std::move(s));
+        if (improved_last.size() >= 2) {  // the two best moves of the last round, together
+            ModelSchedule both = combined(tried_[incumbent].schedule, tried_[improved_last[0]].schedule,
+                                          tried_[improved_last[1]].schedule);
+            if (pruned_because(both, space).empty() && !tried_keys_.count(make_candidate("", both, false).key))
+                options.insert(options.begin(), both);
+        }
+        if (options.empty()) {
+            notes_.push_back(fmt::format("Converged: every neighbour of the best schedule was tried ({} rounds)", round - 1));
+            break;
+        }
+        // The combination first, then a seeded random pick of the neighbours.
+        const size_t first = improved_last.size() >= 2 ? 1 : 0;
+        for (size_t k = first; k < options.size(); ++k) std::swap(options[k], options[k + rng() % (options.size() - k)]);
+        const size_t count = std::min<size_t>({options.size(), size_t(2 * options_.jobs), size_t(budget_left)});
+        std::vector<Candidate> next;
+        for (size_t k = 0; k < count; ++k)
+            next.push_back(make_candidate(fmt::format("g{}.{}", round, k + 1), options[k], false));
+        const size_t before = tried_.size();
+        evaluate(next);
+        const size_t previous = incumbent;
+        improved_last.clear();
+        for (size_t k = before; k < tried_.size(); ++k)
+            if (improves_on(tried_[k], tried_[previous])) improved_last.push_back(k);
+        std::sort(improved_last.begin(), improved_last.end(),
+                  [&](size_t a, size_t b) { return score(tried_[a].result) > score(tried_[b].result); });
+        if (!improved_last.empty()) incumbent = improved_last.front();
+        if (!improved_last.empty())
+            progress(fmt::format("{} {:.2f}x: {}", tried_[incumbent].label, score(tried_[incumbent].result),
+                                 describe_changes(tried_[previous].schedule, tried_[incumbent].schedule)));
+    }
+    // A whole-schedule candidate (an autoscheduler) wins only by the same rule.
+    size_t winner = incumbent;
+    for (size_t k = 0; k < tried_.size(); ++k)
+        if (tried_[k].schedule.base != "cpu" && tried_[k].result.status == "ok" && improves_on(tried_[k], tried_[winner]))
+            winner = k;
+    if (isatty(2)) fmt::print(stderr, "\n");
+    write_result(tried_[winner], start);
+    fmt::print("tuned {} in {}: {} candidates ({} built, {} from the cache), best {:.2f}x cpu ({}); wrote {}\n",
+               spec_.name, minutes_seconds(elapsed()), tried_.size(), built_, from_cache_, score(tried_[winner].result),
+               tried_[winner].label, options_.output);
+    for (const Case &test : cases_)
+        fmt::print("  {:<6} tuned {:>10.1f} us   cpu {:>10.1f} us   start ({}) {:>10.1f} us\n", test.name,
+                   tried_[winner].result.microseconds.at(test.name), baseline()->result.microseconds.at(test.name),
+                   start.label, start.result.microseconds.at(test.name));
+}
+
+}  // namespace
+
+void tune_model(const TuneOptions &options) { Tuner(options).run(); }
+
+}  // namespace cnngen
