@@ -22,11 +22,12 @@ seconds=${SECONDS_PER_CASE:-2}
 # after 5 minutes, at 8 GB, on a 2-core machine
 # (SCHEDULES="... adams2019" includes it, inference only).
 declare -A variant_schedule=(
-  [naive]=naive [cpu]=cpu [cpu-chained]=cpu [fused]="$root/models/lenet5.schedule.toml"
+  [naive]=naive [cpu]=cpu [cpu-chained]=cpu [fused]="$root/models/lenet5.fused.schedule.toml"
+  [tuned]="$root/models/lenet5.schedule.toml"
   [mullapudi2016]=mullapudi2016 [li2018]=li2018 [adams2019]=adams2019 [cuda]=gpu)
 declare -A variant_flags=([cpu-chained]="--train-step chained" [mullapudi2016]=--inference-only
                           [li2018]=--inference-only [adams2019]=--inference-only)
-labels=${SCHEDULES:-"naive cpu cpu-chained fused mullapudi2016 li2018 cuda"}
+labels=${SCHEDULES:-"naive cpu cpu-chained fused tuned mullapudi2016 li2018 cuda"}
 # The models, by spec name; all but LeNet-5 in their default build only.
 models=${MODELS:-"lenet5 lenet5-classic alexnet-small alexnet vgg16"}
 mkdir -p "$results" "$variants"
@@ -78,14 +79,28 @@ for model in $models; do
     "$root/models/$model.toml" --inference-only --batch-sizes 1 --name "$name" -o "$variants/$name-inference" || continue
   measured "$name" inference_b1 "$variants/$name-inference-bench.log" \
     "$variants/$name-inference/$name" --threads "$threads" bench --only-batch 1 --seconds "$seconds" || continue
-  [[ $model == lenet5 ]] && continue  # built above as the `fused` variant, its default
+  [[ $model == lenet5 ]] && continue  # built above as the `tuned` variant, its default
   measured "$name" build_default "$variants/$name.log" "$build/generators/cnngen" build "$root/models/$model.toml" \
     --name "$name" -o "$variants/$name" || continue
   echo "$model: generated (default build)"
   bench_log=$variants/$name-bench.csv
   measured "$name" bench "$bench_log" "$variants/$name/$name" --threads "$threads" bench --csv --seconds "$seconds" ||
     continue
-  tail -n +2 "$bench_log" | awk -F, -v OFS=, '{ $3 = "default"; print }' >>"$raw"
+  # The default build takes the tuned schedule file beside the spec when there is one.
+  label=default
+  [[ -f $root/models/$model.schedule.toml ]] && label=tuned
+  tail -n +2 "$bench_log" | awk -F, -v OFS=, -v label="$label" '{ $3 = label; print }' >>"$raw"
+  # Beside it, the schedules it was tuned against: cpu and the hand-written file, when there is one.
+  [[ $label == tuned ]] || continue
+  for variant in cpu fused; do
+    schedule=cpu
+    [[ $variant == fused ]] && schedule=$root/models/$model.fused.schedule.toml
+    [[ $variant == cpu || -f $schedule ]] || continue
+    "$build/generators/cnngen" build "$root/models/$model.toml" --schedule "$schedule" --name "$name" \
+      -o "$variants/$name-$variant" >"$variants/$name-$variant.log" 2>&1 ||
+      { echo "$model: the $variant build failed (see $variants/$name-$variant.log)"; continue; }
+    run_cnngen_bench "$variants/$name-$variant/$name" "$variant"
+  done
 done
 # ORT 1.30's install script downloads from outside the registry and fails; the linux x64 CPU
 # library is inside the package.
@@ -108,9 +123,9 @@ for model in $models; do
     "$seconds" "$batches" | tail -n +2 >>"$raw"
 done
 # Wall time to 89% Fashion-MNIST test accuracy, whole processes from start (data loading
-# included), same recipe both sides: LeNet-5's default build (the `fused` variant) against PyTorch.
+# included), same recipe both sides: LeNet-5's default build (the `tuned` variant) against PyTorch.
 data=/usr/share/datasets/fashion-mnist
-if [[ " $models " == *" lenet5 "* && -x $variants/fused/lenet5 && -d $data ]]; then
+if [[ " $models " == *" lenet5 "* && -x $variants/tuned/lenet5 && -d $data ]]; then
   to_accuracy() {  # LABEL TARGET COMMAND...: appends the row, prints the run's last line
     local label=$1 target=$2 start log=$variants/to-accuracy-$1.log
     shift 2
@@ -123,11 +138,11 @@ if [[ " $models " == *" lenet5 "* && -x $variants/fused/lenet5 && -d $data ]]; t
     printf "%s: %s; %.1f s in all\n" "$label" "$(grep "^reached" "$log")" "$seconds"
   }
   # In $variants: `train` writes its curves (train-curves.csv/png) to the working directory.
-  (cd "$variants" && to_accuracy fused host "$variants/fused/lenet5" --threads "$threads" train --data "$data" \
+  (cd "$variants" && to_accuracy tuned host "$variants/tuned/lenet5" --threads "$threads" train --data "$data" \
     --epochs 20 --lr 0.01 --momentum 0.9 --seed 1 --until-accuracy 89 --quiet)
   (cd "$root/bench" && to_accuracy pytorch pytorch /usr/bin/python3 pytorch_train_to_accuracy.py "$data" 89 "$threads" 20)
 elif [[ " $models " == *" lenet5 "* ]]; then
-  echo "time to 89%: skipped (needs the fused variant in SCHEDULES and $data)"
+  echo "time to 89%: skipped (needs the tuned variant in SCHEDULES and $data)"
 fi
 peak=$("$variants/fma_peak" "$threads")
 /usr/bin/python3 "$root/bench/report.py" "$raw" "$peak" "$threads" "$results" "$scale"

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <mutex>
+#include <pthread.h>
 #include <set>
 #include <sys/wait.h>
 #include <thread>
@@ -33,14 +34,32 @@ void install_handlers_once() {
 
 }  // namespace
 
+// SIGINT and SIGTERM held back while `running` changes: the handler walks it, and a child
+// forked but not yet recorded would outlive an interrupted tune.
+struct SignalsBlocked {
+    sigset_t previous;
+    SignalsBlocked() {
+        sigset_t blocked;
+        sigemptyset(&blocked);
+        sigaddset(&blocked, SIGINT);
+        sigaddset(&blocked, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous);
+    }
+    ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous, nullptr); }
+};
+
 ChildProcess start_command(const std::string &command, const std::string &log, double limit_seconds) {
     install_handlers_once();
     ChildProcess child;
     child.started = std::chrono::steady_clock::now();
     child.limit_seconds = limit_seconds;
     std::lock_guard<std::mutex> lock(running_mutex);
+    SignalsBlocked blocked;
     child.pid = fork();
     if (child.pid == 0) {
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
+        pthread_sigmask(SIG_SETMASK, &blocked.previous, nullptr);
         setpgid(0, 0);
         const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
@@ -64,6 +83,7 @@ int poll_command(ChildProcess &child) {
     const pid_t done = waitpid(child.pid, &status, WNOHANG);
     if (done == child.pid) {
         std::lock_guard<std::mutex> lock(running_mutex);
+        SignalsBlocked blocked;
         running.erase(child.pid);
         kill(-child.pid, SIGKILL);  // anything it left running in its group
         child.pid = -1;
@@ -74,6 +94,7 @@ int poll_command(ChildProcess &child) {
         kill(-child.pid, SIGKILL);
         waitpid(child.pid, &status, 0);
         std::lock_guard<std::mutex> lock(running_mutex);
+        SignalsBlocked blocked;
         running.erase(child.pid);
         child.pid = -1;
         return kTimedOut;

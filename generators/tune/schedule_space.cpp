@@ -231,6 +231,7 @@ ModelSchedule combined(const ModelSchedule &base, const ModelSchedule &a, const 
 std::string describe_changes(const ModelSchedule &base, const ModelSchedule &changed) {
     std::vector<std::string> parts;
     const auto text = [](int value) { return value == 0 ? std::string("auto") : std::to_string(value); };
+    if (base.base != changed.base) parts.push_back("base " + changed.base);
     if (base.train_step != changed.train_step)
         parts.push_back(changed.train_step == TrainStep::fused ? "train_step fused" : "train_step chained");
     if (base.gradients != changed.gradients)
@@ -240,7 +241,7 @@ std::string describe_changes(const ModelSchedule &base, const ModelSchedule &cha
         for (const auto &[name, o] : *m) names.insert(name);
     for (const std::string &name : names) {
         const LayerSchedule a = settings(base, name), b = settings(changed, name);
-        if (a.compute_at != b.compute_at)
+        if (a.compute_at != b.compute_at && !b.inline_into_consumer)
             parts.push_back(b.compute_at.empty() ? name + " at root" : name + " at " + b.compute_at);
         if (a.inline_into_consumer != b.inline_into_consumer)
             parts.push_back(name + (b.inline_into_consumer ? " inline" : " stored"));

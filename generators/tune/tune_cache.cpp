@@ -35,6 +35,7 @@ std::optional<CandidateResult> TuneCache::find(const std::string &key) const {
         r.status = t["status"].value_or(std::string());
         r.message = t["message"].value_or(std::string());
         r.build_seconds = t["build_seconds"].value_or(0.0);
+        r.schedule = t["schedule"].value_or(std::string());
         if (const toml::table *times = t["microseconds"].as_table())
             for (const auto &[name, value] : *times) r.microseconds[std::string(name.str())] = value.value_or(0.0);
         if (r.status.empty()) return std::nullopt;
@@ -50,6 +51,7 @@ void TuneCache::store(const std::string &key, const CandidateResult &result) con
     const toml::table t{{"status", result.status},
                         {"message", result.message},
                         {"build_seconds", result.build_seconds},
+                        {"schedule", result.schedule},
                         {"microseconds", times}};
     const fs::path path = fs::path(dir_) / "records" / (key + ".toml");
     const fs::path temporary = path.string() + ".partial";

@@ -14,6 +14,7 @@ struct CandidateResult {
     std::string message;  // why, for anything but ok
     double build_seconds = 0;
     std::map<std::string, double> microseconds;  // per measured case (b1, b256, train), median per call
+    std::string schedule;  // the schedule file built (or the built-in's name): to rebuild a failure by hand
 };
 
 // FNV-1a, 64 bits, as 16 hex digits: stable across runs and machines, unlike std::hash.

@@ -21,6 +21,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <csignal>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -45,7 +46,17 @@ struct Candidate {
     std::string key;
     CandidateResult result;
     bool cached = false;
+    bool searched = false;  // a neighbour the search made, not a starting point
 };
+
+// Build logs and runtime errors go into the written file's comments: printable ASCII only,
+// at most `length` characters (a cut UTF-8 sequence would not parse as TOML).
+std::string comment_safe(const std::string &text, size_t length = 160) {
+    std::string out;
+    for (char ch : text)
+        if (ch >= 0x20 && ch < 0x7f && out.size() < length) out += ch;
+    return out;
+}
 
 std::string read_text(const std::string &path) {
     std::ifstream in(path);
@@ -81,16 +92,23 @@ private:
     // Builds, verifies and measures what the cache does not already know, builds in parallel
     // and everything that runs the library one at a time, with nothing else compiling.
     void evaluate(std::vector<Candidate> &generation);
+    // The cpu schedule, the start and the winner built again and timed side by side, with more
+    // repeats: the figures written to the file, free of the drift between generations.
+    std::vector<Candidate> confirm(const Candidate &start, const Candidate &winner);
     Candidate make_candidate(const std::string &label, const ModelSchedule &schedule, bool named);
     std::string build_command(const Candidate &c, const std::string &schedule_argument, const std::string &dir) const;
     std::string executable(const std::string &dir) const { return dir + "/" + spec_.name; }
     std::string run_prefix() const { return options_.runner.empty() ? "" : options_.runner + " "; }
     void build_reference();
     void verify_and_measure(std::vector<Candidate *> &built);
-    double score(const CandidateResult &r) const;
+    double score(const CandidateResult &r) const { return baseline() ? score(r, baseline()->result) : 0; }
+    double score(const CandidateResult &r, const CandidateResult &base) const;
     bool improves_on(const Candidate &c, const Candidate &incumbent) const;
     void progress(const std::string &what);
-    void write_result(const Candidate &winner, const Candidate &start);
+    void write_result(const std::vector<Candidate> &confirmed, const Candidate &winner, const Candidate &start);
+    void store(const Candidate &c) const {
+        if (!confirming_) cache_.store(c.key, c.result);
+    }
     double elapsed() const { return std::chrono::duration<double>(Clock::now() - started_).count(); }
 
     TuneOptions options_;
@@ -108,6 +126,7 @@ private:
     int baseline_index_ = -1;  // the cpu schedule, in tried_
     const Candidate *baseline() const { return baseline_index_ < 0 ? nullptr : &tried_[size_t(baseline_index_)]; }
     int built_ = 0, from_cache_ = 0;
+    bool confirming_ = false;  // results neither read from nor written to the cache
     std::vector<std::string> notes_;  // autoschedulers, starts that could not be used
 };
 
@@ -126,6 +145,8 @@ Tuner::Tuner(const TuneOptions &options)
         fail("cnngen tune: --batch {} must be 2..65536", options_.throughput_batch);
     if (options_.threads <= 0) options_.threads = int(std::max(1u, std::thread::hardware_concurrency()));
     if (options_.jobs < 1) options_.jobs = 1;
+    if (options_.repeats < 1) fail("cnngen tune: --repeats {}: expected at least 1", options_.repeats);
+    if (!(options_.seconds_per_case > 0)) fail("cnngen tune: --seconds must be positive");
     const std::string &objective = options_.objective;
     if (objective == "latency" || objective == "all") cases_.push_back({"b1", 1, false});
     if (objective == "throughput" || objective == "all")
@@ -133,9 +154,13 @@ Tuner::Tuner(const TuneOptions &options)
     training_ = objective == "train" || objective == "all";
     if (training_) cases_.push_back({"train", spec_.train_batch, true});
     parse_targets(options_.target);  // a bad target fails here, before anything is built
-    context_ = fmt::format("cnngen tune 1\nspec {}\ntarget {}\nbatches 1,{} training {}\nrunner {}\nthreads {} "
+    // A rebuilt cnngen may schedule differently: its size and time stamp are part of every key.
+    const fs::path self = fs::read_symlink("/proc/self/exe");
+    const std::string generator = fmt::format("{} {}", fs::file_size(self),
+                                              fs::last_write_time(self).time_since_epoch().count());
+    context_ = fmt::format("cnngen tune 1 {}\nspec {}\ntarget {}\nobjective {} batch {}\nrunner {}\nthreads {} "
                            "repeats {} seconds {}\nmachine {} x{}\n",
-                           read_text(spec_path_), options_.target, options_.throughput_batch, training_,
+                           generator, read_text(spec_path_), options_.target, options_.objective, options_.throughput_batch,
                            options_.runner, options_.threads, options_.repeats, options_.seconds_per_case, cpu_model(),
                            std::thread::hardware_concurrency());
     work_dir_ = cache_.dir() + "/work-" + std::to_string(getpid());
@@ -152,11 +177,13 @@ Candidate Tuner::make_candidate(const std::string &label, const ModelSchedule &s
 }
 
 std::string Tuner::build_command(const Candidate &c, const std::string &schedule_argument, const std::string &dir) const {
-    std::string batches = "1";
-    if (options_.throughput_batch != 1) batches += "," + std::to_string(options_.throughput_batch);
+    std::vector<int> batches;  // only what is measured (the training step needs some inference batch: 1)
+    for (const Case &test : cases_)
+        if (!test.train) batches.push_back(test.batch);
+    if (batches.empty()) batches.push_back(1);
     return fmt::format("{} build {} --target {} --schedule {} --batch-sizes {}{} -o {}",
                        shell_quoted(fs::read_symlink("/proc/self/exe").string()), shell_quoted(spec_path_),
-                       shell_quoted(options_.target), shell_quoted(schedule_argument), batches,
+                       shell_quoted(options_.target), shell_quoted(schedule_argument), fmt::join(batches, ","),
                        training_ ? "" : " --inference-only", shell_quoted(dir));
 }
 
@@ -185,11 +212,12 @@ void Tuner::evaluate(std::vector<Candidate> &generation) {
     fs::create_directories(work_dir_);
     std::vector<Candidate *> to_build;
     for (Candidate &c : generation) {
-        if (auto cached = cache_.find(c.key)) {
+        if (auto cached = confirming_ ? std::nullopt : cache_.find(c.key)) {
             c.result = *cached;
             c.cached = true;
             ++from_cache_;
         } else {
+            c.result.schedule = c.schedule_text;
             to_build.push_back(&c);
         }
     }
@@ -229,18 +257,19 @@ void Tuner::evaluate(std::vector<Candidate> &generation) {
                 std::chrono::duration<double>(Clock::now() - running[k].process.started).count();
             if (status == 0) {
                 built.push_back(c);
-                ++built_;
+                built_ += confirming_ ? 0 : 1;
             } else {
                 c->result.status = status == kTimedOut ? "build timed out" : "build failed";
                 c->result.message = status == kTimedOut ? fmt::format("no library after {:.0f} s", c->result.build_seconds)
                                                         : log_tail(running[k].log, 2);
-                cache_.store(c->key, c->result);
+                store(*c);
             }
             running.erase(running.begin() + long(k));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     verify_and_measure(built);
+    if (confirming_) return;
     for (Candidate &c : generation) {
         tried_keys_.insert(c.key);
         tried_.push_back(c);
@@ -262,52 +291,60 @@ void Tuner::verify_and_measure(std::vector<Candidate *> &built) {
         } else {
             c->result.status = status == 1 && read_text(log).find("differs") != std::string::npos ? "wrong" : "run failed";
             c->result.message = log_tail(log, 1);
-            cache_.store(c->key, c->result);
+            store(*c);
         }
     }
     // Each case timed `repeats` times, candidates interleaved so drift hits all alike; the
     // fastest median is kept (interference only ever slows a run down).
-    for (int repeat = 0; repeat < options_.repeats; ++repeat)
+    const int repeats = confirming_ ? std::max(3, options_.repeats) : options_.repeats;
+    for (int repeat = 0; repeat < repeats; ++repeat)
         for (Candidate *c : correct)
             for (const Case &test : cases_) {
                 progress(fmt::format("timing {} {}", c->label, test.name));
-                const std::string dir = work_dir_ + "/" + c->key, log = dir + ".bench.csv";
+                const std::string dir = work_dir_ + "/" + c->key, csv = dir + ".bench.csv", log = dir + ".bench.log";
+                // stdout alone is the CSV; a runner's or the runtime's messages go to the log.
                 ChildProcess bench = start_command(
-                    fmt::format("{}{} --threads {} bench --csv --seconds {} {}", run_prefix(),
+                    fmt::format("{}{} --threads {} bench --csv --seconds {} {} > {}", run_prefix(),
                                 shell_quoted(executable(dir)), options_.threads, options_.seconds_per_case,
-                                test.train ? "--only-train" : fmt::format("--only-batch {}", test.batch)),
+                                test.train ? "--only-train" : fmt::format("--only-batch {}", test.batch),
+                                shell_quoted(csv)),
                     log, 600);
                 const int status = wait_command(bench);
-                std::ifstream in(log);
-                std::string header, row;
-                std::getline(in, header);
-                std::getline(in, row);
+                // The last row; latency_us is its second-to-last field (a multi-target name has commas).
+                std::ifstream in(csv);
+                std::string row;
+                for (std::string line; std::getline(in, line);)
+                    if (!line.empty()) row = line;
                 std::vector<std::string> fields;
                 std::stringstream split(row);
                 for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
-                if (status != 0 || fields.size() < 7) {
+                double us = 0;
+                try {
+                    us = fields.size() >= 7 ? std::stod(fields[fields.size() - 2]) : 0;
+                } catch (const std::exception &) {
+                    us = 0;
+                }
+                if (status != 0 || !(us > 0)) {
                     c->result.status = "run failed";
-                    c->result.message = log_tail(log, 1);
+                    c->result.message = status != 0 ? log_tail(log, 1) : "bench printed no timing: " + row;
                     continue;
                 }
-                const double us = std::stod(fields[5]);
                 auto [it, inserted] = c->result.microseconds.emplace(test.name, us);
                 if (!inserted) it->second = std::min(it->second, us);
             }
     for (Candidate *c : correct) {
         if (c->result.status.empty()) c->result.status = "ok";
-        cache_.store(c->key, c->result);
+        store(*c);
         fs::remove_all(work_dir_ + "/" + c->key);
     }
 }
 
 // The geometric mean over the objective's cases of the speed-up over the cpu schedule.
-double Tuner::score(const CandidateResult &r) const {
-    const Candidate *base_candidate = baseline();
-    if (r.status != "ok" || !base_candidate) return 0;
+double Tuner::score(const CandidateResult &r, const CandidateResult &baseline) const {
+    if (r.status != "ok" || baseline.status != "ok") return 0;
     double log_sum = 0;
     for (const Case &test : cases_) {
-        const auto &base_times = base_candidate->result.microseconds;
+        const auto &base_times = baseline.microseconds;
         const auto mine = r.microseconds.find(test.name), base = base_times.find(test.name);
         if (mine == r.microseconds.end() || base == base_times.end()) return 0;
         log_sum += std::log(base->second / mine->second);
@@ -340,40 +377,70 @@ void Tuner::progress(const std::string &what) {
     }
 }
 
-void Tuner::write_result(const Candidate &winner, const Candidate &start) {
+std::vector<Candidate> Tuner::confirm(const Candidate &start, const Candidate &winner) {
+    std::vector<Candidate> side_by_side{*baseline()};
+    for (const Candidate *c : {&start, &winner})  // each built once: one key, one build directory
+        if (c->key != side_by_side.back().key && c->key != side_by_side.front().key) side_by_side.push_back(*c);
+    for (Candidate &c : side_by_side) c.result = CandidateResult{};
+    confirming_ = true;
+    evaluate(side_by_side);
+    confirming_ = false;
+    return side_by_side;
+}
+
+// `confirmed`: cpu, then the start and the winner where they differ from it and each other.
+void Tuner::write_result(const std::vector<Candidate> &confirmed, const Candidate &winner, const Candidate &first) {
+    const std::string &start_key = first.key;
     const auto count_status = [&](const std::string &prefix) {
         return std::count_if(tried_.begin(), tried_.end(),
                              [&](const Candidate &c) { return c.result.status.rfind(prefix, 0) == 0; });
     };
     const Halide::Target target = parse_targets(options_.target).front();
+    const Candidate &cpu = confirmed.front(), &tuned = confirmed.back();
+    const Candidate &start = confirmed.size() == 3 ? confirmed[1] : confirmed.back();
     std::vector<std::string> comment = {
-        fmt::format("Made by `cnngen tune {} --target {} --objective {} --budget {:.0f}s --seed {}{}`", fs::path(spec_path_).lexically_normal().string(),
-                    options_.target, options_.objective, options_.budget_seconds, options_.seed,
+        fmt::format("Made by `cnngen tune {} --target {} --objective {} --budget {:.0f}s --seed {}{}`",
+                    fs::path(spec_path_).lexically_normal().string(), options_.target, options_.objective,
+                    options_.budget_seconds, options_.seed,
                     options_.runner.empty() ? "" : " --runner '" + options_.runner + "'"),
-        fmt::format("on {} ({} cores), Halide target {}, {} threads.", cpu_model(), std::thread::hardware_concurrency(),
-                    target.to_string(), options_.threads),
-        fmt::format("{} candidates in {} ({} built, {} from the cache; {} did not build, {} gave wrong values).",
+        options_.runner.empty()
+            ? fmt::format("on {} ({} cores), Halide target {}, {} threads.", cpu_model(),
+                          std::thread::hardware_concurrency(), target.to_string(), options_.threads)
+            : fmt::format("Halide target {}, {} threads, timed through the runner (built on {}).", target.to_string(),
+                          options_.threads, cpu_model()),
+        fmt::format("{} candidates in {} ({} built, {} from the cache; {} did not build, {} failed to run, {} gave "
+                    "wrong values).",
                     tried_.size(), minutes_seconds(elapsed()), built_, from_cache_, count_status("build"),
-                    count_status("wrong")),
+                    count_status("run"), count_status("wrong")),
         "Every candidate timed matched the naive build's logits and SGD steps first (`MODEL verify`).",
-        fmt::format("Median time per call in microseconds, the fastest of {} timings of {} s each:", options_.repeats,
-                    options_.seconds_per_case)};
+        fmt::format("Built again and timed side by side at the end: median microseconds per call, the fastest of {} "
+                    "timings of {} s each:",
+                    std::max(3, options_.repeats), options_.seconds_per_case)};
     std::string header = fmt::format("  {:<24}", "schedule");
-    for (const Case &test : cases_) header += fmt::format(" {:>12}", test.train ? fmt::format("train b{}", test.batch) : test.name);
+    for (const Case &test : cases_)
+        header += fmt::format(" {:>12}", test.train ? fmt::format("train b{}", test.batch) : test.name);
     comment.push_back(header + "   speed-up over cpu");
     const auto row = [&](const std::string &label, const Candidate &c) {
         std::string line = fmt::format("  {:<24}", label);
-        if (c.result.status != "ok") return line + " " + c.result.status + ": " + c.result.message.substr(0, 160);
+        if (c.result.status != "ok") return line + " " + c.result.status + ": " + comment_safe(c.result.message);
         for (const Case &test : cases_) line += fmt::format(" {:>12.1f}", c.result.microseconds.at(test.name));
-        return line + fmt::format("   {:.2f}x", score(c.result));
+        return line + fmt::format("   {:.2f}x", score(c.result, cpu.result));
     };
-    comment.push_back(row("tuned (this file)", winner));
-    comment.push_back(row("cpu", *baseline()));
+    const std::string tuned_label = winner.key == cpu.key     ? "tuned (= cpu)"
+                                    : winner.key == start_key ? "tuned (= the start)"
+                                                              : "tuned (this file)";
+    comment.push_back(row(tuned_label, tuned));
+    comment.push_back(row("cpu", cpu));
+    if (confirmed.size() == 3) comment.push_back(row(start.label + " (the start)", start));
+    bool first_other = true;
     for (const Candidate &c : tried_)
-        if (c.label != "cpu" && c.label.rfind("g", 0) != 0) comment.push_back(row(c.label, c));
+        if (!c.searched && c.label != "cpu" && c.key != start_key) {
+            if (first_other) comment.push_back("Other starting points, as timed during the search:");
+            first_other = false;
+            comment.push_back(row(c.label, c));
+        }
     for (const std::string &note : notes_) comment.push_back(note);
-    const std::string changes = describe_changes(start.schedule, winner.schedule);
-    comment.push_back(fmt::format("Changes from {}: {}", start.label, changes));
+    comment.push_back(fmt::format("Changes from {}: {}", first.label, describe_changes(first.schedule, winner.schedule)));
     comment.push_back("");
     const std::string description = fmt::format("{} tuned for {} ({}) on this machine", spec_.name,
                                                 options_.objective == "all" ? "latency, throughput and training"
@@ -388,9 +455,28 @@ void Tuner::write_result(const Candidate &winner, const Candidate &start) {
         if (!out) fail("cnngen tune: cannot write {}", temporary);
     }
     fs::rename(temporary, options_.output);
+    fmt::print("tuned {} in {}: {} candidates ({} built, {} from the cache), {:.2f}x cpu ({}); wrote {}\n", spec_.name,
+               minutes_seconds(elapsed()), tried_.size(), built_, from_cache_, score(tuned.result, cpu.result),
+               winner.label, options_.output);
+    for (const Case &test : cases_) {
+        const auto us = [&](const Candidate &c) {
+            return c.result.status == "ok" ? fmt::format("{:>10.1f} us", c.result.microseconds.at(test.name))
+                                           : c.result.status;
+        };
+        fmt::print("  {:<6} tuned {}   cpu {}   start ({}) {}\n", test.name, us(tuned), us(cpu), first.label,
+                   us(confirmed.size() == 3 ? confirmed[1] : first.key == winner.key ? tuned : cpu));
+    }
 }
 
 void Tuner::run() {
+    // Builds an interrupted tune left behind (its process is gone) are of no use to anyone.
+    for (const auto &entry : fs::directory_iterator(cache_.dir())) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("work-", 0) == 0 && kill(pid_t(std::atol(name.c_str() + 5)), 0) != 0) {
+            std::error_code ignored;
+            fs::remove_all(entry.path(), ignored);
+        }
+    }
     fs::create_directories(work_dir_);
     struct RemoveWorkDir {
         std::string dir;
@@ -421,7 +507,10 @@ void Tuner::run() {
             notes_.push_back(fmt::format("Start {} not used: base '{}', the search refines cpu schedules", path, s.base));
             continue;
         }
-        generation.push_back(make_candidate(s.name, s, false));
+        Candidate c = make_candidate(s.name, s, false);
+        const bool duplicate = std::any_of(generation.begin(), generation.end(),
+                                           [&](const Candidate &other) { return other.key == c.key; });
+        if (!duplicate) generation.push_back(c);
     }
     const bool cross = !options_.runner.empty();
     if (options_.autoschedulers)
@@ -439,11 +528,12 @@ void Tuner::run() {
     baseline_index_ = 0;  // generation 0 starts with it
     if (baseline()->result.status != "ok")
         fail("cnngen tune: the cpu schedule itself failed ({}): {}", baseline()->result.status, baseline()->result.message);
-    // The incumbent: the best refinable starting point.
+    // The incumbent: the best hand-written starting point that works, cpu only when there is none.
+    // (One noisy timing must not make cpu the start over a file a person tuned.)
     size_t incumbent = 0;
-    for (size_t k = 0; k < tried_.size(); ++k)
+    for (size_t k = 1; k < tried_.size(); ++k)
         if (tried_[k].schedule.base == "cpu" && tried_[k].result.status == "ok" &&
-            score(tried_[k].result) > score(tried_[incumbent].result))
+            (incumbent == 0 || score(tried_[k].result) > score(tried_[incumbent].result)))
             incumbent = k;
     const Candidate start = tried_[incumbent];
 
@@ -451,32 +541,37 @@ void Tuner::run() {
                       options_.throughput_batch};
     std::mt19937 rng(options_.seed);
     std::vector<size_t> improved_last;  // indices into tried_ that beat the incumbent last generation
+    size_t incumbent_before = incumbent;  // what those moves were made from
     for (int round = 1;; ++round) {
         const int budget_left = options_.max_candidates > 0 ? options_.max_candidates - int(tried_.size()) : 1 << 30;
         if (budget_left <= 0 || elapsed() >= options_.budget_seconds) break;
         std::vector<ModelSchedule> options;
-        for (ModelSchedule &s : neighbours(tried_[incumbent].schedule, space))
-            if (!tried_keys_.count(make_candidate("", s, false).key)) options.push_back(std::move(s));
+        std::set<std::string> keys = tried_keys_;
         if (improved_last.size() >= 2) {  // the two best moves of the last round, together
-            ModelSchedule both = combined(tried_[incumbent].schedule, tried_[improved_last[0]].schedule,
+            ModelSchedule both = combined(tried_[incumbent_before].schedule, tried_[improved_last[0]].schedule,
                                           tried_[improved_last[1]].schedule);
-            if (pruned_because(both, space).empty() && !tried_keys_.count(make_candidate("", both, false).key))
-                options.insert(options.begin(), both);
+            if (pruned_because(both, space).empty() && keys.insert(make_candidate("", both, false).key).second)
+                options.push_back(both);
         }
+        const size_t first = options.size();  // the combination, if any, is tried first
+        for (ModelSchedule &s : neighbours(tried_[incumbent].schedule, space))
+            if (keys.insert(make_candidate("", s, false).key).second) options.push_back(std::move(s));
         if (options.empty()) {
             notes_.push_back(fmt::format("Converged: every neighbour of the best schedule was tried ({} rounds)", round - 1));
             break;
         }
-        // The combination first, then a seeded random pick of the neighbours.
-        const size_t first = improved_last.size() >= 2 ? 1 : 0;
+        // Then a seeded random pick of the neighbours.
         for (size_t k = first; k < options.size(); ++k) std::swap(options[k], options[k + rng() % (options.size() - k)]);
         const size_t count = std::min<size_t>({options.size(), size_t(2 * options_.jobs), size_t(budget_left)});
         std::vector<Candidate> next;
-        for (size_t k = 0; k < count; ++k)
+        for (size_t k = 0; k < count; ++k) {
             next.push_back(make_candidate(fmt::format("g{}.{}", round, k + 1), options[k], false));
+            next.back().searched = true;
+        }
         const size_t before = tried_.size();
         evaluate(next);
         const size_t previous = incumbent;
+        incumbent_before = incumbent;
         improved_last.clear();
         for (size_t k = before; k < tried_.size(); ++k)
             if (improves_on(tried_[k], tried_[previous])) improved_last.push_back(k);
@@ -492,15 +587,10 @@ void Tuner::run() {
     for (size_t k = 0; k < tried_.size(); ++k)
         if (tried_[k].schedule.base != "cpu" && tried_[k].result.status == "ok" && improves_on(tried_[k], tried_[winner]))
             winner = k;
+    progress("timing cpu, the start and the winner side by side");
+    const std::vector<Candidate> confirmed = confirm(start, tried_[winner]);
     if (isatty(2)) fmt::print(stderr, "\n");
-    write_result(tried_[winner], start);
-    fmt::print("tuned {} in {}: {} candidates ({} built, {} from the cache), best {:.2f}x cpu ({}); wrote {}\n",
-               spec_.name, minutes_seconds(elapsed()), tried_.size(), built_, from_cache_, score(tried_[winner].result),
-               tried_[winner].label, options_.output);
-    for (const Case &test : cases_)
-        fmt::print("  {:<6} tuned {:>10.1f} us   cpu {:>10.1f} us   start ({}) {:>10.1f} us\n", test.name,
-                   tried_[winner].result.microseconds.at(test.name), baseline()->result.microseconds.at(test.name),
-                   start.label, start.result.microseconds.at(test.name));
+    write_result(confirmed, tried_[winner], start);
 }
 
 }  // namespace

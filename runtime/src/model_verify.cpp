@@ -54,7 +54,8 @@ double relative_difference(const std::vector<float> &a, const std::vector<float>
     double largest = 1e-6, difference = 0;
     for (size_t k = 0; k < b.size(); ++k) {
         largest = std::max(largest, double(std::fabs(b[k])));
-        difference = std::max(difference, double(std::fabs(a[k] - b[k])));
+        const double d = std::fabs(double(a[k]) - double(b[k]));
+        if (!(d <= difference)) difference = d;  // NaN included: it must not compare away
     }
     return std::isfinite(difference) ? difference / largest : INFINITY;
 }
