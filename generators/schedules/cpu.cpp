@@ -71,7 +71,10 @@ void conv_tile_across_channels(const Layer &layer, const Target &target, const L
     Func out = layer.output.func, sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
-    const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
+    // At most the channel count: a wider vector would shift its tile to negative channels
+    // (LeNet-5's conv1, 6 channels, read its bias at -10 with 16-wide vectors; cnngen tune found it).
+    const int vec = std::min(options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>(),
+                             shape[1]);
     const int registers = vector_registers(target);
     const int channel_vectors = shape[1] % (2 * vec) == 0 ? 2 : 1;
     const int x_tile = divisor_at_most(shape[3], options.tile > 0 ? options.tile : (registers - 6) / channel_vectors);

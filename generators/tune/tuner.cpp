@@ -416,12 +416,12 @@ void Tuner::write_result(const std::vector<Candidate> &confirmed, const Candidat
         fmt::format("Built again and timed side by side at the end: median microseconds per call, the fastest of {} "
                     "timings of {} s each:",
                     std::max(3, options_.repeats), options_.seconds_per_case)};
-    std::string header = fmt::format("  {:<24}", "schedule");
+    std::string header = fmt::format("  {:<32}", "schedule");
     for (const Case &test : cases_)
         header += fmt::format(" {:>12}", test.train ? fmt::format("train b{}", test.batch) : test.name);
     comment.push_back(header + "   speed-up over cpu");
     const auto row = [&](const std::string &label, const Candidate &c) {
-        std::string line = fmt::format("  {:<24}", label);
+        std::string line = fmt::format("  {:<32}", label);
         if (c.result.status != "ok") return line + " " + c.result.status + ": " + comment_safe(c.result.message);
         for (const Case &test : cases_) line += fmt::format(" {:>12.1f}", c.result.microseconds.at(test.name));
         return line + fmt::format("   {:.2f}x", score(c.result, cpu.result));

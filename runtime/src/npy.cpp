@@ -51,8 +51,10 @@ NpyArray read_npy(const std::string &path) {
     size_t count = 1;
     const std::regex number("\\d+");
     for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
+        // More than 10 digits is over any int: said before stoll would throw out_of_range.
+        if (it->length() > 10 || std::stoll(it->str()) > (1LL << 31) - 1)
+            runtime_fail("{}: dimension {} too large", path, it->str().substr(0, 24));
         const long long extent = std::stoll(it->str());
-        if (extent > (1LL << 31) - 1) runtime_fail("{}: dimension {} too large", path, extent);
         array.shape.push_back(int(extent));
         count *= size_t(extent);
         if (count > (size_t(1) << 34)) runtime_fail("{}: {} elements is more than this runtime accepts", path, count);
