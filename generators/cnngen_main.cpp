@@ -160,6 +160,11 @@ int main(int argc, char **argv) {
     tune->add_option("--repeats", tune_options.repeats, "Timings per case; the fastest is kept")->capture_default_str();
     tune->add_option("--seconds", tune_options.seconds_per_case, "Seconds per timing")->capture_default_str();
     tune->add_flag("!--no-autoschedulers", tune_options.autoschedulers, "Leave Halide's autoschedulers out");
+    tune->add_option("--reference", tune_options.reference,
+                     "The build every candidate must reproduce: naive (autodiff, independent of the hand-written "
+                     "schedules) or cpu (for real-size networks, whose naive builds take too long)")
+        ->check(CLI::IsMember({"naive", "cpu"}))
+        ->capture_default_str();
 
     try {
         app.parse(argc, argv);

@@ -25,6 +25,10 @@ struct TuneOptions {
     int repeats = 2;                    // timings per case, the fastest kept
     double seconds_per_case = 0.3;
     bool autoschedulers = true;
+    // The build every candidate must reproduce: naive (autodiff gradients: independent of every
+    // hand-written schedule) or cpu (for networks whose naive build takes too long; the cpu
+    // build is itself checked against PyTorch by the tests).
+    std::string reference = "naive";
 };
 
 // Throws ConfigError on bad input or when the cpu baseline itself fails to build or verify.
