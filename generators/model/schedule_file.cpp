@@ -47,6 +47,28 @@ LayerSchedule read_layer(const Fields &f, const std::string &layer, const ModelS
 
 }  // namespace
 
+std::string fusion_chain_problem(const ModelSchedule &schedule, const ModelSpec &spec) {
+    const auto settings = [&](size_t k) {
+        const auto it = schedule.layers.find(spec.layers[k].name);
+        return it == schedule.layers.end() ? LayerSchedule{} : it->second;
+    };
+    for (size_t k = 0; k < spec.layers.size(); ++k) {
+        const std::string &at = settings(k).compute_at;
+        if (at.empty()) continue;
+        size_t c = k + 1;
+        while (c < spec.layers.size() && spec.layers[c].name != at) ++c;
+        if (c == spec.layers.size()) continue;  // not a later layer: read_layer says so
+        if (settings(c).inline_into_consumer)
+            return fmt::format("layer '{}' computes at '{}', which is inlined", spec.layers[k].name, at);
+        for (size_t j = k + 1; j < c; ++j)
+            if (!settings(j).inline_into_consumer && settings(j).compute_at != at)
+                return fmt::format("layer '{}' computes at '{}', but '{}' between them is neither inlined nor computed "
+                                   "at '{}'",
+                                   spec.layers[k].name, at, spec.layers[j].name, at);
+    }
+    return "";
+}
+
 ModelSchedule parse_model_schedule(const std::string &text, const std::string &path, const ModelSpec &spec) {
     toml::table root;
     try {
@@ -95,6 +117,7 @@ ModelSchedule parse_model_schedule(const std::string &text, const std::string &p
             schedule.layers[layer] = read_layer(fields, layer, spec);
         }
     }
+    if (const std::string problem = fusion_chain_problem(schedule, spec); !problem.empty()) fail("{}: {}", path, problem);
     return schedule;
 }
 

@@ -10,6 +10,11 @@ namespace cnngen {
 ModelSchedule load_model_schedule(const std::string &name_or_path, const ModelSpec &spec);
 ModelSchedule parse_model_schedule(const std::string &text, const std::string &path, const ModelSpec &spec);
 
+// Why the schedule's fusion cannot be built, or empty: every layer between a producer and the
+// layer it computes at must be inlined or computed there too, and that layer must not be
+// inlined. (A file breaking this used to reach Halide as "computed at an invalid location".)
+std::string fusion_chain_problem(const ModelSchedule &schedule, const ModelSpec &spec);
+
 // The schedule as a schedule file parse_model_schedule reads back equal: settings left at
 // their defaults are omitted, layers in the spec's order. `comment` lines go on top, each
 // prefixed with "# ".

@@ -1,5 +1,6 @@
 #include "schedule_space.h"
 
+#include "../model/schedule_file.h"
 #include "../schedules/cpu_tiles.h"
 
 #include <fmt/format.h>
@@ -12,8 +13,12 @@ namespace cnngen {
 namespace {
 
 const std::set<std::string> activation_kinds = {"relu", "leaky_relu", "sigmoid", "tanh", "elu"};
-const std::set<std::string> consumer_kinds = {"max_pool", "avg_pool", "p_norm_pool", "lrn", "relu", "leaky_relu",
-                                              "sigmoid", "tanh", "elu"};
+
+// Layers others fuse into (schedule_model_layers): pooling, LRN and activations on images.
+bool is_fusion_consumer(const std::string &kind) {
+    return activation_kinds.count(kind) || kind == "max_pool" || kind == "avg_pool" || kind == "p_norm_pool" ||
+           kind == "lrn";
+}
 
 bool same(const LayerSchedule &a, const LayerSchedule &b) {
     return a.vector_width == b.vector_width && a.tile == b.tile && a.vectorize == b.vectorize &&
@@ -42,14 +47,11 @@ LayerSchedule settings(const ModelSchedule &s, const std::string &layer) {
 
 bool is_image(const ModelPlan &plan, size_t layer) { return plan.activations[layer + 1].size() == 3; }
 
-long long bytes(const Shape &shape) {
-    long long n = 4;
-    for (int e : shape) n *= e;
-    return n;
-}
+long long bytes(const Shape &shape) { return 4 * element_count(shape); }
 
 std::string fusion_problem(const ModelSchedule &s, const SearchSpace &space) {
     const ModelPlan &plan = space.plan;
+    if (std::string problem = fusion_chain_problem(s, plan.spec); !problem.empty()) return problem;
     const auto &layers = plan.spec.layers;
     std::map<std::string, long long> footprint;  // per consumer: its group's per-image bytes
     for (size_t k = 0; k < layers.size(); ++k) {
@@ -62,17 +64,11 @@ std::string fusion_problem(const ModelSchedule &s, const SearchSpace &space) {
         if (o.compute_at.empty()) continue;
         size_t c = k + 1;
         while (c < layers.size() && layers[c].name != o.compute_at) ++c;
-        if (c == layers.size() || !is_image(plan, c) || !consumer_kinds.count(layers[c].kind))
+        if (c == layers.size() || !is_image(plan, c) || !is_fusion_consumer(layers[c].kind))
             return fmt::format("{} computes at {}, not a later pooling, LRN or activation", layers[k].name, o.compute_at);
-        const LayerSchedule consumer = settings(s, layers[c].name);
-        if (!consumer.compute_at.empty() || consumer.inline_into_consumer)
+        // Not known to build: a consumer that is itself computed inside another.
+        if (!settings(s, layers[c].name).compute_at.empty())
             return fmt::format("{} computes at {}, which is itself fused", layers[k].name, o.compute_at);
-        for (size_t j = k + 1; j < c; ++j) {
-            const LayerSchedule between = settings(s, layers[j].name);
-            if (!between.inline_into_consumer && between.compute_at != o.compute_at)
-                return fmt::format("{} computes at {} but {} between them does not", layers[k].name, o.compute_at,
-                                   layers[j].name);
-        }
         footprint[o.compute_at] += bytes(plan.activations[k + 1]) +
                                    (layers[k].kind == "conv2d" ? bytes(plan.activations[k]) : 0);
     }
@@ -162,7 +158,7 @@ std::vector<ModelSchedule> neighbours(const ModelSchedule &from, const SearchSpa
             !consumers.count(name)) {
             // Join a fusion group at each later consumer, taking every layer between along.
             for (size_t c = k + 1; c < layers.size() && is_image(space.plan, c); ++c) {
-                if (!consumer_kinds.count(layers[c].kind)) continue;
+                if (!is_fusion_consumer(layers[c].kind)) continue;
                 ModelSchedule s = from;
                 for (size_t j = k; j < c; ++j)
                     if (!s.layers[layers[j].name].inline_into_consumer) s.layers[layers[j].name].compute_at = layers[c].name;

@@ -45,7 +45,6 @@ struct Candidate {
     std::string schedule_text;  // the file it is built with; with the context, its identity
     std::string key;
     CandidateResult result;
-    bool cached = false;
     bool searched = false;  // a neighbour the search made, not a starting point
 };
 
@@ -96,7 +95,7 @@ private:
     // repeats: the figures written to the file, free of the drift between generations.
     std::vector<Candidate> confirm(const Candidate &start, const Candidate &winner);
     Candidate make_candidate(const std::string &label, const ModelSchedule &schedule, bool named);
-    std::string build_command(const Candidate &c, const std::string &schedule_argument, const std::string &dir) const;
+    std::string build_command(const std::string &schedule_argument, const std::string &dir) const;
     std::string executable(const std::string &dir) const { return dir + "/" + spec_.name; }
     std::string run_prefix() const { return options_.runner.empty() ? "" : options_.runner + " "; }
     void build_reference();
@@ -112,6 +111,7 @@ private:
     double elapsed() const { return std::chrono::duration<double>(Clock::now() - started_).count(); }
 
     TuneOptions options_;
+    std::string cnngen_ = fs::read_symlink("/proc/self/exe").string();  // builds run this cnngen
     std::string spec_path_;
     ModelSpec spec_;
     ModelPlan plan_;
@@ -157,9 +157,8 @@ Tuner::Tuner(const TuneOptions &options)
     if (training_) cases_.push_back({"train", spec_.train_batch, true});
     parse_targets(options_.target);  // a bad target fails here, before anything is built
     // A rebuilt cnngen may schedule differently: its size and time stamp are part of every key.
-    const fs::path self = fs::read_symlink("/proc/self/exe");
-    const std::string generator = fmt::format("{} {}", fs::file_size(self),
-                                              fs::last_write_time(self).time_since_epoch().count());
+    const std::string generator = fmt::format("{} {}", fs::file_size(cnngen_),
+                                              fs::last_write_time(cnngen_).time_since_epoch().count());
     context_ = fmt::format("cnngen tune 1 {} reference {}\nspec {}\ntarget {}\nobjective {} batch {}\nrunner {}\nthreads {} "
                            "repeats {} seconds {}\nmachine {} x{}\n",
                            generator, options_.reference, read_text(spec_path_), options_.target, options_.objective, options_.throughput_batch,
@@ -178,13 +177,13 @@ Candidate Tuner::make_candidate(const std::string &label, const ModelSchedule &s
     return c;
 }
 
-std::string Tuner::build_command(const Candidate &c, const std::string &schedule_argument, const std::string &dir) const {
+std::string Tuner::build_command(const std::string &schedule_argument, const std::string &dir) const {
     std::vector<int> batches;  // only what is measured (the training step needs some inference batch: 1)
     for (const Case &test : cases_)
         if (!test.train) batches.push_back(test.batch);
     if (batches.empty()) batches.push_back(1);
     return fmt::format("{} build {} --target {} --schedule {} --batch-sizes {}{} -o {}",
-                       shell_quoted(fs::read_symlink("/proc/self/exe").string()), shell_quoted(spec_path_),
+                       shell_quoted(cnngen_), shell_quoted(spec_path_),
                        shell_quoted(options_.target), shell_quoted(schedule_argument), fmt::join(batches, ","),
                        training_ ? "" : " --inference-only", shell_quoted(dir));
 }
@@ -194,9 +193,8 @@ void Tuner::build_reference() {
     if (fs::exists(reference_dir_ + "/complete")) return;
     const std::string &name = options_.reference;
     progress("building the " + name + " reference");
-    Candidate reference = make_candidate(name, named_model_schedule(name), true);
     const std::string dir = work_dir_ + "/reference", log = work_dir_ + "/reference.log";
-    ChildProcess build = start_command(build_command(reference, name, dir), log, 1800);
+    ChildProcess build = start_command(build_command(name, dir), log, 1800);
     if (wait_command(build) != 0)
         fail("cnngen tune: the {} reference did not build: {} (log: {})", name, log_tail(log, 3), log);
     const std::string partial = reference_dir_ + ".partial";
@@ -219,7 +217,6 @@ void Tuner::evaluate(std::vector<Candidate> &generation) {
     for (Candidate &c : generation) {
         if (auto cached = confirming_ ? std::nullopt : cache_.find(c.key)) {
             c.result = *cached;
-            c.cached = true;
             ++from_cache_;
         } else {
             c.result.schedule = c.schedule_text;
@@ -246,7 +243,7 @@ void Tuner::evaluate(std::vector<Candidate> &generation) {
                 schedule_argument = base + ".schedule.toml";
                 std::ofstream(schedule_argument) << c->schedule_text;
             }
-            running.push_back({c, start_command(build_command(*c, schedule_argument, base), base + ".build.log",
+            running.push_back({c, start_command(build_command(schedule_argument, base), base + ".build.log",
                                                 c->schedule.base == "cpu" ? limit : std::max(limit, 180.0)),
                                base + ".build.log"});
             progress("building " + c->label);
@@ -393,18 +390,18 @@ std::vector<Candidate> Tuner::confirm(const Candidate &start, const Candidate &w
     return side_by_side;
 }
 
-// `confirmed`: cpu, then the start and the winner where they differ from it and each other.
-void Tuner::write_result(const std::vector<Candidate> &confirmed, const Candidate &winner, const Candidate &first) {
-    const std::string &start_key = first.key;
+// `confirmed`: cpu, then the start and the search's best where they differ from it and each
+// other, timed side by side; `winner` is what the file holds, one of them.
+void Tuner::write_result(const std::vector<Candidate> &confirmed, const Candidate &winner, const Candidate &start) {
+    const auto retimed = [&](const Candidate &c) -> const Candidate & {
+        return *std::find_if(confirmed.begin(), confirmed.end(), [&](const Candidate &r) { return r.key == c.key; });
+    };
     const auto count_status = [&](const std::string &prefix) {
         return std::count_if(tried_.begin(), tried_.end(),
                              [&](const Candidate &c) { return c.result.status.rfind(prefix, 0) == 0; });
     };
     const Halide::Target target = parse_targets(options_.target).front();
-    const Candidate &cpu = confirmed.front();
-    const Candidate &tuned = *std::find_if(confirmed.begin(), confirmed.end() - 1,
-                                           [&](const Candidate &c) { return c.key == winner.key; });
-    const Candidate &start = confirmed.size() == 3 ? confirmed[1] : confirmed.back();
+    const Candidate &cpu = confirmed.front(), &tuned = retimed(winner), &started = retimed(start);
     std::vector<std::string> comment = {
         fmt::format("Made by `cnngen tune {} --target {} --objective {}{} --budget {:.0f}s --seed {}{}{}`",
                     fs::path(spec_path_).lexically_normal().string(), options_.target, options_.objective,
@@ -437,20 +434,20 @@ void Tuner::write_result(const std::vector<Candidate> &confirmed, const Candidat
         return line + fmt::format("   {:.2f}x", score(c.result, cpu.result));
     };
     const std::string tuned_label = winner.key == cpu.key     ? "tuned (= cpu)"
-                                    : winner.key == start_key ? "tuned (= the start)"
+                                    : winner.key == start.key ? "tuned (= the start)"
                                                               : "tuned (this file)";
     comment.push_back(row(tuned_label, tuned));
     comment.push_back(row("cpu", cpu));
-    if (confirmed.size() == 3) comment.push_back(row(start.label + " (the start)", start));
+    if (start.key != cpu.key && start.key != winner.key) comment.push_back(row(start.label + " (the start)", started));
     bool first_other = true;
     for (const Candidate &c : tried_)
-        if (!c.searched && c.label != "cpu" && c.key != start_key) {
+        if (!c.searched && c.key != cpu.key && c.key != start.key) {
             if (first_other) comment.push_back("Other starting points, as timed during the search:");
             first_other = false;
             comment.push_back(row(c.label, c));
         }
     for (const std::string &note : notes_) comment.push_back(note);
-    comment.push_back(fmt::format("Changes from {}: {}", first.label, describe_changes(first.schedule, winner.schedule)));
+    comment.push_back(fmt::format("Changes from {}: {}", start.label, describe_changes(start.schedule, winner.schedule)));
     comment.push_back("");
     const std::string description = fmt::format("{} tuned for {} ({}) on this machine", spec_.name,
                                                 options_.objective == "all" ? "latency, throughput and training"
@@ -473,8 +470,8 @@ void Tuner::write_result(const std::vector<Candidate> &confirmed, const Candidat
             return c.result.status == "ok" ? fmt::format("{:>10.1f} us", c.result.microseconds.at(test.name))
                                            : c.result.status;
         };
-        fmt::print("  {:<6} tuned {}   cpu {}   start ({}) {}\n", test.name, us(tuned), us(cpu), first.label,
-                   us(confirmed.size() == 3 ? confirmed[1] : first.key == winner.key ? tuned : cpu));
+        fmt::print("  {:<6} tuned {}   cpu {}   start ({}) {}\n", test.name, us(tuned), us(cpu), start.label,
+                   us(started));
     }
 }
 
@@ -505,8 +502,9 @@ void Tuner::run() {
         const std::string stem = spec.stem().string();
         for (const auto &entry : fs::directory_iterator(spec.parent_path())) {
             const std::string file = entry.path().filename().string();
-            if (file == stem + ".schedule.toml" ||
-                (file.rfind(stem + ".", 0) == 0 && file.size() > 14 && file.compare(file.size() - 14, 14, ".schedule.toml") == 0))
+            const std::string suffix = ".schedule.toml";
+            if (file.rfind(stem + ".", 0) == 0 && file.size() > suffix.size() &&
+                file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0)
                 starts.push_back(entry.path().string());
         }
         std::sort(starts.begin(), starts.end());
@@ -598,26 +596,25 @@ void Tuner::run() {
         if (tried_[k].schedule.base != "cpu" && tried_[k].result.status == "ok" && improves_on(tried_[k], tried_[winner]))
             winner = k;
     progress("timing cpu, the start and the winner side by side");
-    std::vector<Candidate> confirmed = confirm(start, tried_[winner]);
+    const std::vector<Candidate> confirmed = confirm(start, tried_[winner]);
+    const auto retimed = [&](const Candidate &c) -> const CandidateResult & {
+        return std::find_if(confirmed.begin(), confirmed.end(), [&](const Candidate &r) { return r.key == c.key; })->result;
+    };
+    const CandidateResult &cpu = confirmed.front().result;
     // A gain the side-by-side timing does not show again was the machine's noise: keep the start.
-    const Candidate &retimed = confirmed.back();
-    const Candidate &retimed_start = confirmed.size() == 3 ? confirmed[1] : confirmed.front();
-    if (retimed.key == tried_[winner].key && retimed.key != retimed_start.key &&
-        !(score(retimed.result, confirmed.front().result) > 1.01 * score(retimed_start.result, confirmed.front().result))) {
+    if (tried_[winner].key != start.key &&
+        !(score(retimed(tried_[winner]), cpu) > 1.01 * score(retimed(start), cpu))) {
         notes_.push_back(fmt::format("The search's best ({}: {}) timed {:.2f}x cpu side by side, not better than the "
                                      "start's {:.2f}x: the start is kept.",
                                      tried_[winner].label, describe_changes(start.schedule, tried_[winner].schedule),
-                                     score(retimed.result, confirmed.front().result),
-                                     score(retimed_start.result, confirmed.front().result)));
-        confirmed.pop_back();
+                                     score(retimed(tried_[winner]), cpu), score(retimed(start), cpu)));
         for (size_t k = 0; k < tried_.size(); ++k)
             if (tried_[k].key == start.key) winner = k;
     }
     // Nor may a tuned file be slower than cpu side by side.
-    if (tried_[winner].key != confirmed.front().key &&
-        !(score(confirmed.back().result, confirmed.front().result) >= 1.0)) {
+    if (!(score(retimed(tried_[winner]), cpu) >= 1.0)) {
         notes_.push_back(fmt::format("{} timed {:.2f}x cpu side by side: cpu is kept.", tried_[winner].label,
-                                     score(confirmed.back().result, confirmed.front().result)));
+                                     score(retimed(tried_[winner]), cpu)));
         winner = size_t(baseline_index_);
     }
     if (isatty(2)) fmt::print(stderr, "\n");
