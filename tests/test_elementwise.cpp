@@ -1,5 +1,5 @@
 // Activations, softmax and LRN against the plain-loop reference.
-#include "jit_harness.h"
+#include "layer_builders.h"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -28,8 +28,7 @@ reference::Tensor run_activation(const std::string &kind, float alpha, const ref
 
 reference::Tensor run_lrn(const reference::Lrn &r, const reference::Tensor &input, const std::string &schedule) {
     Params none;
-    cnngen::LrnParams p{r.inter_channel ? cnngen::LrnKind::inter_channel : cnngen::LrnKind::intra_channel, r.n,
-                        float(r.kappa), float(r.gamma), float(r.beta)};
+    const cnngen::LrnParams p = lrn_params(r);
     auto build = [&](const cnngen::Tensor &in, const cnngen::ParamSource &) { return cnngen::lrn("norm", in, p); };
     return run_layer(build, input, none, schedule);
 }
@@ -80,14 +79,15 @@ TEST_CASE("LRN matches the notes' formulas for both kinds and many windows", "[l
     std::mt19937 rng(5);
     for (const std::string schedule : {"naive", "cpu", "mullapudi2016"})
         for (bool inter : {true, false})
-            for (int n : {1, 2, 3, 5}) {
-                // Large inputs make the normalization term matter with AlexNet's gamma.
-                reference::Lrn p{inter, n, 2.0, 1e-4, 0.75};
-                if (n == 2) p = {inter, n, 1.0, 0.05, 0.6};
-                const auto input = random_tensor({2, 7, 5, 6}, rng, -20, 20);
-                INFO("inter " << inter << " n " << n << " schedule " << schedule);
-                CHECK(relative_error(run_lrn(p, input, schedule), reference::lrn(input, p)) < kTolerance);
-            }
+            for (int n : {1, 2, 3, 4, 5})
+                for (bool onnx_window : {false, true}) {
+                    // Large inputs make the normalization term matter with AlexNet's gamma.
+                    reference::Lrn p{inter, n, 2.0, 1e-4, 0.75, onnx_window};
+                    if (n % 2 == 0) p = {inter, n, 1.0, 0.05, 0.6, onnx_window};
+                    const auto input = random_tensor({2, 7, 5, 6}, rng, -20, 20);
+                    INFO("inter " << inter << " n " << n << " onnx window " << onnx_window << " schedule " << schedule);
+                    CHECK(relative_error(run_lrn(p, input, schedule), reference::lrn(input, p)) < kTolerance);
+                }
 }
 
 TEST_CASE("LRN with AlexNet constants on one pixel gives the hand-computed value", "[lrn]") {

@@ -91,6 +91,29 @@ TEST_CASE("pooling gradients match finite differences", "[gradient][pooling]") {
                     };
                 check(c, rng);
             }
+    // ONNX's options: ceil_mode (a last partial window), dilated max windows, wide asymmetric pads.
+    for (auto kind : {reference::Pool::max, reference::Pool::average})
+        for (bool include_pad : {true, false}) {
+            if (kind == reference::Pool::max && !include_pad) continue;
+            reference::Pool2d hyper{kind, 3, 2, 2, 2, 2, 1, 0, 2};
+            hyper.dilation_h = kind == reference::Pool::max ? 2 : 1;
+            hyper.ceil_mode = true;
+            hyper.count_include_pad = include_pad;
+            GradientCase c;
+            c.label = fmt::format("kind {} ceil_mode dilation {} include_pad {}", int(kind), hyper.dilation_h, include_pad);
+            c.input = random_tensor({2, 2, 8, 7}, rng);
+            c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
+                return cnngen::pool2d("pool", in, pool_params(hyper));
+            };
+            c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+                return reference::pool2d(in, hyper);
+            };
+            c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
+                             const cnngen::Tensor &d_output) {
+                return cnngen::pool2d_backward("pool", in, pool_params(hyper), d_output);
+            };
+            check(c, rng);
+        }
 }
 
 TEST_CASE("activation and LRN gradients match finite differences", "[gradient][activation][lrn]") {
@@ -120,27 +143,25 @@ TEST_CASE("activation and LRN gradients match finite differences", "[gradient][a
         check(c, rng);
     }
     for (bool inter : {true, false})
-        for (int n : {3, 5}) {
-            reference::Lrn hyper{inter, n, 1.0, 0.05, 0.75};
-            GradientCase c;
-            c.label = fmt::format("lrn inter {} n {}", inter, n);
-            c.input = random_tensor({2, 6, 4, 5}, rng, -3, 3);
-            c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
-                return cnngen::lrn("norm", in, {inter ? cnngen::LrnKind::inter_channel : cnngen::LrnKind::intra_channel,
-                                                n, float(hyper.kappa), float(hyper.gamma), float(hyper.beta)});
-            };
-            c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
-                return reference::lrn(in, hyper);
-            };
-            c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
-                             const cnngen::Tensor &d_output) {
-                return cnngen::lrn_backward("norm", in,
-                                            {inter ? cnngen::LrnKind::inter_channel : cnngen::LrnKind::intra_channel,
-                                             n, float(hyper.kappa), float(hyper.gamma), float(hyper.beta)},
-                                            d_output);
-            };
-            check(c, rng);
-        }
+        for (int n : {3, 4, 5})
+            for (bool onnx_window : {false, true}) {
+                if (n % 2 && onnx_window) continue;  // the same window as the notes' for odd n
+                const reference::Lrn hyper{inter, n, 1.0, 0.05, 0.75, onnx_window};
+                GradientCase c;
+                c.label = fmt::format("lrn inter {} n {} onnx window {}", inter, n, onnx_window);
+                c.input = random_tensor({2, 6, 4, 5}, rng, -3, 3);
+                c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
+                    return cnngen::lrn("norm", in, lrn_params(hyper));
+                };
+                c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+                    return reference::lrn(in, hyper);
+                };
+                c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
+                                 const cnngen::Tensor &d_output) {
+                    return cnngen::lrn_backward("norm", in, lrn_params(hyper), d_output);
+                };
+                check(c, rng);
+            }
 }
 
 TEST_CASE("fully-connected gradients match finite differences", "[gradient][fully_connected]") {

@@ -62,7 +62,56 @@ void check_grid(const std::string &schedule, size_t every) {
                     }
 }
 
+// ONNX's and PyTorch's extra pooling options: ceil_mode, dilated max windows, pads larger
+// than half the kernel and asymmetric.
+void check_onnx_options_grid(const std::string &schedule) {
+    std::mt19937 rng(12);
+    size_t variant = 0;
+    for (auto kind : {reference::Pool::max, reference::Pool::average})
+        for (bool ceil_mode : {false, true})
+            for (int dilation = 1; dilation <= (kind == reference::Pool::max ? 2 : 1); ++dilation)
+                for (int stride = 1; stride <= 3; ++stride)
+                    for (bool include_pad : {true, false}) {
+                        ++variant;
+                        if (kind == reference::Pool::max && !include_pad) continue;
+                        reference::Pool2d p = window(kind, 3, stride);
+                        p.kernel_w = 4;
+                        p.dilation_h = dilation;
+                        p.ceil_mode = ceil_mode;
+                        p.count_include_pad = include_pad;
+                        p.pad_top = 2;  // more than half the kernel
+                        p.pad_bottom = int(variant % 2);
+                        p.pad_left = int(variant % 3);
+                        p.pad_right = 3;
+                        const auto input = random_tensor({2, 2, 8 + int(variant % 3), 9}, rng);
+                        INFO(fmt::format("kind {} ceil {} dilation {} stride {} pads {} {} {} {} include_pad {} schedule {}",
+                                         int(kind), ceil_mode, dilation, stride, p.pad_top, p.pad_bottom, p.pad_left,
+                                         p.pad_right, include_pad, schedule));
+                        const auto expected = reference::pool2d(input, p);
+                        const auto got = run_pool(p, input, schedule);
+                        REQUIRE(got.shape == expected.shape);
+                        CHECK(relative_error(got, expected) < kTolerance);
+                    }
+}
+
 }  // namespace
+
+TEST_CASE("pooling with ceil_mode, dilation and large asymmetric pads matches the reference", "[pooling][grid]") {
+    check_onnx_options_grid("naive");
+    check_onnx_options_grid("cpu");
+}
+
+TEST_CASE("ceil_mode pooling gives ONNX's averagepool_2d_ceil example", "[pooling][onnx]") {
+    // ONNX's operator documentation: 4x4 input 1..16, kernel 3, stride 2, ceil_mode.
+    reference::Tensor input({1, 1, 4, 4});
+    for (int k = 0; k < 16; ++k) input.data[size_t(k)] = k + 1;
+    reference::Pool2d p = window(reference::Pool::average, 3, 2);
+    p.ceil_mode = true;
+    p.count_include_pad = false;
+    check_close(run_pool(p, input, "naive"), {6, 7.5, 12, 13.5}, 1e-6);
+    p.kind = reference::Pool::max;
+    check_close(run_pool(p, input, "naive"), {11, 12, 15, 16}, 1e-6);
+}
 
 TEST_CASE("pooling reproduces the 2x2 stride-2 examples of notes 000", "[pooling][notes]") {
     const auto input = tensor_from({1, 1, 4, 4}, {1, 3, 0, -7, -2, 4, 1, -1, 0, 1, 8, -3, 2, 0, 4, 5});
@@ -110,5 +159,9 @@ TEST_CASE("pooling rejects impossible windows naming layer and parameter", "[poo
     p = window(reference::Pool::max, 2, 2);
     p.pad_left = 2;
     CHECK_THROWS_WITH(cnngen::pool2d("pool3", {input, {1, 1, 4, 4}}, pool_params(p)),
-                      Catch::Contains("pool3: max pooling padding width is 2/0"));
+                      Catch::Contains("pool3: max pooling window 0 along width lies wholly in the padding"));
+    p = window(reference::Pool::average, 2, 2);
+    p.dilation_w = 2;
+    CHECK_THROWS_WITH(cnngen::pool2d("pool3", {input, {1, 1, 4, 4}}, pool_params(p)),
+                      Catch::Contains("pool3: average pooling dilation width is 2, expected 1"));
 }

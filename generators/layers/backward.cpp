@@ -121,7 +121,7 @@ Gradients pool2d_backward(const std::string &name, const Tensor &input, const Po
         Expr x0 = d.x * ww.stride - ww.pad_before, y0 = d.y * wh.stride - wh.pad_before;
         Expr best = padded(x0, y0, d.c, d.n), best_tap = 0;
         for (int t = 1; t < wh.kernel * ww.kernel; ++t) {
-            Expr v = padded(x0 + t % ww.kernel, y0 + t / ww.kernel, d.c, d.n);
+            Expr v = padded(x0 + (t % ww.kernel) * ww.dilation, y0 + (t / ww.kernel) * wh.dilation, d.c, d.n);
             best_tap = select(v > best, t, best_tap);
             best = max(best, v);
         }
@@ -131,20 +131,15 @@ Gradients pool2d_backward(const std::string &name, const Tensor &input, const Po
         share(d.x, d.y, d.c, d.n, d.i) = select(winner(d.x, d.y, d.c, d.n) == d.i, d_out_padded(d.x, d.y, d.c, d.n), 0.0f);
     } else {
         Expr x0 = d.x * ww.stride - ww.pad_before, y0 = d.y * wh.stride - wh.pad_before;
-        auto inside = [](Expr start, int kernel, int extent) {
-            return max(min(start + kernel, extent) - max(start, 0), 0);
-        };
-        Expr divisor = p.count_include_pad ? Expr(float(wh.kernel * ww.kernel))
-                                           : cast<float>(max(1, inside(y0, wh.kernel, height) * inside(x0, ww.kernel, width)));
-        share(d.x, d.y, d.c, d.n, d.i) = d_out_padded(d.x, d.y, d.c, d.n) / divisor;
+        share(d.x, d.y, d.c, d.n, d.i) = d_out_padded(d.x, d.y, d.c, d.n) / average_divisor(p, x0, y0, width, height);
     }
 
-    // Input (x, y) is tap (kx, ky) of the window starting at (x - kx, y - ky) when that
-    // start is on the stride grid; out-of-range windows read zeros from the padding.
+    // Input (x, y) is tap (kx, ky) of the window starting at (x - kx*dilation, y - ky*dilation)
+    // when that start is on the stride grid; out-of-range windows read zeros from the padding.
     Expr total = 0.0f;
     for (int ky = 0; ky < wh.kernel; ++ky) {
         for (int kx = 0; kx < ww.kernel; ++kx) {
-            Expr num_x = d.x + ww.pad_before - kx, num_y = d.y + wh.pad_before - ky;
+            Expr num_x = d.x + ww.pad_before - kx * ww.dilation, num_y = d.y + wh.pad_before - ky * wh.dilation;
             Expr ox = num_x / ww.stride, oy = num_y / wh.stride;
             Expr on_grid = num_x % ww.stride == 0 && num_y % wh.stride == 0;
             Expr value = share(ox, oy, d.c, d.n, ky * ww.kernel + kx);
@@ -181,20 +176,22 @@ Gradients activation_backward(const std::string &name, const Tensor &input, cons
 
 Gradients lrn_backward(const std::string &name, const Tensor &input, const LrnParams &p, const Tensor &d_output) {
     const int channels = input.shape[1], height = input.shape[2], width = input.shape[3];
-    const int half = p.n / 2;
+    const int before = lrn_window_before(p), after = lrn_window_after(p);
     Dims d;
     // out = x * D^-beta with D = kappa + gamma * S and S the window's sum of squares, so
     // dL/dx(c) = dy(c) * D(c)^-beta - 2 gamma beta x(c) * sum over windows W containing c of
     //            dy(W) * x(W) * D(W)^(-beta - 1).
-    // The window is symmetric, so the windows containing c are the ones centred in c's window.
+    // Window c' covers c' - before .. c' + after, so the windows containing c are centred at
+    // c - after .. c + before: the window mirrored.
     Func zero_outside = BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}, {0, channels}});
-    auto window_total = [&](Func f) -> Expr {
+    auto window_total = [&](Func f, bool mirrored) -> Expr {
+        const int low = mirrored ? -after : -before, high = mirrored ? before : after;
         Expr total = 0.0f;
-        for (int a = -half; a <= half; ++a) {
+        for (int a = low; a <= high; ++a) {
             if (p.kind == LrnKind::inter_channel) {
                 total += f(d.x, d.y, d.c + a, d.n);
             } else {
-                for (int b = -half; b <= half; ++b) total += f(d.x + b, d.y + a, d.c, d.n);
+                for (int b = low; b <= high; ++b) total += f(d.x + b, d.y + a, d.c, d.n);
             }
         }
         return total;
@@ -202,7 +199,7 @@ Gradients lrn_backward(const std::string &name, const Tensor &input, const LrnPa
     Func squared(name + "_bw_squared");
     squared(d.x, d.y, d.c, d.n) = zero_outside(d.x, d.y, d.c, d.n) * zero_outside(d.x, d.y, d.c, d.n);
     Func denominator(name + "_bw_denominator");  // D
-    denominator(d.x, d.y, d.c, d.n) = p.kappa + p.gamma * window_total(squared);
+    denominator(d.x, d.y, d.c, d.n) = p.kappa + p.gamma * window_total(squared, false);
     Func scale(name + "_bw_scale");  // D^-beta
     scale(d.x, d.y, d.c, d.n) = pow(denominator(d.x, d.y, d.c, d.n), -p.beta);
     Func spread(name + "_bw_spread");  // dy * x * D^(-beta - 1), zero outside the tensor
@@ -215,7 +212,7 @@ Gradients lrn_backward(const std::string &name, const Tensor &input, const LrnPa
                0.0f);
     Func d_input(name + "_d_input");
     d_input(d.x, d.y, d.c, d.n) = d_output.func(d.x, d.y, d.c, d.n) * scale(d.x, d.y, d.c, d.n) -
-                                  (2.0f * p.gamma * p.beta) * input.func(d.x, d.y, d.c, d.n) * window_total(spread);
+                                  (2.0f * p.gamma * p.beta) * input.func(d.x, d.y, d.c, d.n) * window_total(spread, true);
     Gradients g{name, "lrn", d_output};
     g.d_input = {d_input, input.shape};
     g.stages["denominator"] = denominator;

@@ -18,6 +18,8 @@ Shape conv2d_output_shape(const std::string &name, const Shape &input, const Con
     if (channels % p.groups != 0) fail("{}: input channels {} not divisible by groups {}", name, channels, p.groups);
     if (p.out_channels % p.groups != 0)
         fail("{}: out_channels {} not divisible by groups {}", name, p.out_channels, p.groups);
+    if (p.height.padding_mode != PaddingMode::explicit_pads || p.width.padding_mode != PaddingMode::explicit_pads)
+        fail("{}: padding mode was not resolved against the input (resolve_padding)", name);
     return {input[0], p.out_channels, window_output_size(name, "height", input[2], p.height),
             window_output_size(name, "width", input[3], p.width)};
 }

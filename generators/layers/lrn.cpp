@@ -12,6 +12,9 @@ LrnKind lrn_kind_from_name(const std::string &layer, const std::string &name) {
     fail("{}: LRN kind '{}' unknown, expected inter_channel or intra_channel", layer, name);
 }
 
+int lrn_window_before(const LrnParams &p) { return p.window == LrnWindow::centered ? p.n / 2 : (p.n - 1) / 2; }
+int lrn_window_after(const LrnParams &p) { return p.n / 2; }
+
 Shape lrn_output_shape(const std::string &name, const Shape &input, const LrnParams &p) {
     if (input.size() != 4) fail("{}: LRN expects a 4-D NCHW input, got shape {}", name, shape_string(input));
     if (p.n < 1) fail("{}: LRN window n is {}, expected at least 1", name, p.n);
@@ -22,7 +25,7 @@ Shape lrn_output_shape(const std::string &name, const Shape &input, const LrnPar
 Layer lrn(const std::string &name, const Tensor &input, const LrnParams &p) {
     lrn_output_shape(name, input.shape, p);
     const int channels = input.shape[1], height = input.shape[2], width = input.shape[3];
-    const int half = p.n / 2;
+    const int before = lrn_window_before(p), extent = before + lrn_window_after(p) + 1;
 
     Dims d;
     Func squared(name + "_squared");
@@ -32,10 +35,10 @@ Layer lrn(const std::string &name, const Tensor &input, const LrnParams &p) {
     Func window_sum(name + "_window_sum");
     RDom r;
     if (p.kind == LrnKind::inter_channel) {
-        r = RDom(-half, 2 * half + 1, name + "_r");
+        r = RDom(-before, extent, name + "_r");
         window_sum(d.x, d.y, d.c, d.n) = sum(squared(d.x, d.y, d.c + r, d.n));
     } else {
-        r = RDom(-half, 2 * half + 1, -half, 2 * half + 1, name + "_r");
+        r = RDom(-before, extent, -before, extent, name + "_r");
         window_sum(d.x, d.y, d.c, d.n) = sum(squared(d.x + r.x, d.y + r.y, d.c, d.n));
     }
     Func out(name);

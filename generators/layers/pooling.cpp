@@ -17,28 +17,49 @@ PoolKind pool_kind_from_name(const std::string &layer, const std::string &name) 
 
 namespace {
 
-void check_window(const std::string &name, const char *axis, const Window1d &w, PoolKind kind) {
-    if (w.dilation != 1) fail("{}: pooling dilation {} is {}, expected 1", name, axis, w.dilation);
-    // A max window lying wholly in the padding would output -inf; PyTorch forbids it too.
-    if (kind == PoolKind::max && (w.pad_before > w.kernel / 2 || w.pad_after > w.kernel / 2))
-        fail("{}: max pooling padding {} is {}/{}, expected at most half the kernel ({})", name, axis,
-             w.pad_before, w.pad_after, w.kernel / 2);
+const char *kind_name(PoolKind kind) {
+    return kind == PoolKind::max ? "max" : kind == PoolKind::average ? "average" : "p-norm";
 }
 
-// Number of window positions inside the unpadded input along one axis.
-Expr in_bounds_count(Expr start, int kernel, int extent) {
-    return max(min(start + kernel, extent) - max(start, 0), 0);
+int checked_output_size(const std::string &name, const char *axis, int input, const Window1d &w, const Pool2dParams &p) {
+    if (w.padding_mode != PaddingMode::explicit_pads)
+        fail("{}: padding mode '{}' along {} was not resolved against the input", name, padding_mode_name(w.padding_mode),
+             axis);
+    if (w.dilation != 1 && p.kind != PoolKind::max)
+        fail("{}: {} pooling dilation {} is {}, expected 1 (only max pooling takes a dilation)", name,
+             kind_name(p.kind), axis, w.dilation);
+    const int output = window_output_size(name, axis, input, w);
+    // Such a window would output -inf (max) or divide by zero (average without the padding).
+    const bool needs_input = p.kind == PoolKind::max || (p.kind == PoolKind::average && !p.count_include_pad);
+    const int empty = needs_input ? first_window_in_padding(input, output, w) : -1;
+    if (empty >= 0)
+        fail("{}: {} pooling window {} along {} lies wholly in the padding (input {}, kernel {}, stride {}, "
+             "dilation {}, padding {}+{}{}); make the padding smaller than the kernel's span",
+             name, kind_name(p.kind), empty, axis, input, w.kernel, w.stride, w.dilation, w.pad_before, w.pad_after,
+             w.ceil_mode ? ", ceil_mode" : "");
+    return output;
 }
 
 }  // namespace
 
+Expr in_bounds_count(Expr start, int kernel, int extent) {
+    return max(min(start + kernel, extent) - max(start, 0), 0);
+}
+
+Expr average_divisor(const Pool2dParams &p, Expr x0, Expr y0, int width, int height) {
+    const Window1d &wh = p.height, &ww = p.width;
+    if (p.count_include_pad && !wh.ceil_mode && !ww.ceil_mode) return Expr(float(wh.kernel * ww.kernel));
+    if (p.count_include_pad)  // a ceil_mode window past the padding counts only what lies within it
+        return cast<float>(max(1, in_bounds_count(y0 + wh.pad_before, wh.kernel, height + wh.pad_before + wh.pad_after) *
+                                      in_bounds_count(x0 + ww.pad_before, ww.kernel, width + ww.pad_before + ww.pad_after)));
+    return cast<float>(max(1, in_bounds_count(y0, wh.kernel, height) * in_bounds_count(x0, ww.kernel, width)));
+}
+
 Shape pool2d_output_shape(const std::string &name, const Shape &input, const Pool2dParams &p) {
     if (input.size() != 4) fail("{}: pooling expects a 4-D NCHW input, got shape {}", name, shape_string(input));
-    check_window(name, "height", p.height, p.kind);
-    check_window(name, "width", p.width, p.kind);
     if (p.kind == PoolKind::p_norm && !(p.p >= 1.0f)) fail("{}: p-norm exponent p is {}, expected >= 1", name, p.p);
-    return {input[0], input[1], window_output_size(name, "height", input[2], p.height),
-            window_output_size(name, "width", input[3], p.width)};
+    return {input[0], input[1], checked_output_size(name, "height", input[2], p.height, p),
+            checked_output_size(name, "width", input[3], p.width, p)};
 }
 
 Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &p) {
@@ -56,18 +77,14 @@ Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &p
     Expr acc;
     for (int ky = 0; ky < p.height.kernel; ++ky) {
         for (int kx = 0; kx < p.width.kernel; ++kx) {
-            Expr v = padded(x0 + kx, y0 + ky, d.c, d.n);
+            Expr v = padded(x0 + kx * p.width.dilation, y0 + ky * p.height.dilation, d.c, d.n);
             if (p.kind == PoolKind::p_norm) v = pow(abs(v), p.p);
             acc = !acc.defined() ? v : (p.kind == PoolKind::max ? max(acc, v) : acc + v);
         }
     }
     Expr result = acc;
     if (p.kind == PoolKind::average) {
-        Expr divisor = p.count_include_pad
-                           ? Expr(float(p.height.kernel * p.width.kernel))
-                           : cast<float>(in_bounds_count(y0, p.height.kernel, height) *
-                                         in_bounds_count(x0, p.width.kernel, width));
-        result = acc / divisor;
+        result = acc / average_divisor(p, x0, y0, width, height);
     } else if (p.kind == PoolKind::p_norm) {
         result = pow(acc / float(p.height.kernel * p.width.kernel), 1.0f / p.p);
     }

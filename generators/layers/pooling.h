@@ -9,7 +9,7 @@ PoolKind pool_kind_from_name(const std::string &layer, const std::string &name);
 
 struct Pool2dParams {
     PoolKind kind = PoolKind::max;
-    Window1d height;  // kernel, stride, padding along H (dilation unused, must be 1)
+    Window1d height;  // kernel, stride, padding, ceil_mode along H; dilation (max pooling only)
     Window1d width;
     // Average pooling divisor: true counts padded zeros (PyTorch's default,
     // count_include_pad=True); false divides by the in-bounds elements only.
@@ -22,7 +22,16 @@ struct Pool2dParams {
 // Windows are unrolled into pure expressions, never RDom maxima, so Halide's
 // autodiff can differentiate them (it cannot differentiate maximum() over an RDom).
 Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &params);
-// The output shape for an NCHW input; throws ConfigError naming `name` when it does not fit.
+// The output shape for an NCHW input; throws ConfigError naming `name` when it does not fit
+// or a window of max pooling (or of average pooling without the padding) lies wholly in the
+// padding. Padding modes must have been resolved (resolve_padding).
 Shape pool2d_output_shape(const std::string &name, const Shape &input, const Pool2dParams &params);
+
+// Window taps inside [0, extent) for a window of `kernel` starting at `start` (dilation 1).
+Halide::Expr in_bounds_count(Halide::Expr start, int kernel, int extent);
+// Average pooling's divisor for the window starting at (x0, y0): the kernel's size, or with
+// count_include_pad false the taps inside the input; a ceil_mode window reaching past the
+// padding counts only its taps within the padded input (PyTorch's rule). At least 1.
+Halide::Expr average_divisor(const Pool2dParams &p, Halide::Expr x0, Halide::Expr y0, int width, int height);
 
 }  // namespace cnngen

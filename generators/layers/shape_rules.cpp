@@ -2,13 +2,60 @@
 
 #include "errors.h"
 
+#include <algorithm>
+
 namespace cnngen {
 
-int window_output_size(const std::string &layer, const char *axis, int input, const Window1d &w) {
+PaddingMode padding_mode_from_name(const std::string &layer, const std::string &name) {
+    if (name == "valid") return PaddingMode::valid;
+    if (name == "same" || name == "same_upper") return PaddingMode::same;
+    if (name == "same_lower") return PaddingMode::same_lower;
+    if (name == "full") return PaddingMode::full;
+    fail("{}: padding mode '{}' unknown, expected one of valid, same, same_lower, full", layer, name);
+}
+
+const char *padding_mode_name(PaddingMode mode) {
+    switch (mode) {
+    case PaddingMode::explicit_pads: return "explicit";
+    case PaddingMode::valid: return "valid";
+    case PaddingMode::same: return "same";
+    case PaddingMode::same_lower: return "same_lower";
+    case PaddingMode::full: return "full";
+    }
+    return "?";
+}
+
+Window1d resolve_padding(const std::string &layer, const char *axis, int input, const Window1d &w) {
+    Window1d resolved = w;
+    resolved.padding_mode = PaddingMode::explicit_pads;
+    const int span = w.dilation * (w.kernel - 1);
+    switch (w.padding_mode) {
+    case PaddingMode::explicit_pads: break;
+    case PaddingMode::valid: resolved.pad_before = resolved.pad_after = 0; break;
+    case PaddingMode::same:
+    case PaddingMode::same_lower: {
+        if (w.stride < 1) fail("{}: stride {} is {}, expected at least 1", layer, axis, w.stride);
+        const int output = (input + w.stride - 1) / w.stride;
+        const int total = std::max((output - 1) * w.stride + span + 1 - input, 0);
+        const int smaller = total / 2;
+        resolved.pad_before = w.padding_mode == PaddingMode::same ? smaller : total - smaller;
+        resolved.pad_after = total - resolved.pad_before;
+        break;
+    }
+    case PaddingMode::full:
+        if (w.stride != 1) fail("{}: padding 'full' along {} is defined for stride 1 only, got stride {}", layer, axis, w.stride);
+        resolved.pad_before = resolved.pad_after = span;
+        break;
+    }
+    return resolved;
+}
+
+int window_output_size(const std::string &layer, const char *axis, int input, const Window1d &window) {
     if (input < 1) fail("{}: input {} is {}, expected at least 1", layer, axis, input);
-    if (w.kernel < 1) fail("{}: kernel {} is {}, expected at least 1", layer, axis, w.kernel);
-    if (w.stride < 1) fail("{}: stride {} is {}, expected at least 1", layer, axis, w.stride);
-    if (w.dilation < 1) fail("{}: dilation {} is {}, expected at least 1", layer, axis, w.dilation);
+    if (window.kernel < 1) fail("{}: kernel {} is {}, expected at least 1", layer, axis, window.kernel);
+    if (window.stride < 1) fail("{}: stride {} is {}, expected at least 1", layer, axis, window.stride);
+    if (window.dilation < 1) fail("{}: dilation {} is {}, expected at least 1", layer, axis, window.dilation);
+    const Window1d w = resolve_padding(layer, axis, input, window);
     if (w.pad_before < 0 || w.pad_after < 0)
         fail("{}: padding {} is {}/{}, expected non-negative", layer, axis, w.pad_before, w.pad_after);
     const int padded = input + w.pad_before + w.pad_after;
@@ -16,33 +63,22 @@ int window_output_size(const std::string &layer, const char *axis, int input, co
     if (span > padded)
         fail("{}: kernel {} spans {} (kernel {}, dilation {}), larger than padded input {} (input {}, padding {}+{})",
              layer, axis, span, w.kernel, w.dilation, padded, input, w.pad_before, w.pad_after);
-    return (padded - span) / w.stride + 1;
+    if (!w.ceil_mode) return (padded - span) / w.stride + 1;
+    int output = (padded - span + w.stride - 1) / w.stride + 1;
+    if ((output - 1) * w.stride >= input + w.pad_before) --output;
+    return output;
 }
 
-PaddingMode padding_mode_from_name(const std::string &layer, const std::string &name) {
-    if (name == "valid") return PaddingMode::valid;
-    if (name == "same") return PaddingMode::same;
-    if (name == "full") return PaddingMode::full;
-    fail("{}: padding mode '{}' unknown, expected one of valid, same, full", layer, name);
-}
-
-Window1d padding_for_mode(PaddingMode mode, int kernel, int dilation) {
-    const int span = dilation * (kernel - 1);
-    Window1d w;
-    w.kernel = kernel;
-    w.dilation = dilation;
-    switch (mode) {
-    case PaddingMode::valid: break;
-    case PaddingMode::same:
-        w.pad_before = span / 2;
-        w.pad_after = span - span / 2;
-        break;
-    case PaddingMode::full:
-        w.pad_before = span;
-        w.pad_after = span;
-        break;
+int first_window_in_padding(int input, int output, const Window1d &w) {
+    for (int o = 0; o < output; ++o) {
+        bool inside = false;
+        for (int k = 0; k < w.kernel && !inside; ++k) {
+            const int at = o * w.stride - w.pad_before + k * w.dilation;
+            inside = at >= 0 && at < input;
+        }
+        if (!inside) return o;
     }
-    return w;
+    return -1;
 }
 
 }  // namespace cnngen

@@ -306,7 +306,13 @@ void build_model(const BuildOptions &options) {
     std::vector<Target> targets = parse_targets(options.target);
     const ModelSchedule schedule = default_schedule(options.schedule, spec_path, spec, targets);
     PlanOptions plan_options;
-    plan_options.training = options.training;
+    // A model that cannot train (its spec says why, or its output is not (N, classes))
+    // builds its inference functions alone.
+    const bool classifier = plan_model(spec, {false}).activations.back().size() == 1;
+    plan_options.training = options.training && spec.inference_only.empty() && classifier;
+    if (options.training && !plan_options.training)
+        fmt::print("{}: building inference only: {}\n", spec.name,
+                   classifier ? spec.inference_only : "its output is not (N, classes)");
     plan_options.train_step = options.train_step.empty()
                                   ? schedule.train_step
                                   : train_step_from_name("cnngen build: --train-step", options.train_step);

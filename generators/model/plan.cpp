@@ -183,6 +183,23 @@ std::string argument_name(const ModelPlan &plan, const PlannedArgument &a) {
     }
 }
 
+namespace {
+
+// Padding modes depend on the input's size: the plan's spec holds them as explicit pads.
+void resolve_padding_modes(LayerSpec &layer, const Shape &input) {
+    std::visit(
+        [&](auto &p) {
+            using P = std::decay_t<decltype(p)>;
+            if constexpr (std::is_same_v<P, Conv2dParams> || std::is_same_v<P, Pool2dParams>) {
+                p.height = resolve_padding(layer.name, "height", input.at(2), p.height);
+                p.width = resolve_padding(layer.name, "width", input.at(3), p.width);
+            }
+        },
+        layer.params);
+}
+
+}  // namespace
+
 ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
     ModelPlan plan;
     plan.spec = spec;
@@ -190,7 +207,7 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
     plan.activations.push_back(Shape(current.begin() + 1, current.end()));
     const int largest_batch = spec.batch_sizes.empty() ? 1 : spec.batch_sizes.back();  // sorted when parsed
     for (size_t k = 0; k < spec.layers.size(); ++k) {
-        const LayerSpec &l = spec.layers[k];
+        LayerSpec &l = plan.spec.layers[k];
         const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, k + 1);
         const std::string from = k ? spec.layers[k - 1].name : "input";
         const bool image_layer = !std::holds_alternative<FullyConnectedParams>(l.params) &&
@@ -200,6 +217,7 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
                  shape_string(current));
         const size_t first_parameter = plan.parameters.size();
         try {
+            if (image_layer) resolve_padding_modes(l, current);
             current = layer_output_shape(l, current, plan.parameters, int(k));
         } catch (const ConfigError &e) {
             fail("{}: input {} from '{}': {}", where, shape_string(current), from, e.what());
@@ -219,9 +237,10 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
                  kMaxTensorElements * 4 >> 30);
         plan.activations.push_back(Shape(current.begin() + 1, current.end()));
     }
-    if (current.size() != 2)
-        fail("{}: the last layer '{}' produces {}, expected (N, classes) for the loss", spec.path,
-             spec.layers.back().name, shape_string(current));
+    if (options.training && current.size() != 2)
+        fail("{}: the last layer '{}' produces {}, expected (N, classes) for the loss; a model with another output "
+             "builds for inference only (--inference-only)",
+             spec.path, spec.layers.back().name, shape_string(current));
     plan_functions(plan, options);
     return plan;
 }

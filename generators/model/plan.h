@@ -42,7 +42,8 @@ struct ModelPlan {
     std::vector<PlannedFunction> functions;
 
     int layer_count() const { return int(spec.layers.size()); }
-    int classes() const { return activations.back().at(0); }
+    // The output's size per sample: the classes of an (N, classes) output.
+    int classes() const { return int(element_count(activations.back())); }
     // Activation `index` with the batch dimension in front.
     Shape activation_shape(int index, int batch) const;
     // Indices into `parameters` of the layer's own tensors (weight, then bias).

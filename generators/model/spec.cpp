@@ -18,12 +18,11 @@ namespace cnngen {
 namespace {
 
 // kernel/stride/dilation as (h, w); padding as one value, (h, w), (top, bottom, left, right)
-// or one of the notes' modes "valid", "same", "full".
-void read_window(const Fields &f, Window1d &height, Window1d &width, int default_kernel, int default_stride,
-                 bool allow_dilation) {
+// or a mode ("valid", "same", "same_lower", "full") resolved once the input's size is known.
+void read_window(const Fields &f, Window1d &height, Window1d &width, int default_kernel, int default_stride) {
     auto kernel = f.integers("kernel", {2}, default_kernel > 0 ? std::optional<int>(default_kernel) : std::nullopt, 1);
     auto stride = f.integers("stride", {2}, default_stride > 0 ? default_stride : kernel[0], 1);
-    auto dilation = allow_dilation ? f.integers("dilation", {2}, 1, 1) : std::vector<int>{1, 1};
+    auto dilation = f.integers("dilation", {2}, 1, 1);
     height.kernel = kernel[0];
     width.kernel = kernel[1];
     height.stride = stride[0];
@@ -32,12 +31,7 @@ void read_window(const Fields &f, Window1d &height, Window1d &width, int default
     width.dilation = dilation[1];
     std::vector<int> pad{0, 0, 0, 0};
     if (auto mode_name = f.maybe_string("padding")) {
-        const PaddingMode mode = padding_mode_from_name(f.where(), *mode_name);
-        if (mode != PaddingMode::valid && (height.stride != 1 || width.stride != 1))
-            fail("{}: padding '{}' is defined for stride 1 only", f.where(), *mode_name);
-        Window1d h = padding_for_mode(mode, height.kernel, height.dilation);
-        Window1d w = padding_for_mode(mode, width.kernel, width.dilation);
-        pad = {h.pad_before, h.pad_after, w.pad_before, w.pad_after};
+        height.padding_mode = width.padding_mode = padding_mode_from_name(f.where(), *mode_name);
     } else {
         auto values = f.integers("padding", {1, 2, 4}, 0, 0);
         if (values.size() == 1) pad = {values[0], values[0], values[0], values[0]};
@@ -59,7 +53,7 @@ LayerSpec parse_layer(const toml::table &table, const std::string &where) {
     if (kind == "conv2d") {
         Conv2dParams p;
         p.out_channels = f.integer("out_channels");
-        read_window(f, p.height, p.width, 0, 1, true);
+        read_window(f, p.height, p.width, 0, 1);
         p.groups = f.integer("groups", 1);
         p.bias = f.boolean("bias", true);
         const std::string mode = f.string("mode", std::string("cross_correlation"));
@@ -71,10 +65,11 @@ LayerSpec parse_layer(const toml::table &table, const std::string &where) {
     } else if (kind == "max_pool" || kind == "avg_pool" || kind == "p_norm_pool") {
         Pool2dParams p;
         p.kind = kind == "max_pool" ? PoolKind::max : kind == "avg_pool" ? PoolKind::average : PoolKind::p_norm;
-        read_window(f, p.height, p.width, 0, 0, false);
+        read_window(f, p.height, p.width, 0, 0);
+        p.height.ceil_mode = p.width.ceil_mode = f.boolean("ceil_mode", false);
         p.count_include_pad = f.boolean("count_include_pad", true);
         p.p = f.number("p", 2.0f);
-        f.reject_unknown({"name", "kind", "kernel", "stride", "padding", "count_include_pad", "p"});
+        f.reject_unknown({"name", "kind", "kernel", "stride", "padding", "dilation", "ceil_mode", "count_include_pad", "p"});
         layer.params = p;
     } else if (kind == "relu" || kind == "leaky_relu" || kind == "sigmoid" || kind == "tanh" || kind == "elu" ||
                kind == "softmax") {
@@ -86,11 +81,17 @@ LayerSpec parse_layer(const toml::table &table, const std::string &where) {
     } else if (kind == "lrn") {
         LrnParams p;
         p.kind = lrn_kind_from_name(where, f.string("region", std::string("inter_channel")));
-        p.n = f.integer("n", 5);
+        if (table.contains("size")) {  // ONNX's and PyTorch's window, n wide
+            if (table.contains("n")) fail("{}: fields 'n' and 'size' both given; 'n' is the notes' window, 'size' ONNX's", where);
+            p.n = f.integer("size");
+            p.window = LrnWindow::onnx;
+        } else {
+            p.n = f.integer("n", 5);
+        }
         p.kappa = f.number("kappa", 2.0f);
         p.gamma = f.number("gamma", 1e-4f);
         p.beta = f.number("beta", 0.75f);
-        f.reject_unknown({"name", "kind", "region", "n", "kappa", "gamma", "beta"});
+        f.reject_unknown({"name", "kind", "region", "n", "size", "kappa", "gamma", "beta"});
         layer.params = p;
     } else if (kind == "fully_connected") {
         FullyConnectedParams p;
@@ -148,12 +149,18 @@ ModelSpec parse_model_spec(const std::string &text, const std::string &path) {
     const toml::table empty;
     const toml::table *build = root["build"].as_table();
     Fields b(build ? *build : empty, path + ": [build]");
-    b.reject_unknown({"batch_sizes", "train_batch"});
+    b.reject_unknown({"batch_sizes", "train_batch", "inference_only"});
     spec.batch_sizes = b.has("batch_sizes") ? b.integers("batch_sizes", {1, 2, 3, 4, 5, 6, 7, 8}, 1, 1)
                                             : std::vector<int>{1, 64, 256};
     std::sort(spec.batch_sizes.begin(), spec.batch_sizes.end());
     spec.batch_sizes.erase(std::unique(spec.batch_sizes.begin(), spec.batch_sizes.end()), spec.batch_sizes.end());
     spec.train_batch = b.integer("train_batch", 64);
+    if (build && build->contains("inference_only")) {  // true, or the reason as a string
+        const toml::node &value = *build->get("inference_only");
+        if (value.is_boolean()) spec.inference_only = *value.value<bool>() ? "its spec says [build] inference_only" : "";
+        else if (value.is_string()) spec.inference_only = *value.value<std::string>();
+        else fail("{}: [build] field 'inference_only' must be true, false or a string giving the reason", path);
+    }
 
     const toml::table *loss = root["loss"].as_table();
     Fields l(loss ? *loss : empty, path + ": [loss]");

@@ -24,6 +24,9 @@ struct ModelSpec {
     Shape input;                      // C, H, W of one sample
     std::vector<int> batch_sizes;     // inference functions are specialized for each
     int train_batch = 64;             // the training step is specialized for this one
+    // Why the model must not be trained (a BatchNormalization folded into a convolution by
+    // `cnngen import`, say); empty when it may. Set by [build] inference_only.
+    std::string inference_only;
     LossParams loss;
     std::vector<LayerSpec> layers;
 };

@@ -381,7 +381,7 @@ std::vector<float> Model::logits(const float *images, int count) {
         call.batch = batch;
         call.images = input_rows(scratch->images, batch, description_.input_shape, state_->on_device,
                                  images + size_t(done) * sample_size(), used, in_place);
-        call.logits = &tensor_for(scratch->logits, batch, {classes()});
+        call.logits = &tensor_for(scratch->logits, batch, output_shape());
         invoke(*find(PipelineKind::forward, batch), call, *scratch);
         const HostVector<float> &out = call.logits->read(scratch->context);
         std::copy(out.begin(), out.begin() + size_t(used) * classes(), result.begin() + size_t(done) * classes());

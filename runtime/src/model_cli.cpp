@@ -82,18 +82,22 @@ int predict(Model &model, const std::string &weights, const std::string &input, 
     const auto t0 = Clock::now();
     const std::vector<float> logits = model.logits(in.images.data(), in.count);
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const std::vector<int> predicted = argmax_rows(logits, model.classes());
+    const bool classifier = model.output_shape().size() == 1;
+    const std::vector<int> predicted = classifier ? argmax_rows(logits, model.classes()) : std::vector<int>{};
     const size_t shown = all ? predicted.size() : std::min<size_t>(predicted.size(), 20);
-    fmt::print("predicted labels{}: {}\n", shown < predicted.size() ? fmt::format(" (first {} of {})", shown, predicted.size()) : "",
+    if (classifier)
+        fmt::print("predicted labels{}: {}\n", shown < predicted.size() ? fmt::format(" (first {} of {})", shown, predicted.size()) : "",
                fmt::join(predicted.begin(), predicted.begin() + long(shown), " "));
     fmt::print("{} images in {:.1f} ms: {:.0f} img/s\n", in.count, seconds * 1e3, in.count / std::max(seconds, 1e-9));
-    if (!in.labels.empty()) {
+    if (classifier && !in.labels.empty()) {
         int correct = 0;
         for (size_t k = 0; k < predicted.size(); ++k) correct += predicted[k] == in.labels[k];
         fmt::print("accuracy: {:.2f}% ({}/{})\n", 100.0 * correct / std::max(1, in.count), correct, in.count);
     }
     if (!logits_out.empty()) {
-        write_npy(logits_out, {in.count, model.classes()}, logits.data());
+        std::vector<int> shape{in.count};
+        shape.insert(shape.end(), model.output_shape().begin(), model.output_shape().end());
+        write_npy(logits_out, shape, logits.data());
         fmt::print("logits written to {}\n", logits_out);
     }
     return 0;
@@ -279,7 +283,7 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
     predict_cmd->add_option("--weights", weights, "Directory with one .npy per parameter (state_dict names)")->required();
     predict_cmd->add_option("--input", input, "IDX image file (raw or .gz) or float32 .npy (N,C,H,W)")->required();
     predict_cmd->add_option("--labels", labels, "IDX label file (default: the input's sibling *-labels-idx1-ubyte)");
-    predict_cmd->add_option("--logits", logits_out, "Write the logits (N, classes) to this .npy file");
+    predict_cmd->add_option("--logits", logits_out, "Write the logits (N, classes), or the output of a model ending in an image layer, to this .npy file");
     predict_cmd->add_flag("--all", all_labels, "Print every predicted label, not the first 20");
 
     double seconds = 1.0;

@@ -81,21 +81,37 @@ Tensor conv2d(const Tensor &input, const Tensor &weight, const Tensor &bias, con
     return out;
 }
 
+namespace {
+
+// Output positions along one axis, as PyTorch's pooling and ONNX compute them: ceil_mode
+// rounds up, but a last window must start inside the input or its leading padding.
+int pooled_size(int in, int kernel, int stride, int pad_before, int pad_after, int dilation, bool ceil_mode) {
+    const int reach = in + pad_before + pad_after - dilation * (kernel - 1) - 1;
+    if (!ceil_mode) return reach / stride + 1;
+    int out = int(std::ceil(double(reach) / stride)) + 1;
+    if ((out - 1) * stride >= in + pad_before) --out;
+    return out;
+}
+
+}  // namespace
+
 Tensor pool2d(const Tensor &input, const Pool2d &p) {
     const int N = input.shape[0], C = input.shape[1], H = input.shape[2], W = input.shape[3];
-    const int OH = (H + p.pad_top + p.pad_bottom - p.kernel_h) / p.stride_h + 1;
-    const int OW = (W + p.pad_left + p.pad_right - p.kernel_w) / p.stride_w + 1;
+    const int OH = pooled_size(H, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h, p.ceil_mode);
+    const int OW = pooled_size(W, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w, p.ceil_mode);
     Tensor out({N, C, OH, OW});
     for (int n = 0; n < N; ++n)
         for (int c = 0; c < C; ++c)
             for (int oh = 0; oh < OH; ++oh)
                 for (int ow = 0; ow < OW; ++ow) {
                     double best = -std::numeric_limits<double>::infinity(), total = 0;
-                    int inside = 0;
+                    int inside = 0, in_padded = 0;
                     for (int kh = 0; kh < p.kernel_h; ++kh)
                         for (int kw = 0; kw < p.kernel_w; ++kw) {
-                            const int h = oh * p.stride_h - p.pad_top + kh;
-                            const int w = ow * p.stride_w - p.pad_left + kw;
+                            const int h = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+                            const int w = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+                            // A ceil_mode window may reach past the padding; those taps count nowhere.
+                            if (h < H + p.pad_bottom && w < W + p.pad_right) ++in_padded;
                             if (h < 0 || w < 0 || h >= H || w >= W) continue;
                             const double v = input.at4(n, c, h, w);
                             ++inside;
@@ -103,8 +119,7 @@ Tensor pool2d(const Tensor &input, const Pool2d &p) {
                             total += p.kind == Pool::p_norm ? std::pow(std::abs(v), p.p) : v;
                         }
                     double result = best;
-                    if (p.kind == Pool::average)
-                        result = total / (p.count_include_pad ? p.kernel_h * p.kernel_w : inside);
+                    if (p.kind == Pool::average) result = total / (p.count_include_pad ? in_padded : inside);
                     if (p.kind == Pool::p_norm) result = std::pow(total / (p.kernel_h * p.kernel_w), 1.0 / p.p);
                     out.at4(n, c, oh, ow) = result;
                 }
@@ -143,7 +158,7 @@ Tensor activation(const Tensor &input, Activation kind, double alpha) {
 
 Tensor lrn(const Tensor &input, const Lrn &p) {
     const int N = input.shape[0], C = input.shape[1], H = input.shape[2], W = input.shape[3];
-    const int half = p.n / 2;
+    const int before = p.onnx_window ? (p.n - 1) / 2 : p.n / 2, after = p.n / 2;
     Tensor out(input.shape);
     for (int n = 0; n < N; ++n)
         for (int c = 0; c < C; ++c)
@@ -151,11 +166,11 @@ Tensor lrn(const Tensor &input, const Lrn &p) {
                 for (int w = 0; w < W; ++w) {
                     double total = 0;
                     if (p.inter_channel) {
-                        for (int m = std::max(0, c - half); m <= std::min(C - 1, c + half); ++m)
+                        for (int m = std::max(0, c - before); m <= std::min(C - 1, c + after); ++m)
                             total += input.at4(n, m, h, w) * input.at4(n, m, h, w);
                     } else {
-                        for (int y = std::max(0, h - half); y <= std::min(H - 1, h + half); ++y)
-                            for (int x = std::max(0, w - half); x <= std::min(W - 1, w + half); ++x)
+                        for (int y = std::max(0, h - before); y <= std::min(H - 1, h + after); ++y)
+                            for (int x = std::max(0, w - before); x <= std::min(W - 1, w + after); ++x)
                                 total += input.at4(n, c, y, x) * input.at4(n, c, y, x);
                     }
                     out.at4(n, c, h, w) = input.at4(n, c, h, w) / std::pow(p.kappa + p.gamma * total, p.beta);

@@ -43,6 +43,8 @@ struct Pool2d {
     int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
     bool count_include_pad = true;
     double p = 2.0;
+    int dilation_h = 1, dilation_w = 1;  // max pooling
+    bool ceil_mode = false;
 };
 Tensor pool2d(const Tensor &input, const Pool2d &p);
 
@@ -53,6 +55,9 @@ struct Lrn {
     bool inter_channel = true;
     int n = 5;
     double kappa = 2, gamma = 1e-4, beta = 0.75;
+    // ONNX's LRN window: n wide, floor((n-1)/2) before the centre and ceil((n-1)/2) after;
+    // otherwise the notes' n/2 on both sides.
+    bool onnx_window = false;
 };
 Tensor lrn(const Tensor &input, const Lrn &p);
 

@@ -56,6 +56,8 @@ public:
     const ModelDescription &description() const { return description_; }
     int sample_size() const;                // C * H * W
     int classes() const { return description_.classes; }
+    // One sample's output: {classes} for a classifier, (C, H, W) for a model ending in an image layer.
+    const std::vector<int> &output_shape() const { return description_.layer_outputs.back(); }
     int train_batch() const;                // 0 when the library has no training step
     std::vector<int> inference_batches() const;
 
