@@ -2,12 +2,14 @@
 #include "layers/errors.h"
 #include "model/emit.h"
 #include "model/plan.h"
+#include "onnx/onnx_import.h"
 #include "schedules/schedule.h"
 #include "tune/tuner.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/ranges.h>
 
+#include <filesystem>
 #include <set>
 
 namespace {
@@ -86,6 +88,23 @@ double budget_seconds(const std::string &text) {
     return value * scale;
 }
 
+// `cnngen build MODEL.onnx -o DIR`: imported beside DIR, built, and the spec and weights
+// moved into DIR, so DIR/NAME predict --weights DIR/weights runs the ONNX model.
+void build_from_onnx(cnngen::BuildOptions options) {
+    namespace fs = std::filesystem;
+    if (options.out_dir.empty()) throw cnngen::ConfigError("cnngen build: no output directory (-o DIR)");
+    const fs::path imported = fs::absolute(options.out_dir).string() + ".import";
+    fs::remove_all(imported);
+    const cnngen::ImportedModel model = cnngen::import_onnx_file(options.spec_path, options.name);
+    cnngen::write_imported_model(model, imported.string());
+    options.spec_path = (imported / (model.spec.name + ".toml")).string();
+    cnngen::build_model(options);
+    fs::rename(imported / "weights", fs::path(options.out_dir) / "weights");
+    fs::rename(options.spec_path, fs::path(options.out_dir) / (model.spec.name + ".toml"));
+    fs::remove_all(imported);
+    fmt::print("imported weights in {}\n", (fs::path(options.out_dir) / "weights").string());
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -125,6 +144,13 @@ int main(int argc, char **argv) {
     std::string check_path;
     CLI::App *check = app.add_subcommand("check", "Validate a model spec and print its layers and parameters");
     check->add_option("spec", check_path, "Model spec")->required();
+
+    std::string import_path, import_dir, import_name;
+    CLI::App *import = app.add_subcommand(
+        "import", "Turn an ONNX model into DIR/NAME.toml and DIR/weights/*.npy (cnngen build DIR/NAME.toml then builds it)");
+    import->add_option("model", import_path, "ONNX model (torch.onnx.export's output, say)")->required();
+    import->add_option("-o,--output", import_dir, "Directory for the spec and its weights")->required();
+    import->add_option("--name", import_name, "Model name, a C identifier (default: the file's stem)");
 
     app.add_subcommand("schedules", "List the schedule names");
 
@@ -172,13 +198,21 @@ int main(int argc, char **argv) {
         return app.exit(e) == 0 ? 0 : 2;
     }
     try {
-        if (*build) {
+        if (*build && std::filesystem::path(options.spec_path).extension() == ".onnx") {
+            build_from_onnx(options);
+        } else if (*build) {
             cnngen::build_model(options);
+        } else if (*import) {
+            const cnngen::ImportedModel model = cnngen::import_onnx_file(import_path, import_name);
+            cnngen::write_imported_model(model, import_dir);
+            fmt::print("imported {} as {}/{}.toml with {} weight tensors in {}/weights\n", import_path, import_dir,
+                       model.spec.name, model.weights.size(), import_dir);
         } else if (*tune) {
             tune_options.budget_seconds = budget_seconds(budget);
             cnngen::tune_model(tune_options);
         } else if (*check) {
-            const cnngen::ModelPlan plan = cnngen::plan_model(cnngen::load_model_spec(check_path));
+            const cnngen::ModelSpec spec = cnngen::load_model_spec(check_path);
+            const cnngen::ModelPlan plan = cnngen::plan_model(spec, {cnngen::training_obstacle(spec).empty()});
             print_plan(plan);
             print_memory(plan);
         } else {

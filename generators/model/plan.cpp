@@ -9,8 +9,8 @@ namespace {
 // 2^30 float32 elements (4 GiB) per tensor at most.
 constexpr long long kMaxTensorElements = 1LL << 30;
 
-// A layer's output for `input` (with a batch dimension of 1) and its learnable tensors, from
-// the layers' shape rules alone.
+}  // namespace
+
 Shape layer_output_shape(const LayerSpec &l, const Shape &input, std::vector<ParameterInfo> &params, int layer) {
     return std::visit(
         [&](const auto &p) -> Shape {
@@ -42,6 +42,8 @@ Shape layer_output_shape(const LayerSpec &l, const Shape &input, std::vector<Par
         },
         l.params);
 }
+
+namespace {
 
 void add_function(ModelPlan &plan, FunctionRole role, int batch, int layer, std::vector<PlannedArgument> inputs,
                   std::vector<PlannedArgument> outputs) {
@@ -243,6 +245,14 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
              spec.path, spec.layers.back().name, shape_string(current));
     plan_functions(plan, options);
     return plan;
+}
+
+std::string training_obstacle(const ModelSpec &spec) {
+    if (!spec.inference_only.empty()) return spec.inference_only;
+    const ModelPlan plan = plan_model(spec, {/*training=*/false});
+    if (plan.activations.back().size() != 1)
+        return fmt::format("its output {} per sample is not (classes) for a loss", shape_string(plan.activations.back()));
+    return "";
 }
 
 }  // namespace cnngen

@@ -55,6 +55,14 @@ struct PlanOptions {
     TrainStep train_step = TrainStep::fused;
 };
 
+// A layer's output for `input` (with a batch dimension in front) and its learnable tensors
+// (appended to `params`), from the layers' shape rules alone; padding modes must be resolved.
+Shape layer_output_shape(const LayerSpec &l, const Shape &input, std::vector<ParameterInfo> &params, int layer);
+
+// Why the model cannot be trained ([build] inference_only, or an output that is not
+// (N, classes)); empty when it can.
+std::string training_obstacle(const ModelSpec &spec);
+
 // Throws ConfigError naming the spec and the layer when shapes do not chain, the last layer is
 // not (N, classes), or a tensor would not fit.
 ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options = {});

@@ -137,6 +137,7 @@ ModelSpec parse_model_spec(const std::string &text, const std::string &path) {
     Fields top(root, path);
     top.reject_unknown({"name", "description", "input", "build", "loss", "layers"});
     spec.name = top.string("name");
+    spec.description = top.string("description", std::string());
     if (!std::regex_match(spec.name, std::regex("[A-Za-z][A-Za-z0-9_]*")))
         fail("{}: field 'name' is '{}', expected a C identifier (letters, digits, _)", path, spec.name);
 

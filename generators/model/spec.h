@@ -15,12 +15,14 @@ namespace cnngen {
 struct LayerSpec {
     std::string name;
     std::string kind;  // as written in the spec
-    std::variant<Conv2dParams, Pool2dParams, ActivationParams, LrnParams, FullyConnectedParams> params;
+    using Params = std::variant<Conv2dParams, Pool2dParams, ActivationParams, LrnParams, FullyConnectedParams>;
+    Params params;
 };
 
 struct ModelSpec {
     std::string path;
     std::string name;
+    std::string description;
     Shape input;                      // C, H, W of one sample
     std::vector<int> batch_sizes;     // inference functions are specialized for each
     int train_batch = 64;             // the training step is specialized for this one

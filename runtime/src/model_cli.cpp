@@ -1,9 +1,11 @@
 #include "cnngen/model_cli.h"
 
+
 #include "cnngen/error.h"
 #include "cnngen/idx.h"
 #include "cnngen/model.h"
 #include "cnngen/npy.h"
+#include "cnngen/onnx_export.h"
 #include "cnngen/trainer.h"
 #include "model_verify.h"
 
@@ -336,6 +338,12 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
     train_cmd->add_flag("--no-shuffle", no_shuffle, "Take batches in file order");
     train_cmd->add_flag("--quiet", quiet, "No progress bar");
 
+    std::string onnx_out, export_weights;
+    CLI::App *export_cmd = app.add_subcommand("export", "Write the model with its weights as ONNX (opset 13)");
+    export_cmd->add_option("--onnx", onnx_out, "The .onnx file to write")->required();
+    export_cmd->add_option("--weights", export_weights, "Directory with one .npy per parameter (state_dict names)")
+        ->required();
+
     app.add_subcommand("info", "Print layers, parameters and generated functions");
 
     try {
@@ -349,6 +357,12 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description) {
         if (*predict_cmd) return predict(model, weights, input, labels, logits_out, all_labels);
         if (*bench_cmd) return bench(model, seconds, csv, only_batch, only_train);
         if (*verify_cmd) return verify_model(model, verify_write, verify_against, tolerance);
+        if (*export_cmd) {
+            model.load_weights(export_weights);
+            export_onnx(model, onnx_out);
+            fmt::print("{} with the weights of {} written to {}\n", description.name, export_weights, onnx_out);
+            return 0;
+        }
         if (*train_cmd) {
             if (t.epochs < 1) runtime_fail("--epochs {}: expected at least 1", t.epochs);
             if (t.batch < 0) runtime_fail("--batch {}: expected a positive batch size", t.batch);

@@ -55,6 +55,10 @@ struct ModelDescription {
     std::vector<ParameterEntry> parameters;
     std::vector<PipelineEntry> pipelines;
     std::vector<std::vector<int>> layer_outputs;  // each layer's output shape per sample
+    // The model as a serialized ONNX ModelProto without initializers (export_onnx adds the
+    // weights), or empty with the reason in onnx_problem.
+    std::string onnx_graph;
+    std::string onnx_problem;
 };
 
 }  // namespace cnngen
