@@ -17,6 +17,9 @@ PoolKind pool_kind_from_name(const std::string &layer, const std::string &name) 
 
 namespace {
 
+// Larger max and average windows reduce over an RDom (autodiff cannot differentiate those).
+constexpr int kMaxUnrolledWindow = 64;
+
 const char *kind_name(PoolKind kind) {
     return kind == PoolKind::max ? "max" : kind == PoolKind::average ? "average" : "p-norm";
 }
@@ -75,11 +78,18 @@ Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &p
     Expr x0 = d.x * p.width.stride - p.width.pad_before;
     Expr y0 = d.y * p.height.stride - p.height.pad_before;
     Expr acc;
-    for (int ky = 0; ky < p.height.kernel; ++ky) {
+    const bool unrolled = p.kind == PoolKind::p_norm || p.height.kernel * p.width.kernel <= kMaxUnrolledWindow;
+    if (!unrolled) {
+        // Unrolling would swamp the compiler; such windows are trained with the hand-derived backward.
+        RDom r(0, p.width.kernel, 0, p.height.kernel, name + "_window");
+        Expr v = padded(x0 + r.x * p.width.dilation, y0 + r.y * p.height.dilation, d.c, d.n);
+        acc = p.kind == PoolKind::max ? maximum(v) : sum(v);
+    }
+    for (int ky = 0; unrolled && ky < p.height.kernel; ++ky) {
         for (int kx = 0; kx < p.width.kernel; ++kx) {
             Expr v = padded(x0 + kx * p.width.dilation, y0 + ky * p.height.dilation, d.c, d.n);
             if (p.kind == PoolKind::p_norm) v = pow(abs(v), p.p);
-            acc = !acc.defined() ? v : (p.kind == PoolKind::max ? max(acc, v) : acc + v);
+            acc = ky == 0 && kx == 0 ? v : (p.kind == PoolKind::max ? max(acc, v) : acc + v);
         }
     }
     Expr result = acc;

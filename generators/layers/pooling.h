@@ -19,8 +19,10 @@ struct Pool2dParams {
     float p = 2.0f;
 };
 
-// Windows are unrolled into pure expressions, never RDom maxima, so Halide's
-// autodiff can differentiate them (it cannot differentiate maximum() over an RDom).
+// Windows of up to 64 taps (and every p-norm window) are unrolled into pure expressions, never
+// RDom maxima, so Halide's autodiff can differentiate them (it cannot differentiate maximum()
+// over an RDom); larger max and average windows reduce over an RDom, trained with the
+// hand-derived backward only.
 Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &params);
 // The output shape for an NCHW input; throws ConfigError naming `name` when it does not fit
 // or a window of max pooling (or of average pooling without the padding) lies wholly in the

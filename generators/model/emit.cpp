@@ -60,6 +60,16 @@ std::vector<std::string> object_files(const std::string &function_name, const st
     return objects;
 }
 
+// The inside of a C string literal: free text (ONNX node names) may hold quotes or backslashes.
+std::string c_escaped(const std::string &text) {
+    std::string out;
+    for (char ch : text) {
+        if (ch == '"' || ch == '\\') out += '\\';
+        out += ch == '\n' ? ' ' : ch;
+    }
+    return out;
+}
+
 std::string description_source(const ModelPlan &plan, const std::string &target, const std::string &schedule) {
     const ModelSpec &spec = plan.spec;
     std::string includes, pipelines, parameters, layers, layer_outputs;
@@ -101,7 +111,8 @@ const cnngen::ModelDescription &{name}_model() {{
 {parameters}        }}, {{
 {pipelines}        }}, {{
 {layer_outputs}        }},
-        std::string(reinterpret_cast<const char *>(onnx_graph), sizeof onnx_graph - 1), "{onnx_problem}"}};
+        std::string(reinterpret_cast<const char *>(onnx_graph), sizeof onnx_graph - 1), "{onnx_problem}",
+        "{inference_only}"}};
     return description;
 }}
 
@@ -115,7 +126,8 @@ extern "C" const cnngen_description *{name}_description(void) {{
                        fmt::arg("classes", plan.classes()), fmt::arg("layers", layers),
                        fmt::arg("parameters", parameters), fmt::arg("pipelines", pipelines),
                        fmt::arg("layer_outputs", layer_outputs), fmt::arg("onnx_bytes", onnx_bytes),
-                       fmt::arg("onnx_problem", onnx.problem));
+                       fmt::arg("onnx_problem", c_escaped(onnx.problem)),
+                       fmt::arg("inference_only", c_escaped(spec.inference_only)));
 }
 
 std::string model_header(const ModelSpec &spec) {
@@ -323,6 +335,8 @@ void build_model(const BuildOptions &options) {
     const std::string obstacle = training_obstacle(spec);
     plan_options.training = options.training && obstacle.empty();
     if (options.training && !obstacle.empty()) fmt::print("{}: building inference only: {}\n", spec.name, obstacle);
+    // The library records why it has no training step, for the runtime's errors.
+    spec.inference_only = obstacle.empty() && !options.training ? "it was built with --inference-only" : obstacle;
     plan_options.train_step = options.train_step.empty()
                                   ? schedule.train_step
                                   : train_step_from_name("cnngen build: --train-step", options.train_step);

@@ -21,8 +21,9 @@ namespace cnngen {
 namespace {
 
 const char *const kSupported =
-    "Conv, MaxPool, AveragePool, LRN, Relu, LeakyRelu, Sigmoid, Tanh, Elu, Softmax, Gemm, Flatten, Reshape (to 2-D), "
-    "Pad (zeros, before Conv or AveragePool), BatchNormalization, Dropout, Identity";
+    "Conv, MaxPool, AveragePool, GlobalMaxPool, GlobalAveragePool, LRN, Relu, LeakyRelu, Sigmoid, Tanh, Elu, Softmax, "
+    "Gemm, MatMul (by a constant), Flatten, Reshape (to 2-D), Pad (zeros, before Conv or AveragePool), "
+    "BatchNormalization, Dropout, Identity";
 
 bool is_identifier(const std::string &name) { return std::regex_match(name, std::regex("[A-Za-z][A-Za-z0-9_]*")); }
 
@@ -66,6 +67,7 @@ private:
 
     void conv(const onnx::NodeProto &n);
     void pool(const onnx::NodeProto &n);
+    void global_pool(const onnx::NodeProto &n);
     void lrn(const onnx::NodeProto &n);
     void activation(const onnx::NodeProto &n, const std::string &kind, float alpha);
     void softmax(const onnx::NodeProto &n);
@@ -403,6 +405,16 @@ void Importer::pool(const onnx::NodeProto &n) {
     add_layer(n, layer_name("pool"), max ? "max_pool" : "avg_pool", p);
 }
 
+// A window over the whole image.
+void Importer::global_pool(const onnx::NodeProto &n) {
+    require_image(n);
+    Pool2dParams p;
+    p.kind = n.op_type() == "GlobalMaxPool" ? PoolKind::max : PoolKind::average;
+    p.height.kernel = shape_[2];
+    p.width.kernel = shape_[3];
+    add_layer(n, layer_name("pool"), p.kind == PoolKind::max ? "max_pool" : "avg_pool", p);
+}
+
 void Importer::lrn(const onnx::NodeProto &n) {
     require_image(n);
     const int64_t size = int_attribute(n, "size", 0);
@@ -437,11 +449,13 @@ void Importer::softmax(const onnx::NodeProto &n) {
 }
 
 void Importer::gemm(const onnx::NodeProto &n) {
-    if (onnx_rank_ != 2) fail("{}: Gemm needs a 2-D input, this one has rank {} (a Flatten before it?)", where(n), onnx_rank_);
-    if (int_attribute(n, "transA", 0)) fail("{}: transA = 1 puts the batch second; cnngen's batch comes first", where(n));
+    if (onnx_rank_ != 2)
+        fail("{}: {} needs a 2-D input, this one has rank {} (a Flatten before it?)", where(n), n.op_type(), onnx_rank_);
+    if (n.op_type() == "Gemm" && int_attribute(n, "transA", 0))
+        fail("{}: transA = 1 puts the batch second; cnngen's batch comes first", where(n));
     const FloatTensor b = float_input(n, 1, "weight B");
     if (b.shape.size() != 2) fail("{}: B '{}' has shape {}, expected 2-D", where(n), n.input(1), shape_string(b.shape));
-    const bool transposed = int_attribute(n, "transB", 0) != 0;
+    const bool transposed = n.op_type() == "Gemm" && int_attribute(n, "transB", 0) != 0;
     const int features = int(element_count(shape_) / shape_[0]);
     const int rows = transposed ? b.shape[1] : b.shape[0], outputs = transposed ? b.shape[0] : b.shape[1];
     if (rows != features)
@@ -454,7 +468,7 @@ void Importer::gemm(const onnx::NodeProto &n) {
             weight.values[size_t(o) * features + k] =
                 alpha * b.values[transposed ? size_t(o) * features + k : size_t(k) * outputs + o];
     std::optional<FloatTensor> c;
-    if (n.input_size() > 2 && !n.input(2).empty() && beta != 0.0f) c = float_input(n, 2, "bias C");
+    if (n.op_type() == "Gemm" && n.input_size() > 2 && !n.input(2).empty() && beta != 0.0f) c = float_input(n, 2, "bias C");
     FullyConnectedParams p;
     p.out_features = outputs;
     p.bias = c.has_value();
@@ -527,7 +541,8 @@ void Importer::pad(const onnx::NodeProto &n) {
     if (pads[0] || pads[1] || pads[size_t(rank)] || pads[size_t(rank) + 1])
         fail("{}: pads [{}] pad the batch or channel dimension; only H and W can be folded", where(n), fmt::join(pads, ", "));
     PendingPad p = pad_.value_or(PendingPad{});
-    p.node = pad_ ? pad_->node + "' and '" + n.name() : n.name();
+    const std::string label = n.name().empty() ? "(unnamed)" : n.name();
+    p.node = pad_ ? pad_->node + "' and '" + label : label;
     if (one_d_) {
         p.left += int(pads[2]), p.right += int(pads[5]);
     } else {
@@ -624,7 +639,8 @@ void Importer::visit(const onnx::NodeProto &n) {
     else if (op == "Tanh") activation(n, "tanh", 0.0f);
     else if (op == "Elu") activation(n, "elu", float_attribute(n, "alpha", 1.0f));
     else if (op == "Softmax") softmax(n);
-    else if (op == "Gemm") gemm(n);
+    else if (op == "Gemm" || op == "MatMul") gemm(n);  // MatMul: PyTorch's Linear without bias
+    else if (op == "GlobalAveragePool" || op == "GlobalMaxPool") global_pool(n);
     else if (op == "Flatten") flatten(n);
     else if (op == "Reshape") reshape(n);
     else if (op == "Pad") pad(n);

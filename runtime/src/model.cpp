@@ -392,7 +392,8 @@ std::vector<float> Model::logits(const float *images, int count) {
 
 StepResult Model::train_step(const float *images, const int32_t *labels, const SgdSettings &sgd) {
     const int batch = train_batch();
-    if (batch == 0) runtime_fail("{}: the library has no training step", description_.name);
+    if (batch == 0)
+        runtime_fail("{}: the library is for inference only: {}", description_.name, description_.inference_only);
     for (int n = 0; n < batch; ++n)
         if (labels[n] < 0 || labels[n] >= classes())
             runtime_fail("{}: label {} of sample {} in the batch is outside 0..{}", description_.name, labels[n], n,

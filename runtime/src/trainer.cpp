@@ -103,7 +103,8 @@ float learning_rate_at(const TrainOptions &o, long long step) {
 
 double train(Model &model, const TrainOptions &o) {
     const int batch = model.train_batch();
-    if (batch == 0) runtime_fail("{}: this build has no training step", model.description().name);
+    if (batch == 0)
+        runtime_fail("{}: this build is for inference only: {}", model.description().name, model.description().inference_only);
     if (o.batch != 0 && o.batch != batch)
         runtime_fail("--batch {}: {} was generated for training batch {}; set [build] train_batch = {} in the spec and "
                      "rebuild",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run_fuzzer.sh TARGET SECONDS SOURCE_DIR WORK_DIR
-# Builds one libFuzzer target (npy, idx or spec) with clang, ASan and UBSan, runs it for
+# Builds one libFuzzer target (npy, idx, spec or onnx) with clang, ASan and UBSan, runs it for
 # SECONDS from the seed corpus in tests/fuzz/corpus/TARGET, and prints runs and crashes.
 set -euo pipefail
 target=$1 seconds=$2 src=$3 work=$4
@@ -13,6 +13,12 @@ case $target in
   idx) sources="$src/runtime/src/idx.cpp"; libs="-lfmt -lz" ;;
   spec) sources="$src/generators/model/spec.cpp $src/generators/model/plan.cpp $src/generators/training/differentiable_forms.cpp $(ls "$src"/generators/layers/*.cpp | tr '\n' ' ')"
         libs="-lHalide14 -ltomlplusplus -lfmt" ;;
+  onnx) sources="$src/generators/onnx/onnx_file.cpp $src/generators/onnx/onnx_import.cpp $src/generators/model/spec.cpp
+        $src/generators/model/spec_writer.cpp $src/generators/model/plan.cpp
+        $src/generators/training/differentiable_forms.cpp $src/runtime/src/npy.cpp $src/runtime/src/atomic_file.cpp
+        $(ls "$src"/generators/layers/*.cpp | tr '\n' ' ')"
+        includes="$includes -DONNX_NAMESPACE=onnx -DONNX_ML=1"
+        libs="-lHalide14 -ltomlplusplus -lfmt -lonnx_proto -lprotobuf" ;;
   *) echo "unknown fuzz target $target"; exit 2 ;;
 esac
 binary=$work/fuzz_$target

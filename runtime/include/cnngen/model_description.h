@@ -59,6 +59,9 @@ struct ModelDescription {
     // weights), or empty with the reason in onnx_problem.
     std::string onnx_graph;
     std::string onnx_problem;
+    // Why the library has no training step ("it was built with --inference-only", a folded
+    // BatchNormalization, ...); empty when it has one.
+    std::string inference_only;
 };
 
 }  // namespace cnngen
