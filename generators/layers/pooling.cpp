@@ -45,6 +45,10 @@ int checked_output_size(const std::string &name, const char *axis, int input, co
 
 }  // namespace
 
+bool pool_window_unrolled(const Pool2dParams &p) {
+    return p.kind == PoolKind::p_norm || (long long)p.height.kernel * p.width.kernel <= kMaxUnrolledWindow;
+}
+
 Expr in_bounds_count(Expr start, int kernel, int extent) {
     return max(min(start + kernel, extent) - max(start, 0), 0);
 }
@@ -78,7 +82,7 @@ Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &p
     Expr x0 = d.x * p.width.stride - p.width.pad_before;
     Expr y0 = d.y * p.height.stride - p.height.pad_before;
     Expr acc;
-    const bool unrolled = p.kind == PoolKind::p_norm || p.height.kernel * p.width.kernel <= kMaxUnrolledWindow;
+    const bool unrolled = pool_window_unrolled(p);
     if (!unrolled) {
         // Unrolling would swamp the compiler; such windows are trained with the hand-derived backward.
         RDom r(0, p.width.kernel, 0, p.height.kernel, name + "_window");

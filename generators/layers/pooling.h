@@ -21,13 +21,17 @@ struct Pool2dParams {
 
 // Windows of up to 64 taps (and every p-norm window) are unrolled into pure expressions, never
 // RDom maxima, so Halide's autodiff can differentiate them (it cannot differentiate maximum()
-// over an RDom); larger max and average windows reduce over an RDom, trained with the
-// hand-derived backward only.
+// over an RDom); larger max and average windows reduce over an RDom and build for inference
+// only (training_obstacle in plan.h).
 Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &params);
 // The output shape for an NCHW input; throws ConfigError naming `name` when it does not fit
 // or a window of max pooling (or of average pooling without the padding) lies wholly in the
 // padding. Padding modes must have been resolved (resolve_padding).
 Shape pool2d_output_shape(const std::string &name, const Shape &input, const Pool2dParams &params);
+
+// Whether the window is unrolled (trainable: the hand-derived backward and autodiff both
+// unroll it) or reduced over an RDom (inference only).
+bool pool_window_unrolled(const Pool2dParams &p);
 
 // Window taps inside [0, extent) for a window of `kernel` starting at `start` (dilation 1).
 Halide::Expr in_bounds_count(Halide::Expr start, int kernel, int extent);

@@ -28,6 +28,9 @@ const char *padding_mode_name(PaddingMode mode) {
 Window1d resolve_padding(const std::string &layer, const char *axis, int input, const Window1d &w) {
     Window1d resolved = w;
     resolved.padding_mode = PaddingMode::explicit_pads;
+    if (w.padding_mode == PaddingMode::explicit_pads) return resolved;
+    if ((long long)w.dilation * (w.kernel - 1) > (1 << 24) || w.stride > (1 << 24) || input > (1 << 24))
+        fail("{}: kernel {} spans {} x {} elements, too large to pad", layer, axis, w.kernel, w.dilation);
     const int span = w.dilation * (w.kernel - 1);
     switch (w.padding_mode) {
     case PaddingMode::explicit_pads: break;
@@ -55,9 +58,16 @@ int window_output_size(const std::string &layer, const char *axis, int input, co
     if (window.kernel < 1) fail("{}: kernel {} is {}, expected at least 1", layer, axis, window.kernel);
     if (window.stride < 1) fail("{}: stride {} is {}, expected at least 1", layer, axis, window.stride);
     if (window.dilation < 1) fail("{}: dilation {} is {}, expected at least 1", layer, axis, window.dilation);
+    // Spans and padded sizes over 2^24 are errors, so the int arithmetic below cannot overflow.
+    constexpr long long kLargest = 1 << 24;
+    if ((long long)window.dilation * (window.kernel - 1) + 1 > kLargest)
+        fail("{}: kernel {} spans {} x {} elements, more than {}", layer, axis, window.kernel, window.dilation, kLargest);
     const Window1d w = resolve_padding(layer, axis, input, window);
     if (w.pad_before < 0 || w.pad_after < 0)
         fail("{}: padding {} is {}/{}, expected non-negative", layer, axis, w.pad_before, w.pad_after);
+    if ((long long)input + w.pad_before + w.pad_after > kLargest)
+        fail("{}: input {} with its padding is {} elements, more than {}", layer, axis,
+             (long long)input + w.pad_before + w.pad_after, kLargest);
     const int padded = input + w.pad_before + w.pad_after;
     const int span = w.dilation * (w.kernel - 1) + 1;
     if (span > padded)
@@ -71,12 +81,10 @@ int window_output_size(const std::string &layer, const char *axis, int input, co
 
 int first_window_in_padding(int input, int output, const Window1d &w) {
     for (int o = 0; o < output; ++o) {
-        bool inside = false;
-        for (int k = 0; k < w.kernel && !inside; ++k) {
-            const int at = o * w.stride - w.pad_before + k * w.dilation;
-            inside = at >= 0 && at < input;
-        }
-        if (!inside) return o;
+        // Taps at start + k * dilation: the first at or after 0 must come before the end.
+        const long long start = (long long)o * w.stride - w.pad_before;
+        const long long first = start >= 0 ? 0 : (-start + w.dilation - 1) / w.dilation;
+        if (first >= w.kernel || start + first * w.dilation >= input) return o;
     }
     return -1;
 }

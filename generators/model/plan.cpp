@@ -249,6 +249,10 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
 
 std::string training_obstacle(const ModelSpec &spec) {
     if (!spec.inference_only.empty()) return spec.inference_only;
+    for (const LayerSpec &layer : spec.layers)
+        if (auto *pool = std::get_if<Pool2dParams>(&layer.params); pool && !pool_window_unrolled(*pool))
+            return fmt::format("layer '{}' pools {}x{} windows; windows over 64 taps have no backward pass here",
+                               layer.name, pool->height.kernel, pool->width.kernel);
     const ModelPlan plan = plan_model(spec, {/*training=*/false});
     if (plan.activations.back().size() != 1)
         return fmt::format("its output {} per sample is not (classes) for a loss", shape_string(plan.activations.back()));

@@ -7,15 +7,20 @@ namespace cnngen {
 
 namespace {
 
+// Specs are printable ASCII (the parser refuses anything else): free text from elsewhere (ONNX
+// node and file names) keeps its printable ASCII, the rest becomes '?'.
+std::string printable(const std::string &text) {
+    std::string out = text;
+    for (char &ch : out)
+        if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f) ch = '?';
+    return out;
+}
+
 // A TOML basic string.
 std::string quoted(const std::string &text) {
     std::string out = "\"";
-    for (char ch : text) {
+    for (char ch : printable(text)) {
         if (ch == '"' || ch == '\\') out += '\\';
-        if (ch == '\n') {
-            out += "\\n";
-            continue;
-        }
         out += ch;
     }
     return out + "\"";
@@ -75,7 +80,7 @@ std::string layer_fields(const LayerSpec &layer) {
 
 std::string model_spec_text(const ModelSpec &spec, const std::vector<std::string> &header) {
     std::string out;
-    for (const std::string &line : header) out += "# " + line + "\n";
+    for (const std::string &line : header) out += "# " + printable(line) + "\n";
     out += fmt::format("name = {}\n", quoted(spec.name));
     if (!spec.description.empty()) out += fmt::format("description = {}\n", quoted(spec.description));
     out += fmt::format("\n[input]\nchannels = {}\nheight = {}\nwidth = {}\n", spec.input[0], spec.input[1], spec.input[2]);

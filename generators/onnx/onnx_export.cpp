@@ -22,7 +22,8 @@ public:
         n.set_op_type(op);
         n.set_name(name);
         for (const std::string &in : inputs) n.add_input(in);
-        n.add_output(name + "_out");
+        // Value names must be unique in the graph whatever the layer names are.
+        n.add_output(fmt::format("{}_out{}", name, ++values_));
         return n;
     }
     static void ints(onnx::NodeProto &n, const char *name, std::vector<int64_t> values) {
@@ -54,6 +55,7 @@ public:
 
 private:
     onnx::GraphProto &graph_;
+    int values_ = 0;
 };
 
 void window_attributes(onnx::NodeProto &n, const Window1d &h, const Window1d &w, bool dilations) {

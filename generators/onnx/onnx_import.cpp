@@ -86,6 +86,7 @@ private:
     std::map<std::string, std::vector<int>> consumers_;           // value -> nodes reading it
     std::map<std::string, int> producers_;                        // value -> node writing it
     std::set<std::string> graph_inputs_, graph_outputs_;
+    const onnx::ValueInfoProto *input_ = nullptr;  // the images
 
     ModelSpec spec_;
     std::map<std::string, FloatTensor> weights_;
@@ -232,6 +233,7 @@ void Importer::read_input() {
              path_, inputs[k]->name(), users.empty() ? "no node" : fmt::format("{}", fmt::join(users, ", ")));
     }
     const onnx::ValueInfoProto &input = *inputs[0];
+    input_ = &input;
     const auto &type = input.type().tensor_type();
     if (!input.type().has_tensor_type()) fail("{}: graph input '{}' is not a tensor", path_, input.name());
     if (type.elem_type() != onnx::TensorProto::FLOAT)
@@ -505,7 +507,7 @@ void Importer::flatten(const onnx::NodeProto &n) {
 void Importer::reshape(const onnx::NodeProto &n) {
     const std::vector<int64_t> target = int64_tensor(*constant_input(n, 1, "shape", true), where(n) + ": shape");
     const long long features = element_count(shape_) / shape_[0];
-    const auto &batch = graph_.input(0).type().tensor_type().shape().dim(0);
+    const auto &batch = input_->type().tensor_type().shape().dim(0);
     const bool batch_first = !target.empty() && (target[0] == 0 || target[0] == -1 ||
                                                  (batch.has_dim_value() && target[0] == batch.dim_value()));
     const bool flat = target.size() == 2 && batch_first &&
@@ -522,6 +524,8 @@ void Importer::pad(const onnx::NodeProto &n) {
     if (mode != "constant") fail("{}: Pad mode '{}'; cnngen folds only zero padding into the next layer", where(n), mode);
     std::vector<int64_t> pads;
     float value = 0.0f;
+    if (n.input_size() > 3 && !n.input(3).empty())
+        fail("{}: Pad's axes input (opset 18) is not supported; give pads for every axis", where(n));
     if (opset_ >= 11) {
         pads = int64_tensor(*constant_input(n, 1, "pads", true), where(n) + ": pads");
         if (const onnx::TensorProto *v = constant_input(n, 2, "constant_value", false)) {
@@ -653,9 +657,7 @@ void Importer::visit(const onnx::NodeProto &n) {
 ImportedModel Importer::run(const std::string &name) {
     index_graph();
     read_input();
-    std::string current;
-    for (const auto &value : graph_.input())
-        if (!constants_.count(value.name())) current = value.name();
+    std::string current = input_->name();
     std::set<int> visited;
     for (;;) {
         std::vector<int> users;

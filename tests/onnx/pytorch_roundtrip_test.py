@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """A PyTorch LeNet-5 exported with torch.onnx.export, imported and built by cnngen, must give
 PyTorch's logits; exported again by the generated executable (export --onnx) and re-imported,
-the same logits. A second network checks what the exporter adds around layers: BatchNorm
-(folded), Dropout, AvgPool2d with padding (Pad + AveragePool) and a BatchNorm1d after a Linear;
-it builds for inference only, and training it is refused with the reason."""
+the same logits. A second network checks what the exporter adds around layers: Dropout (gone in
+eval mode), AvgPool2d with padding (Pad + AveragePool) and a BatchNorm1d after a Linear (the
+exporter folds the BatchNorm2d into conv1 itself; cnngen folds this one into fc1); it builds for
+inference only, and training it is refused with the reason."""
 import argparse
 import pathlib
 import shutil
@@ -15,23 +16,8 @@ import onnx
 import torch
 from torch import nn
 
-
-class LeNet5(nn.Module):
-    """models/lenet5.toml in PyTorch, with its state_dict names."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(400, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
-        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
-        x = torch.flatten(x, 1)
-        return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
+from pytorch_models import LeNet5  # noqa: E402  models/lenet5.toml in PyTorch, with its state_dict names
 
 
 class Folded(nn.Module):
