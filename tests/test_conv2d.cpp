@@ -161,3 +161,58 @@ TEST_CASE("conv2d rejects impossible configurations naming layer and parameter",
     CHECK_THROWS_WITH(cnngen::check_schedule_name("conv7", "fastest"),
                       Catch::Contains("conv7: schedule 'fastest' unknown") && Catch::Contains("naive, cpu, gpu, cuda"));
 }
+
+TEST_CASE("padding modes same and same_lower give ONNX's SAME_UPPER and SAME_LOWER at any stride", "[conv2d][padding]") {
+    for (int input = 1; input <= 13; ++input)
+        for (int kernel = 1; kernel <= 5; ++kernel)
+            for (int stride = 1; stride <= 3; ++stride)
+                for (int dilation = 1; dilation <= 2; ++dilation)
+                    for (auto mode : {cnngen::PaddingMode::same, cnngen::PaddingMode::same_lower}) {
+                        // ONNX's operator definition: output ceil(input / stride), total padding
+                        // max((output - 1) * stride + (kernel - 1) * dilation + 1 - input, 0).
+                        const int output = (input + stride - 1) / stride;
+                        const int total = std::max((output - 1) * stride + (kernel - 1) * dilation + 1 - input, 0);
+                        cnngen::Window1d w{kernel, stride, 0, 0, dilation};
+                        w.padding_mode = mode;
+                        INFO("input " << input << " kernel " << kernel << " stride " << stride << " dilation "
+                                      << dilation << " " << cnngen::padding_mode_name(mode));
+                        const cnngen::Window1d resolved = cnngen::resolve_padding("conv", "width", input, w);
+                        CHECK(resolved.pad_before + resolved.pad_after == total);
+                        CHECK(resolved.pad_before == (mode == cnngen::PaddingMode::same ? total / 2 : total - total / 2));
+                        if (total + input >= (kernel - 1) * dilation + 1)
+                            CHECK(cnngen::window_output_size("conv", "width", input, w) == output);
+                    }
+}
+
+TEST_CASE("a padding mode at stride 2 runs as its explicit pads", "[conv2d][padding]") {
+    std::mt19937 rng(31);
+    const auto input = random_tensor({1, 2, 9, 8}, rng);
+    const auto weight = random_tensor({3, 2, 4, 3}, rng);
+    const auto bias = random_tensor({3}, rng);
+    for (auto mode : {cnngen::PaddingMode::same, cnngen::PaddingMode::same_lower}) {
+        cnngen::Conv2dParams p;
+        p.out_channels = 3;
+        p.height = {4, 2, 0, 0, 1};
+        p.width = {3, 2, 0, 0, 1};
+        p.height.padding_mode = p.width.padding_mode = mode;
+        p.height = cnngen::resolve_padding("conv", "height", 9, p.height);
+        p.width = cnngen::resolve_padding("conv", "width", 8, p.width);
+        // SAME_UPPER pads height 9 by 3 (1 before, 2 after) and width 8 by 1 (0, 1); SAME_LOWER the odd one before.
+        const bool upper = mode == cnngen::PaddingMode::same;
+        reference::Conv2d r;
+        r.stride_h = r.stride_w = 2;
+        r.pad_top = upper ? 1 : 2, r.pad_bottom = upper ? 2 : 1, r.pad_left = upper ? 0 : 1, r.pad_right = upper ? 1 : 0;
+        CHECK(p.height.pad_before == r.pad_top);
+        CHECK(p.width.pad_before == r.pad_left);
+        Params params;
+        params.tensors["conv.weight"] = weight;
+        params.tensors["conv.bias"] = bias;
+        auto build = [&](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
+            return cnngen::conv2d("conv", in, p, source);
+        };
+        const auto got = run_layer(build, input, params, "naive");
+        const auto expected = reference::conv2d(input, weight, bias, r);
+        REQUIRE(got.shape == std::vector<int>{1, 3, 5, 4});
+        CHECK(relative_error(got, expected) < kTolerance);
+    }
+}
