@@ -135,7 +135,7 @@ Tuner::Tuner(const TuneOptions &options)
       spec_path_(fs::exists(options.spec_path) || !fs::exists(options.spec_path + ".toml") ? options.spec_path
                                                                                                : options.spec_path + ".toml"),
       spec_(load_model_spec(spec_path_)),
-      plan_(plan_model(spec_)),
+      plan_(plan_model(spec_, {training_obstacle(spec_).empty()})),
       cache_(options.cache_dir.empty() ? default_cache_dir() : options.cache_dir) {
     if (options_.reference != "naive" && options_.reference != "cpu")
         fail("cnngen tune: --reference '{}': expected naive or cpu", options_.reference);
@@ -153,7 +153,13 @@ Tuner::Tuner(const TuneOptions &options)
     if (objective == "latency" || objective == "all") cases_.push_back({"b1", 1, false});
     if (objective == "throughput" || objective == "all")
         cases_.push_back({fmt::format("b{}", options_.throughput_batch), options_.throughput_batch, false});
-    training_ = objective == "train" || objective == "all";
+    // An imported model with a folded BatchNormalization, say, tunes for inference alone.
+    const std::string obstacle = training_obstacle(spec_);
+    if (objective == "train" && !obstacle.empty())
+        fail("cnngen tune: {} builds for inference only ({}); tune --objective latency or throughput", spec_path_, obstacle);
+    if (objective == "all" && !obstacle.empty())
+        notes_.push_back(fmt::format("the training step is left out of the objective: {}", obstacle));
+    training_ = (objective == "train" || objective == "all") && obstacle.empty();
     if (training_) cases_.push_back({"train", spec_.train_batch, true});
     parse_targets(options_.target);  // a bad target fails here, before anything is built
     // A rebuilt cnngen may schedule differently: its size and time stamp are part of every key.
