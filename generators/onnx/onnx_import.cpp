@@ -387,8 +387,6 @@ void Importer::pool(const onnx::NodeProto &n) {
     const bool max = n.op_type() == "MaxPool";
     if (max && n.output_size() > 1 && used(n.output(1)))
         fail("{}: its Indices output '{}' is used; cnngen's max pooling has no indices output", where(n), n.output(1));
-    if (int_attribute(n, "storage_order", 0) != 0 && max && n.output_size() > 1 && used(n.output(1)))
-        fail("{}: storage_order 1 is not supported", where(n));
     if (!attribute(n, "kernel_shape", onnx::AttributeProto::INTS)) fail("{}: attribute 'kernel_shape' missing", where(n));
     Pool2dParams p;
     p.kind = max ? PoolKind::max : PoolKind::average;
