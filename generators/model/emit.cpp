@@ -16,7 +16,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
 namespace fs = std::filesystem;
 using namespace Halide;
@@ -313,7 +312,7 @@ void build_model(const BuildOptions &options) {
     if (!fs::exists(spec_path) && fs::exists(spec_path + ".toml")) spec_path += ".toml";
     ModelSpec spec = load_model_spec(spec_path);
     if (!options.name.empty()) {
-        if (!std::regex_match(options.name, std::regex("[A-Za-z][A-Za-z0-9_]*")))
+        if (!is_c_identifier(options.name))
             fail("cnngen build: --name '{}' must be a C identifier", options.name);
         spec.name = options.name;
     }

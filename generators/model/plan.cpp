@@ -185,9 +185,6 @@ std::string argument_name(const ModelPlan &plan, const PlannedArgument &a) {
     }
 }
 
-namespace {
-
-// Padding modes depend on the input's size: the plan's spec holds them as explicit pads.
 void resolve_padding_modes(LayerSpec &layer, const Shape &input) {
     std::visit(
         [&](auto &p) {
@@ -199,8 +196,6 @@ void resolve_padding_modes(LayerSpec &layer, const Shape &input) {
         },
         layer.params);
 }
-
-}  // namespace
 
 ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
     ModelPlan plan;

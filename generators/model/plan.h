@@ -55,6 +55,10 @@ struct PlanOptions {
     TrainStep train_step = TrainStep::fused;
 };
 
+// Padding modes depend on the input's size: turns a convolution's or pooling's modes into
+// explicit pads for this 4-D input. The plan's spec holds them so.
+void resolve_padding_modes(LayerSpec &layer, const Shape &input);
+
 // A layer's output for `input` (with a batch dimension in front) and its learnable tensors
 // (appended to `params`), from the layers' shape rules alone; padding modes must be resolved.
 Shape layer_output_shape(const LayerSpec &l, const Shape &input, std::vector<ParameterInfo> &params, int layer);

@@ -109,6 +109,8 @@ LayerSpec parse_layer(const toml::table &table, const std::string &where) {
 
 }  // namespace
 
+bool is_c_identifier(const std::string &name) { return std::regex_match(name, std::regex("[A-Za-z][A-Za-z0-9_]*")); }
+
 std::string identifier_for(const std::string &name) {
     std::string id = name;
     for (char &ch : id)
@@ -138,7 +140,7 @@ ModelSpec parse_model_spec(const std::string &text, const std::string &path) {
     top.reject_unknown({"name", "description", "input", "build", "loss", "layers"});
     spec.name = top.string("name");
     spec.description = top.string("description", std::string());
-    if (!std::regex_match(spec.name, std::regex("[A-Za-z][A-Za-z0-9_]*")))
+    if (!is_c_identifier(spec.name))
         fail("{}: field 'name' is '{}', expected a C identifier (letters, digits, _)", path, spec.name);
 
     const toml::table *input = root["input"].as_table();
@@ -179,7 +181,7 @@ ModelSpec parse_model_spec(const std::string &text, const std::string &path) {
         const toml::table *table = (*layers)[k].as_table();
         if (!table) fail("{}: layers[{}] is not a table", path, k);
         std::string name = Fields(*table, fmt::format("{}: layer #{}", path, k + 1)).string("name");
-        if (!std::regex_match(name, std::regex("[A-Za-z][A-Za-z0-9_]*")))
+        if (!is_c_identifier(name))
             fail("{}: layer #{} name '{}' must be a C identifier", path, k + 1, name);
         if (!names.insert(name).second) fail("{}: layer #{} name '{}' used twice", path, k + 1, name);
         LayerSpec layer = parse_layer(*table, fmt::format("{}: layer '{}' (#{})", path, name, k + 1));

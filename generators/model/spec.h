@@ -58,6 +58,9 @@ Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSou
 Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source,
                   AlgorithmForm form = AlgorithmForm::direct);
 
+// Whether `name` can name a model or layer: a letter, then letters, digits and '_'.
+bool is_c_identifier(const std::string &name);
+
 // A C identifier for a state_dict key: conv1.weight -> conv1_weight.
 std::string identifier_for(const std::string &name);
 

@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <regex>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -24,8 +23,6 @@ const char *const kSupported =
     "Conv, MaxPool, AveragePool, GlobalMaxPool, GlobalAveragePool, LRN, Relu, LeakyRelu, Sigmoid, Tanh, Elu, Softmax, "
     "Gemm, MatMul (by a constant), Flatten, Reshape (to 2-D), Pad (zeros, before Conv or AveragePool), "
     "BatchNormalization, Dropout, Identity";
-
-bool is_identifier(const std::string &name) { return std::regex_match(name, std::regex("[A-Za-z][A-Za-z0-9_]*")); }
 
 // A zero Pad waiting for the convolution or pooling it folds into.
 struct PendingPad {
@@ -268,7 +265,7 @@ std::string Importer::layer_name(const std::string &base, const std::string &wei
     if (weight_initializer.size() > suffix.size() &&
         weight_initializer.compare(weight_initializer.size() - suffix.size(), suffix.size(), suffix) == 0) {
         const std::string name = identifier_for(weight_initializer.substr(0, weight_initializer.size() - suffix.size()));
-        if (is_identifier(name) && names_.insert(name).second) return name;
+        if (is_c_identifier(name) && names_.insert(name).second) return name;
     }
     for (;;) {
         const std::string name = fmt::format("{}{}", base, ++counters_[base]);
@@ -281,15 +278,7 @@ void Importer::add_layer(const onnx::NodeProto &n, const std::string &name, cons
     LayerSpec resolved = layer;
     std::vector<ParameterInfo> parameters;
     try {
-        std::visit(
-            [&](auto &p) {
-                using P = std::decay_t<decltype(p)>;
-                if constexpr (std::is_same_v<P, Conv2dParams> || std::is_same_v<P, Pool2dParams>) {
-                    p.height = resolve_padding(name, "height", shape_.at(2), p.height);
-                    p.width = resolve_padding(name, "width", shape_.at(3), p.width);
-                }
-            },
-            resolved.params);
+        resolve_padding_modes(resolved, shape_);
         shape_ = layer_output_shape(resolved, shape_, parameters, int(spec_.layers.size()));
     } catch (const ConfigError &e) {
         fail("{}: as cnngen layer '{}' ({}): {}", where(n), name, kind, e.what());
@@ -695,7 +684,7 @@ ImportedModel Importer::run(const std::string &name) {
         fail("{}: the graph has no layer cnngen can build (only Identity, Dropout, Flatten or Reshape)", path_);
 
     spec_.name = name.empty() ? identifier_for(fs::path(path_).stem().string()) : name;
-    if (!is_identifier(spec_.name))
+    if (!is_c_identifier(spec_.name))
         fail("{}: model name '{}' is not a C identifier; give one with --name", path_, spec_.name);
     spec_.path = spec_.name + ".toml";
     spec_.description = fmt::format("imported from {}", fs::path(path_).filename().string());

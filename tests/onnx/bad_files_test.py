@@ -1,15 +1,13 @@
 #!/usr/bin/python3
 """Broken and unsupported ONNX files: `cnngen import` must exit 1 with an error naming the file,
 node or tensor and what is wrong, and leave nothing written."""
-import argparse
-import pathlib
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from onnx_test_support import arguments
 
 
 def image_input(name="x", elem_type=TensorProto.FLOAT):
@@ -68,13 +66,8 @@ CASES = {
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--cnngen", required=True)
-    parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    work = pathlib.Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    args = arguments(__doc__)
+    work = args.work
     failures = []
     for name, (data, message) in CASES.items():
         path = work / f"{name}.onnx"

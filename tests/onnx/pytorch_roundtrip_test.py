@@ -5,15 +5,13 @@ the same logits. A second network checks what the exporter adds around layers: D
 eval mode), AvgPool2d with padding (Pad + AveragePool) and a BatchNorm1d after a Linear (the
 exporter folds the BatchNorm2d into conv1 itself; cnngen folds this one into fc1); it builds for
 inference only, and training it is refused with the reason."""
-import argparse
 import pathlib
-import shutil
-import subprocess
 import sys
 
 import numpy as np
 import onnx
 import torch
+from onnx_test_support import arguments, relative_difference, run
 from torch import nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
@@ -37,12 +35,9 @@ class Folded(nn.Module):
         return self.fc2(torch.relu(self.bn2(self.fc1(x))))
 
 
-def run(*command, expect_ok=True):
-    command = [str(c) for c in command]
-    print("+", " ".join(command), flush=True)
-    result = subprocess.run(command, capture_output=True, text=True)
-    print(result.stdout + result.stderr, flush=True)
-    if expect_ok and result.returncode != 0:
+def run_ok(*command):
+    result = run(*command)
+    if result.returncode != 0:
         sys.exit(f"FAIL: exit {result.returncode}")
     return result
 
@@ -54,25 +49,20 @@ def export(model, path, sample):
 
 def logits_of(build, name, weights, images, work):
     np.save(work / "images.npy", images)
-    run(build / name, "predict", "--weights", weights, "--input", work / "images.npy", "--logits", work / "logits.npy")
+    run_ok(build / name, "predict", "--weights", weights, "--input", work / "images.npy", "--logits", work / "logits.npy")
     return np.load(work / "logits.npy")
 
 
 def check_close(got, expected, what, tolerance):
-    error = np.abs(got - expected).max() / max(1.0, np.abs(expected).max())
+    error = relative_difference(got, expected)
     print(f"{what}: largest difference {error:.3g}")
     if got.shape != expected.shape or not error <= tolerance:
         sys.exit(f"FAIL: {what}: shape {got.shape} against {expected.shape}, difference {error:.3g}")
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--cnngen", required=True)
-    parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    work = pathlib.Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    args = arguments(__doc__)
+    work = args.work
     torch.manual_seed(5)
     images = torch.randn(20, 1, 28, 28)
 
@@ -81,7 +71,7 @@ def main():
     export(lenet, work / "lenet5.onnx", images[:1])
     with torch.no_grad():
         expected = lenet(images).numpy()
-    run(args.cnngen, "build", work / "lenet5.onnx", "-o", work / "lenet5", "--batch-sizes", "1,8", "--inference-only")
+    run_ok(args.cnngen, "build", work / "lenet5.onnx", "-o", work / "lenet5", "--batch-sizes", "1,8", "--inference-only")
     spec = (work / "lenet5" / "lenet5.toml").read_text()
     for name in ["conv1", "conv2", "fc1", "fc2", "fc3"]:  # the state_dict names
         if f'name = "{name}"' not in spec or not (work / "lenet5" / "weights" / f"{name}.weight.npy").exists():
@@ -89,11 +79,11 @@ def main():
     first = logits_of(work / "lenet5", "lenet5", work / "lenet5" / "weights", images.numpy(), work)
     check_close(first, expected, "imported LeNet-5 against PyTorch", 1e-4)
 
-    run(work / "lenet5" / "lenet5", "export", "--onnx", work / "exported.onnx", "--weights", work / "lenet5" / "weights")
+    run_ok(work / "lenet5" / "lenet5", "export", "--onnx", work / "exported.onnx", "--weights", work / "lenet5" / "weights")
     exported = onnx.load(work / "exported.onnx")
     onnx.checker.check_model(exported, full_check=True)  # full_check runs ONNX's shape inference too
     print("exported model: onnx.checker passed;", [n.op_type for n in exported.graph.node])
-    run(args.cnngen, "build", work / "exported.onnx", "-o", work / "again", "--name", "lenet5_again",
+    run_ok(args.cnngen, "build", work / "exported.onnx", "-o", work / "again", "--name", "lenet5_again",
         "--batch-sizes", "1,8", "--inference-only")
     second = logits_of(work / "again", "lenet5_again", work / "again" / "weights", images.numpy(), work)
     check_close(second, first, "re-imported export against the first import", 1e-6)
@@ -113,14 +103,14 @@ def main():
     for op in ["BatchNormalization", "Pad", "AveragePool"]:
         if op not in ops:
             sys.exit(f"FAIL: expected PyTorch 1.13 to export a {op}; the test no longer covers it")
-    built = run(args.cnngen, "build", work / "folded.onnx", "-o", work / "folded", "--batch-sizes", "1,8")
+    built = run_ok(args.cnngen, "build", work / "folded.onnx", "-o", work / "folded", "--batch-sizes", "1,8")
     if "building inference only: BatchNormalization" not in built.stdout:
         sys.exit("FAIL: the build did not say it is inference only because of the folded BatchNormalization")
     with torch.no_grad():
         expected = folded(images).numpy()
     got = logits_of(work / "folded", "folded", work / "folded" / "weights", images.numpy(), work)
     check_close(got, expected, "folded network against PyTorch", 1e-4)
-    refused = run(work / "folded" / "folded", "train", "--data", "/nonexistent", expect_ok=False)
+    refused = run(work / "folded" / "folded", "train", "--data", "/nonexistent")
     if refused.returncode == 0 or "inference only" not in refused.stderr:
         sys.exit("FAIL: training the folded network was not refused with the reason")
     print("PASS")

@@ -6,15 +6,13 @@ The node tests pass weights (Conv's W, Gemm's B, ...) as graph inputs with their
 test_data_set_0; cnngen bakes weights in, so this moves every input after the first into an
 initializer first. With --expect-error, the import must fail with that text instead (an
 operator or attribute cnngen cannot express)."""
-import argparse
 import pathlib
-import shutil
-import subprocess
 import sys
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
+from onnx_test_support import arguments, relative_difference, run
 
 
 def load_tensor(path):
@@ -23,23 +21,14 @@ def load_tensor(path):
     return numpy_helper.to_array(tensor)
 
 
-def run(command):
-    print("+", " ".join(str(c) for c in command), flush=True)
-    return subprocess.run([str(c) for c in command], capture_output=True, text=True)
-
-
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--cnngen", required=True)
-    parser.add_argument("--case", required=True, help="libonnx-testdata's folder of the test")
-    parser.add_argument("--work", required=True)
-    parser.add_argument("--expect-error", help="the import must fail with this text")
-    parser.add_argument("--tolerance", type=float, default=1e-4)
-    args = parser.parse_args()
+    def options(parser):
+        parser.add_argument("--case", required=True, help="libonnx-testdata's folder of the test")
+        parser.add_argument("--expect-error", help="the import must fail with this text")
+        parser.add_argument("--tolerance", type=float, default=1e-4)
 
-    case, work = pathlib.Path(args.case), pathlib.Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    args = arguments(__doc__, options)
+    case, work = pathlib.Path(args.case), args.work
     model = onnx.load(case / "model.onnx")
     data = case / "test_data_set_0"
     initialized = {t.name for t in model.graph.initializer}
@@ -50,8 +39,7 @@ def main():
     onnx.save(model, work / "model.onnx")
 
     name = "node_" + "".join(ch if ch.isalnum() else "_" for ch in case.name)
-    imported = run([args.cnngen, "import", work / "model.onnx", "-o", work / "import", "--name", name])
-    print(imported.stdout + imported.stderr)
+    imported = run(args.cnngen, "import", work / "model.onnx", "-o", work / "import", "--name", name)
     if args.expect_error:
         if imported.returncode == 0:
             sys.exit(f"FAIL: the import succeeded; expected an error with '{args.expect_error}'")
@@ -62,8 +50,7 @@ def main():
     if imported.returncode != 0:
         sys.exit("FAIL: the import failed")
 
-    built = run([args.cnngen, "build", work / "import" / f"{name}.toml", "-o", work / "build"])
-    print(built.stdout + built.stderr)
+    built = run(args.cnngen, "build", work / "import" / f"{name}.toml", "-o", work / "build")
     if built.returncode != 0:
         sys.exit("FAIL: the build failed")
 
@@ -75,16 +62,15 @@ def main():
     elif images.ndim == 2:
         images = images.reshape(images.shape[0], images.shape[1], 1, 1)
     np.save(work / "input.npy", images)
-    predicted = run([work / "build" / name, "predict", "--weights", work / "import" / "weights",
-                     "--input", work / "input.npy", "--logits", work / "output.npy"])
-    print(predicted.stdout + predicted.stderr)
+    predicted = run(work / "build" / name, "predict", "--weights", work / "import" / "weights",
+                    "--input", work / "input.npy", "--logits", work / "output.npy")
     if predicted.returncode != 0:
         sys.exit("FAIL: predict failed")
     got = np.load(work / "output.npy")
     if got.size != expected.size or got.shape[0] != expected.shape[0]:
         sys.exit(f"FAIL: output shape {got.shape}, expected {expected.shape}")
     got = got.reshape(expected.shape)
-    error = np.abs(got - expected).max() / max(1.0, np.abs(expected).max())
+    error = relative_difference(got, expected)
     print(f"output {expected.shape}: largest difference {error:.3g} relative to max(1, largest |expected|)")
     if not error <= args.tolerance:
         sys.exit(f"FAIL: differs from ONNX's expected output by {error:.3g} (tolerance {args.tolerance})")
