@@ -4,6 +4,7 @@ measures: batch-1 latency (median), inference img/s per batch size, training img
 momentum 0.9) at the training batch. Prints CSV rows.
 
 usage: pytorch_models.py --model lenet5 --threads N --batches 1,64,256 --train-batch 64 --seconds S
+                         [--device cuda]
 """
 import argparse
 import time
@@ -101,7 +102,13 @@ MODELS = {"lenet5": LeNet5, "lenet5_classic": LeNet5Classic, "alexnet_small": Al
           "vgg16": vgg16}
 
 
-def timed(fn, seconds):
+def timed(fn, seconds, device="cpu"):
+    if device != "cpu":  # GPU calls return before the kernels finish: time them to the end
+        run = fn
+
+        def fn():
+            run()
+            torch.cuda.synchronize()
     fn()
     times = []
     start = time.perf_counter()
@@ -120,29 +127,32 @@ def main():
     parser.add_argument("--batches", default="1,64,256")
     parser.add_argument("--train-batch", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU baseline")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = MODELS[args.model]()
-    name, version, shape = args.model, torch.__version__, model.input_shape
+    device = args.device
+    model = MODELS[args.model]().to(device)
+    name, shape = args.model, model.input_shape
+    version = torch.__version__ + ("" if device == "cpu" else "-" + device)
     print("model,target,schedule,kind,batch,latency_us,img_per_s")
     model.eval()
     with torch.no_grad():
         for batch in [int(b) for b in args.batches.split(",")]:
-            x = torch.rand(batch, *shape)
-            median, mean = timed(lambda: model(x), args.seconds)
+            x = torch.rand(batch, *shape, device=device)
+            median, mean = timed(lambda: model(x), args.seconds, device)
             print(f"{name},pytorch-{version},pytorch,inference,{batch},{median * 1e6:.1f},{batch / mean:.2f}")
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.rand(args.train_batch, *shape)
-    y = torch.randint(0, 10, (args.train_batch,))
+    x = torch.rand(args.train_batch, *shape, device=device)
+    y = torch.randint(0, 10, (args.train_batch,), device=device)
 
     def step():
         optimizer.zero_grad()
         F.cross_entropy(model(x), y).backward()
         optimizer.step()
 
-    _, mean = timed(step, args.seconds)  # a step's mean time, as `MODEL bench` reports training
+    _, mean = timed(step, args.seconds, device)  # a step's mean time, as `MODEL bench` reports training
     print(f"{name},pytorch-{version},pytorch,train_step,{args.train_batch},{mean * 1e6:.1f},"
           f"{args.train_batch / mean:.2f}")
 

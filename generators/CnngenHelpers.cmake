@@ -1,5 +1,6 @@
 # cnngen_add_model(<target> SPEC <file> [SCHEDULE <name or file.toml>] [HALIDE_TARGET <t>] [NAME <n>] [EXECUTABLE]
-#                  [INFERENCE_ONLY] [TRAIN_STEP fused|chained] [BATCH_SIZES b...] [TRAIN_BATCH b])
+#                  [INFERENCE_ONLY] [TRAIN_STEP fused|chained] [BATCH_SIZES b...] [TRAIN_BATCH b]
+#                  [DATA_PARALLEL])
 #
 # Generates a model library at build time with `cnngen build` and defines:
 #   <target>                 the static library (include its header <NAME>.h)
@@ -9,8 +10,10 @@
 # HALIDE_TARGET may list several targets, best first ("x86-64-linux-avx2-fma,x86-64-linux"):
 # one library that picks at run time. INFERENCE_ONLY leaves out the training step; TRAIN_STEP
 # chained makes it per-layer kernels the runtime calls in turn instead of one pipeline.
+# DATA_PARALLEL adds the split training step (gradients, then the update) and, with EXECUTABLE,
+# an executable that trains over the processes of `mpirun` (cnngen built with MPI support).
 function(cnngen_add_model target)
-  cmake_parse_arguments(ARG "EXECUTABLE;INFERENCE_ONLY" "SPEC;SCHEDULE;HALIDE_TARGET;NAME;TRAIN_STEP;TRAIN_BATCH"
+  cmake_parse_arguments(ARG "EXECUTABLE;INFERENCE_ONLY;DATA_PARALLEL" "SPEC;SCHEDULE;HALIDE_TARGET;NAME;TRAIN_STEP;TRAIN_BATCH"
                         "BATCH_SIZES" ${ARGN})
   if(NOT ARG_SPEC)
     message(FATAL_ERROR "cnngen_add_model(${target}): SPEC is required")
@@ -38,6 +41,9 @@ function(cnngen_add_model target)
   elseif(ARG_TRAIN_STEP)
     set(training_flag --train-step ${ARG_TRAIN_STEP})
   endif()
+  if(NOT ARG_DATA_PARALLEL)
+    list(APPEND training_flag --no-mpi)
+  endif()
   set(batch_flags "")
   if(ARG_BATCH_SIZES)
     string(REPLACE ";" "," batch_list "${ARG_BATCH_SIZES}")
@@ -56,6 +62,9 @@ function(cnngen_add_model target)
   if(TARGET cnngen)
     set(cnngen_tool $<TARGET_FILE:cnngen>)
     set(tool_dependencies cnngen cnngen_runtime)
+    if(TARGET cnngen_mpi)
+      list(APPEND tool_dependencies cnngen_mpi)
+    endif()
   else()
     set(cnngen_tool cnngen::cnngen)
     set(tool_dependencies cnngen::cnngen)

@@ -134,9 +134,14 @@ int main(int argc, char **argv) {
                       "kernel per layer, a loss kernel and an SGD kernel, called in turn by the runtime "
                       "(default: the schedule file's train_step, else fused)")
         ->check(CLI::IsMember({"fused", "chained"}));
+    build->add_flag("!--no-mpi", options.mpi,
+                    "No split training step and no MPI in the executable (default: both, when cnngen was built with "
+                    "MPI support: `mpirun -np P DIR/NAME train` then trains data-parallel)");
     build->add_option("--batch-sizes", options.batch_sizes, "Inference batch sizes, replacing the spec's (e.g. 1,7)")
         ->delimiter(',');
-    build->add_option("--train-batch", options.train_batch, "Training batch size, replacing the spec's");
+    build->add_option("--train-batch", options.train_batch,
+                      "Training batch size, replacing the spec's; under mpirun, each process's share of the global "
+                      "batch");
     build->add_flag("--emit-stmt", options.emit_stmt, "Also write Halide's .stmt and .html per function");
     build->add_flag("--profile", options.profile, "Build with Halide's profiler (prints per-Func time at exit)");
     build->add_flag("-v,--verbose", options.verbose, "Print the compiler commands");

@@ -12,7 +12,7 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libhalide14-0-dev llvm-14-dev libfmt-dev catch2
           libcli11-dev libtomlplusplus-dev zlib1g-dev libonnx-dev libprotobuf-dev dataset-fashion-mnist gnuplot-nox
-          python3-numpy)
+          python3-numpy libopenmpi-dev openmpi-bin)
 for flag in "$@"; do
   case $flag in
     --with-torch) packages+=(python3-torch python3-torchvision time) ;;

@@ -16,6 +16,9 @@ struct BuildOptions {
     bool executable = true;      // also link DIR/NAME
     bool training = true;        // also generate the training step
     std::string train_step;      // fused (one pipeline) or chained (per-layer kernels); empty: the schedule's
+    // With a cnngen built with MPI support (and a host target): also the split training step,
+    // and an executable that trains data-parallel under mpirun.
+    bool mpi = true;
     std::vector<int> batch_sizes;  // override the spec's [build] batch_sizes; empty: the spec's
     int train_batch = 0;           // override the spec's [build] train_batch; 0: the spec's
     bool emit_stmt = false;      // Halide's stmt and HTML per function, for inspection

@@ -107,23 +107,32 @@ Built forward(const ModelPlan &plan, const PlannedFunction &f) {
     return b;
 }
 
-Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule) {
+// The loss (mean over the batch), the logits and every parameter's gradient: what the fused
+// step computes before its update, and all a split step's gradients pipeline returns.
+struct LossAndGradients {
+    NetworkInputs in;
+    ImageParam labels;
+    Func loss_value, logits;
+    std::vector<Func> grads;  // in parameter order
+    Built built;              // the Funcs made so far, by role, for the scheduling pass
+};
+
+LossAndGradients loss_and_gradients(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule) {
     const bool manual = manual_gradients(plan, schedule);
-    NetworkInputs in = network_inputs(plan, f.batch, manual ? AlgorithmForm::direct : AlgorithmForm::differentiable);
-    ImageParam labels = planned_input(plan, {ArgumentRole::labels}, f.batch);
-    SgdScalars sgd;
+    LossAndGradients r{network_inputs(plan, f.batch, manual ? AlgorithmForm::direct : AlgorithmForm::differentiable),
+                       planned_input(plan, {ArgumentRole::labels}, f.batch)};
+    NetworkInputs &in = r.in;
     Func label_values("label_values");
-    label_values(_) = labels(_);
+    label_values(_) = r.labels(_);
     Layer loss_layer = loss("loss_layer", in.net.output, label_values, plan.spec.loss);
-    Func loss_value(argument_name(plan, {ArgumentRole::loss}));  // mean over the batch
-    loss_value() = loss_layer.output.func();
-    loss_value.set_estimates({});
-    Func logits = planned_output(plan, {ArgumentRole::activation, plan.layer_count()}, in.net.output.func,
-                                 in.net.output.shape);
+    r.loss_value = Func(argument_name(plan, {ArgumentRole::loss}));
+    r.loss_value() = loss_layer.output.func();
+    r.loss_value.set_estimates({});
+    r.logits = planned_output(plan, {ArgumentRole::activation, plan.layer_count()}, in.net.output.func,
+                              in.net.output.shape);
 
     // Gradients: hand-derived layer by layer from the loss gradient, or autodiff end to end.
-    Built b;
-    std::vector<Func> grads;
+    Built &b = r.built;
     if (manual) {
         Dims d;
         Func d_logits("d_logits_value");
@@ -131,23 +140,44 @@ Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSch
         d_logits(d.i, d.n) = loss_grad.gradients.d_input.func(d.i, d.n);
         b.funcs.backward.push_back(loss_grad);
         BackwardPass pass = backward_pass(plan.spec, in.net, in.images_value, in.params, {d_logits, in.net.output.shape});
-        grads = pass.parameter_gradients;
+        r.grads = pass.parameter_gradients;
         for (size_t k = 0; k < pass.layers.size(); ++k) {
             BackwardFuncs backward{pass.layers[k], in.params.values};
             backward.reads.push_back(pass.inputs[k].func);
             b.funcs.backward.push_back(backward);
         }
     } else {
-        grads = gradients(loss_layer.output.func, in.params.values);
+        r.grads = gradients(loss_layer.output.func, in.params.values);
     }
-    b.outputs = {loss_value, logits};
-    const std::vector<ImageParam> velocities = add_sgd_updates(plan, f.batch, in.params.params, grads, sgd, b);
-    b.inputs = {in.images, labels};
+    b.inputs = {in.images, r.labels};
     for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
-    for (const ImageParam &v : velocities) b.inputs.push_back(v);
-    b.inputs.insert(b.inputs.end(), {sgd.learning_rate, sgd.momentum, sgd.weight_decay});
+    b.outputs = {r.loss_value, r.logits};
     b.funcs.forward = in.net.layers;
     b.funcs.forward.push_back(loss_layer);
+    return r;
+}
+
+Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule) {
+    LossAndGradients r = loss_and_gradients(plan, f, schedule);
+    Built &b = r.built;
+    SgdScalars sgd;
+    const std::vector<ImageParam> velocities = add_sgd_updates(plan, f.batch, r.in.params.params, r.grads, sgd, b);
+    for (const ImageParam &v : velocities) b.inputs.push_back(v);
+    b.inputs.insert(b.inputs.end(), {sgd.learning_rate, sgd.momentum, sgd.weight_decay});
+    return b;
+}
+
+// The split step's first half: the gradients as outputs, for the caller to average before the
+// update (sgd_kernel). They are copies of parameter size, scheduled as the updates are.
+Built gradients_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule) {
+    LossAndGradients r = loss_and_gradients(plan, f, schedule);
+    Built &b = r.built;
+    for (size_t k = 0; k < plan.parameters.size(); ++k) {
+        const Shape &shape = plan.parameters[k].shape;
+        b.outputs.push_back(planned_output(plan, {ArgumentRole::gradient, int(k)}, r.grads[k], shape));
+        b.funcs.updates.push_back(b.outputs.back());
+        b.funcs.update_elements.push_back(element_count(shape));
+    }
     return b;
 }
 
@@ -294,6 +324,7 @@ ModelPipeline build_pipeline(const ModelPlan &plan, const PlannedFunction &f, co
     switch (f.role) {
     case FunctionRole::forward: b = forward(plan, f); break;
     case FunctionRole::train_step: b = train_step(plan, f, schedule); break;
+    case FunctionRole::gradients: b = gradients_step(plan, f, schedule); break;
     case FunctionRole::layer_forward: b = layer_forward(plan, f); break;
     case FunctionRole::layer_backward: b = layer_backward(plan, f, schedule); break;
     case FunctionRole::loss: b = loss_kernel(plan, f); break;

@@ -52,6 +52,7 @@ void add_function(ModelPlan &plan, FunctionRole role, int batch, int layer, std:
     switch (role) {
     case FunctionRole::forward: name = fmt::format("{}_forward_b{}", model, batch); break;
     case FunctionRole::train_step: name = fmt::format("{}_train_step_b{}", model, batch); break;
+    case FunctionRole::gradients: name = fmt::format("{}_gradients_b{}", model, batch); break;
     case FunctionRole::layer_forward:
         name = fmt::format("{}_{}_forward_b{}", model, plan.spec.layers[size_t(layer)].name, batch);
         break;
@@ -76,6 +77,28 @@ std::vector<PlannedArgument> concat(std::initializer_list<std::vector<PlannedArg
     return all;
 }
 
+// Chained: forward per layer, the loss, backward from the last layer to the first (which has
+// only parameter gradients to give, if any); the update follows as for a split fused step.
+void add_chained_gradients(ModelPlan &plan, int batch) {
+    const int layers = plan.layer_count();
+    for (int k = 0; k < layers; ++k)
+        add_function(plan, FunctionRole::layer_forward, batch, k,
+                     concat({{{ArgumentRole::activation, k}}, each_parameter(ArgumentRole::parameter, plan.parameters_of_layer(k))}),
+                     {{ArgumentRole::activation, k + 1}});
+    add_function(plan, FunctionRole::loss, batch, -1, {{ArgumentRole::activation, layers}, {ArgumentRole::labels}},
+                 {{ArgumentRole::loss}, {ArgumentRole::d_activation, layers}});
+    for (int k = layers; k-- > 0;) {
+        const std::vector<int> own = plan.parameters_of_layer(k);
+        if (k == 0 && own.empty()) continue;
+        std::vector<PlannedArgument> outputs;
+        if (k > 0) outputs.push_back({ArgumentRole::d_activation, k});
+        add_function(plan, FunctionRole::layer_backward, batch, k,
+                     concat({{{ArgumentRole::activation, k}}, each_parameter(ArgumentRole::parameter, own),
+                             {{ArgumentRole::d_activation, k + 1}}}),
+                     concat({outputs, each_parameter(ArgumentRole::gradient, own)}));
+    }
+}
+
 void plan_functions(ModelPlan &plan, const PlanOptions &options) {
     const int layers = plan.layer_count();
     std::vector<int> all(plan.parameters.size());
@@ -96,25 +119,14 @@ void plan_functions(ModelPlan &plan, const PlanOptions &options) {
                      concat({{{ArgumentRole::loss}, {ArgumentRole::activation, layers}},
                              each_parameter(ArgumentRole::next_parameter, all),
                              each_parameter(ArgumentRole::next_velocity, all)}));
-        return;
-    }
-    // Chained: forward per layer, the loss, backward from the last layer to the first (which
-    // has only parameter gradients to give, if any), then one update of every parameter.
-    for (int k = 0; k < layers; ++k)
-        add_function(plan, FunctionRole::layer_forward, batch, k,
-                     concat({{{ArgumentRole::activation, k}}, each_parameter(ArgumentRole::parameter, plan.parameters_of_layer(k))}),
-                     {{ArgumentRole::activation, k + 1}});
-    add_function(plan, FunctionRole::loss, batch, -1, {{ArgumentRole::activation, layers}, {ArgumentRole::labels}},
-                 {{ArgumentRole::loss}, {ArgumentRole::d_activation, layers}});
-    for (int k = layers; k-- > 0;) {
-        const std::vector<int> own = plan.parameters_of_layer(k);
-        if (k == 0 && own.empty()) continue;
-        std::vector<PlannedArgument> outputs;
-        if (k > 0) outputs.push_back({ArgumentRole::d_activation, k});
-        add_function(plan, FunctionRole::layer_backward, batch, k,
-                     concat({{{ArgumentRole::activation, k}}, each_parameter(ArgumentRole::parameter, own),
-                             {{ArgumentRole::d_activation, k + 1}}}),
-                     concat({outputs, each_parameter(ArgumentRole::gradient, own)}));
+        if (!options.split_step) return;
+        add_function(plan, FunctionRole::gradients, batch, -1,
+                     concat({{{ArgumentRole::activation, 0}, {ArgumentRole::labels}},
+                             each_parameter(ArgumentRole::parameter, all)}),
+                     concat({{{ArgumentRole::loss}, {ArgumentRole::activation, layers}},
+                             each_parameter(ArgumentRole::gradient, all)}));
+    } else {
+        add_chained_gradients(plan, batch);
     }
     add_function(plan, FunctionRole::sgd_update, batch, -1,
                  concat({each_parameter(ArgumentRole::parameter, all), each_parameter(ArgumentRole::velocity, all),
@@ -129,6 +141,7 @@ const char *role_name(FunctionRole role) {
     switch (role) {
     case FunctionRole::forward: return "forward";
     case FunctionRole::train_step: return "train_step";
+    case FunctionRole::gradients: return "gradients";
     case FunctionRole::layer_forward: return "layer_forward";
     case FunctionRole::layer_backward: return "layer_backward";
     case FunctionRole::loss: return "loss";

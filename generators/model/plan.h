@@ -10,7 +10,7 @@
 namespace cnngen {
 
 // What a generated function computes; mirrors the runtime's PipelineKind.
-enum class FunctionRole { forward, train_step, layer_forward, layer_backward, loss, sgd_update };
+enum class FunctionRole { forward, train_step, gradients, layer_forward, layer_backward, loss, sgd_update };
 const char *role_name(FunctionRole role);
 
 // What one argument holds; mirrors the runtime's ArgumentRole. `index` selects an activation
@@ -53,6 +53,10 @@ struct ModelPlan {
 struct PlanOptions {
     bool training = true;
     TrainStep train_step = TrainStep::fused;
+    // Also the split step a data-parallel run needs: the fused step's gradients (and loss and
+    // logits) as one pipeline and the SGD update as another, so the gradients can be averaged
+    // over processes in between. A chained step is split already.
+    bool split_step = false;
 };
 
 // Padding modes depend on the input's size: turns a convolution's or pooling's modes into

@@ -8,6 +8,10 @@
 #ifndef CNNGEN_EXTRA_CXXFLAGS
 #define CNNGEN_EXTRA_CXXFLAGS ""
 #endif
+#ifndef CNNGEN_MPI_LIBRARY  // cnngen built without MPI
+#define CNNGEN_MPI_LIBRARY ""
+#define CNNGEN_MPI_LINK ""
+#endif
 
 namespace fs = std::filesystem;
 using namespace Halide;
@@ -79,6 +83,10 @@ Toolchain toolchain_for(const Target &target) {
         tools.cxx_flags = environment_or("CNNGEN_CXXFLAGS", CNNGEN_EXTRA_CXXFLAGS);
         tools.ar = environment_or("AR", "ar");
         tools.runtime_library = prefix.empty() ? CNNGEN_RUNTIME_LIBRARY : prefix + "/lib/libcnngen_runtime.a";
+        if (*CNNGEN_MPI_LIBRARY) {
+            tools.mpi_library = prefix.empty() ? CNNGEN_MPI_LIBRARY : prefix + "/lib/libcnngen_mpi.a";
+            tools.mpi_link = CNNGEN_MPI_LINK;
+        }
     } else {
         tools.triple = gnu_triple(target);
         tools.cxx = environment_or("CNNGEN_CROSS_CXX", tools.triple + "-g++");

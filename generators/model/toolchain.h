@@ -20,6 +20,10 @@ struct Toolchain {
     std::string ar;
     std::string runtime_library;  // libcnngen_runtime.a built for the target machine
     std::string runtime_include;  // cnngen runtime headers (architecture-independent)
+    // Data-parallel executables: libcnngen_mpi.a and the linker arguments of MPI's C library;
+    // empty when cnngen was built without MPI, and for cross builds.
+    std::string mpi_library;
+    std::string mpi_link;
 };
 
 // The environment variable's value, or `fallback` when it is unset or empty.

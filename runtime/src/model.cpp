@@ -77,6 +77,7 @@ struct Model::Scratch {
     std::map<int, ResidentBuffer<int32_t>> labels;
     Resident loss{std::vector<int>{}};
     std::vector<Resident> activations, deltas;  // chained step: by activation index
+    std::vector<float> flat_gradients;          // a data-parallel step's, for the exchange
 
     ~Scratch() {
         for (auto *set : {&images, &logits})
@@ -97,6 +98,9 @@ struct Model::Call {
     Resident *loss = nullptr;
     std::vector<Resident> *activations = nullptr;  // chained step: activation index -> tensor
     std::vector<Resident> *deltas = nullptr;
+    // The caller's images and labels when bound in place; `images` and `labels` may point here.
+    Halide::Runtime::Buffer<const float> images_in_place;
+    Halide::Runtime::Buffer<const int32_t> labels_in_place;
 };
 
 // A scratch taken from the model's pool for the length of one call.
@@ -148,15 +152,15 @@ Model::Model(const ModelDescription &description)
     : description_(description), state_(std::make_unique<State>()), training_scratch_(std::make_unique<Scratch>()) {
     for (const PipelineEntry &e : description_.pipelines) check_entry(description_, e);
     state_->on_device = !device_api(description_.target).empty();
-    // Optimizer state only where the library can train; gradients only where a chained step
-    // hands them from the backward kernels to the update (the fused step keeps them inside).
-    const bool trains = train_batch() > 0, chained = find(PipelineKind::sgd_update, train_batch()) != nullptr;
+    // Optimizer state only where the library can train; gradients only where a split step
+    // hands them to the update (the fused step keeps them inside).
+    const bool trains = train_batch() > 0, split = has_split_step();
     for (const ParameterEntry &p : description_.parameters) {
         state_->parameters.emplace_back(p.shape);
         state_->velocities.emplace_back(p.shape, trains);
         state_->next_parameters.emplace_back(p.shape, trains);
         state_->next_velocities.emplace_back(p.shape, trains);
-        state_->gradients.emplace_back(p.shape, trains && chained);
+        state_->gradients.emplace_back(p.shape, split);
     }
     initialize(1);
 }
@@ -390,7 +394,7 @@ std::vector<float> Model::logits(const float *images, int count) {
     return result;
 }
 
-StepResult Model::train_step(const float *images, const int32_t *labels, const SgdSettings &sgd) {
+void Model::bind_training_inputs(Call &call, const float *images, const int32_t *labels) {
     const int batch = train_batch();
     if (batch == 0)
         runtime_fail("{}: the library is for inference only: {}", description_.name, description_.inference_only);
@@ -398,34 +402,95 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
         if (labels[n] < 0 || labels[n] >= classes())
             runtime_fail("{}: label {} of sample {} in the batch is outside 0..{}", description_.name, labels[n], n,
                          classes() - 1);
-    auto lock = lock_for_writing();
     Scratch &scratch = *training_scratch_;
-    Halide::Runtime::Buffer<const float> images_in_place;
-    Halide::Runtime::Buffer<const int32_t> labels_in_place;
-    Call call;
     call.batch = batch;
     call.images = input_rows(scratch.images, batch, description_.input_shape, state_->on_device, images, batch,
-                             images_in_place);
-    call.labels = input_rows(scratch.labels, batch, {}, state_->on_device, labels, batch, labels_in_place);
+                             call.images_in_place);
+    call.labels = input_rows(scratch.labels, batch, {}, state_->on_device, labels, batch, call.labels_in_place);
     call.logits = &tensor_for(scratch.logits, batch, {classes()});
     call.loss = &scratch.loss;
-    if (const PipelineEntry *fused = find(PipelineKind::train_step, batch))
-        invoke(*fused, call, scratch, &sgd);
-    else
-        run_chained(call, scratch, sgd);
-    std::swap(state_->parameters, state_->next_parameters);
-    std::swap(state_->velocities, state_->next_velocities);
+}
+
+// The step's loss and how many of its logits' arg-maxes equal the labels.
+StepResult Model::batch_result(Call &call, Scratch &scratch, const int32_t *labels) {
     StepResult result;
     result.loss = call.loss->read(scratch.context)[0];
     const HostVector<float> &logits = call.logits->read(scratch.context);
-    const std::vector<int> predicted = argmax_rows(logits.data(), batch, classes());
-    for (int n = 0; n < batch; ++n) result.correct += predicted[size_t(n)] == labels[n];
+    const std::vector<int> predicted = argmax_rows(logits.data(), call.batch, classes());
+    for (int n = 0; n < call.batch; ++n) result.correct += predicted[size_t(n)] == labels[n];
     return result;
 }
 
-// Forward through every layer keeping each activation, the loss and its gradient, backward
-// from the last layer to the first, then the update: the fused step's arithmetic, in steps.
-void Model::run_chained(Call &call, Scratch &scratch, const SgdSettings &sgd) {
+StepResult Model::train_step(const float *images, const int32_t *labels, const SgdSettings &sgd) {
+    auto lock = lock_for_writing();
+    Scratch &scratch = *training_scratch_;
+    Call call;
+    bind_training_inputs(call, images, labels);
+    if (const PipelineEntry *fused = find(PipelineKind::train_step, call.batch)) {
+        invoke(*fused, call, scratch, &sgd);
+        std::swap(state_->parameters, state_->next_parameters);
+        std::swap(state_->velocities, state_->next_velocities);
+    } else {
+        compute_gradients(call, scratch);
+        apply_update(call, scratch, sgd);
+    }
+    return batch_result(call, scratch, labels);
+}
+
+bool Model::has_split_step() const {
+    const int batch = train_batch();
+    return batch > 0 && find(PipelineKind::sgd_update, batch) != nullptr;
+}
+
+size_t Model::gradient_count() const {
+    size_t count = 0;
+    for (const ParameterEntry &p : description_.parameters) count += element_count(p.shape);
+    return count;
+}
+
+StepResult Model::train_step(const float *images, const int32_t *labels, const SgdSettings &sgd,
+                             const GradientExchange &exchange) {
+    if (!has_split_step())
+        runtime_fail("{}: the library has no split training step (gradients, then the update) for data-parallel "
+                     "training: build it with a cnngen configured with MPI support (CNNGEN_MPI), or with "
+                     "--train-step chained",
+                     description_.name);
+    auto lock = lock_for_writing();
+    Scratch &scratch = *training_scratch_;
+    Call call;
+    bind_training_inputs(call, images, labels);
+    compute_gradients(call, scratch);
+    StepResult result = batch_result(call, scratch, labels);  // this batch's, until the exchange says otherwise
+
+    std::vector<float> &flat = scratch.flat_gradients;
+    flat.clear();
+    flat.reserve(gradient_count() + 2);  // room for an exchange to send the loss and count along
+    for (Resident &g : state_->gradients) {
+        const HostVector<float> &values = g.read(scratch.context);
+        flat.insert(flat.end(), values.begin(), values.end());
+    }
+    exchange(flat, result);
+    if (flat.size() != gradient_count())
+        runtime_fail("{}: the gradient exchange returned {} values, expected {}", description_.name, flat.size(),
+                     gradient_count());
+    size_t offset = 0;
+    for (Resident &g : state_->gradients) {
+        HostVector<float> &values = g.overwrite();
+        std::copy_n(flat.begin() + std::ptrdiff_t(offset), values.size(), values.begin());
+        offset += values.size();
+    }
+    apply_update(call, scratch, sgd);
+    return result;
+}
+
+// The gradients pipeline of a split fused step; else the chained kernels: forward through
+// every layer keeping each activation, the loss and its gradient, backward from the last
+// layer to the first. Either way the gradients end in the state's gradient tensors.
+void Model::compute_gradients(Call &call, Scratch &scratch) {
+    if (const PipelineEntry *gradients = find(PipelineKind::gradients, call.batch)) {
+        invoke(*gradients, call, scratch);
+        return;
+    }
     const size_t layers = description_.layer_outputs.size();
     if (scratch.activations.empty()) {
         scratch.activations.emplace_back();  // the images, bound from the call
@@ -451,9 +516,15 @@ void Model::run_chained(Call &call, Scratch &scratch, const SgdSettings &sgd) {
     for (size_t k = layers; k-- > 0;)
         if (const PipelineEntry *backward = find(PipelineKind::layer_backward, call.batch, int(k)))
             invoke(*backward, call, scratch);  // none for a first layer without parameters
+}
+
+// The next parameters and velocities from the gradients, swapped in.
+void Model::apply_update(Call &call, Scratch &scratch, const SgdSettings &sgd) {
     const PipelineEntry *update = find(PipelineKind::sgd_update, call.batch);
     if (!update) runtime_fail("{}: no SGD update kernel", description_.name);
     invoke(*update, call, scratch, &sgd);
+    std::swap(state_->parameters, state_->next_parameters);
+    std::swap(state_->velocities, state_->next_velocities);
 }
 
 std::vector<int> argmax_rows(const float *values, int rows, int columns) {

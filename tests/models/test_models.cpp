@@ -181,6 +181,45 @@ TEST_CASE("the chained training step (per-layer kernels) gives the fused step's 
     check_same_training(lenet5_chained_model());
 }
 
+// The data-parallel step's hook, without MPI: the exchange sees this batch's gradients, loss and
+// count, and the update uses what it leaves. Scaling the gradients by 1/2 without momentum is
+// the plain step at half the learning rate.
+TEST_CASE("a split step's gradient exchange sees the step and decides the update", "[model][train][data_parallel]") {
+    cnngen::Model split(lenet5_chained_model()), plain(lenet5_model());
+    REQUIRE(split.has_split_step());
+    split.load_weights(kFixtures + "/lenet5_weights");
+    plain.load_weights(kFixtures + "/lenet5_weights");
+    const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/lenet5_input_64.npy");
+    std::vector<int32_t> labels(64, 0);
+    for (int n = 0; n < 64; ++n) labels[size_t(n)] = (3 * n) % 10;
+    for (int step = 0; step < 3; ++step) {
+        cnngen::StepResult seen;
+        size_t gradient_values = 0;
+        const auto halve = [&](std::vector<float> &gradients, cnngen::StepResult &result) {
+            seen = result;
+            gradient_values = gradients.size();
+            for (float &g : gradients) g *= 0.5f;
+        };
+        const auto a = split.train_step(input.data.data(), labels.data(), {0.1f, 0.0f, 0.0f}, halve);
+        const auto b = plain.train_step(input.data.data(), labels.data(), {0.05f, 0.0f, 0.0f});
+        CHECK(gradient_values == split.gradient_count());
+        CHECK(seen.loss == Approx(b.loss).epsilon(1e-5));
+        CHECK(a.loss == seen.loss);
+        CHECK(seen.correct == b.correct);
+    }
+    const auto expected = plain.parameters(), got = split.parameters();
+    for (size_t k = 0; k < expected.size(); ++k)
+        for (size_t i = 0; i < expected[k].data.size(); ++i)
+            REQUIRE(expected[k].data[i] == Approx(got[k].data[i]).margin(1e-5));
+
+    const auto drop_one = [](std::vector<float> &gradients, cnngen::StepResult &) { gradients.pop_back(); };
+    CHECK_THROWS_WITH(split.train_step(input.data.data(), labels.data(), {}, drop_one),
+                      Catch::Contains("the gradient exchange returned 61705 values, expected 61706"));
+    CHECK_FALSE(plain.has_split_step());  // built with --no-mpi: the fused step alone
+    CHECK_THROWS_WITH(plain.train_step(input.data.data(), labels.data(), {}, [](std::vector<float> &, cnngen::StepResult &) {}),
+                      Catch::Contains("has no split training step"));
+}
+
 TEST_CASE("loading weights rejects bad tensors naming them", "[model][errors]") {
     cnngen::Model model(lenet5_model());
     const std::string bad = kFixtures + "/bad/";

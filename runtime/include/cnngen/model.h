@@ -17,6 +17,7 @@
 #include "model_description.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -91,6 +92,17 @@ public:
     // One SGD step on exactly train_batch() images.
     StepResult train_step(const float *images, const int32_t *labels, const SgdSettings &sgd);
 
+    // Data-parallel training (cnngen/trainer.h over a ProcessGroup): the same step split where
+    // the gradients are known and the update not yet made. `exchange` gets every gradient, in
+    // parameter order, as one array, with this batch's loss and correct count, and may replace
+    // them all (with their averages over the processes, say); the update then uses what it left.
+    // Needs a split step: a library built with MPI support or with a chained step.
+    using GradientExchange = std::function<void(std::vector<float> &gradients, StepResult &result)>;
+    StepResult train_step(const float *images, const int32_t *labels, const SgdSettings &sgd,
+                          const GradientExchange &exchange);
+    bool has_split_step() const;
+    size_t gradient_count() const;  // elements of all gradients together (all parameters')
+
 private:
     struct State;    // parameters and optimizer state, on the device for GPU libraries
     struct Scratch;  // one call's buffers and Halide context
@@ -101,7 +113,10 @@ private:
     const PipelineEntry *find(PipelineKind kind, int batch, int layer = -1) const;
     // Calls a generated function, binding argument k to what arguments[k] names.
     void invoke(const PipelineEntry &entry, const Call &call, Scratch &scratch, const SgdSettings *sgd = nullptr);
-    void run_chained(Call &call, Scratch &scratch, const SgdSettings &sgd);
+    void bind_training_inputs(Call &call, const float *images, const int32_t *labels);
+    void compute_gradients(Call &call, Scratch &scratch);  // a split step's first half
+    void apply_update(Call &call, Scratch &scratch, const SgdSettings &sgd);
+    StepResult batch_result(Call &call, Scratch &scratch, const int32_t *labels);
 
     const ModelDescription &description_;
     std::unique_ptr<State> state_;

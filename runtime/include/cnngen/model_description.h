@@ -8,11 +8,12 @@ struct halide_filter_metadata_t;
 
 namespace cnngen {
 
-// forward: images -> logits. train_step: one fused SGD step. The rest make up a chained
-// step the runtime calls in turn: layer_forward (input -> output) per layer, loss
-// (logits, labels -> loss, d_logits), layer_backward (d_output -> d_input, gradients) from
-// the last layer to the first, and sgd_update over every parameter.
-enum class PipelineKind { forward, train_step, layer_forward, layer_backward, loss, sgd_update };
+// forward: images -> logits. train_step: one fused SGD step. A split step is gradients
+// (images, labels -> loss, logits, every parameter's gradient) then sgd_update over every
+// parameter; a chained step computes the gradients in kernels the runtime calls in turn:
+// layer_forward (input -> output) per layer, loss (logits, labels -> loss, d_logits),
+// layer_backward (d_output -> d_input, gradients) from the last layer to the first.
+enum class PipelineKind { forward, train_step, gradients, layer_forward, layer_backward, loss, sgd_update };
 
 // What one argument of a generated function holds. `index` selects the activation (0: the
 // images, layer count: the logits) or the parameter; other roles have none (-1).

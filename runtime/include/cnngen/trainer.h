@@ -2,6 +2,7 @@
 // The training loop: IDX data, shuffled mini-batches, SGD with a learning-rate policy,
 // progress, test accuracy per epoch, curves (CSV + PNG) and atomic checkpoints.
 #include "model.h"
+#include "process_group.h"
 
 #include <optional>
 #include <string>
@@ -13,7 +14,7 @@ enum class LrPolicy { fixed, step, inv };
 struct TrainOptions {
     std::string data_dir;
     int epochs = 10;
-    int batch = 0;  // 0: the batch the training step was generated for
+    int batch = 0;  // global batch; 0: the library's training batch times the processes
     SgdSettings sgd;
     LrPolicy lr_policy = LrPolicy::fixed;
     float lr_gamma = 0.1f;    // step: factor per stepsize; inv: (1 + gamma * step)^-power
@@ -32,5 +33,14 @@ float learning_rate_at(const TrainOptions &options, long long step);
 
 // Returns the final test accuracy (or -1 without a test set).
 double train(Model &model, const TrainOptions &options);
+
+// Data-parallel: every process of `processes` runs this with the same options. Each takes its
+// share (the library's training batch) of every global batch of the same shuffled order,
+// the gradients are averaged over all of them and every process makes the same update, so
+// the run equals one process training with the global batch (options.batch: processes x
+// the library's batch). Rank 0 alone reads --init and --resume (the others get its state),
+// evaluates, prints, and writes curves and checkpoints; it returns the test accuracy, the
+// others -1.
+double train(Model &model, const TrainOptions &options, ProcessGroup &processes);
 
 }  // namespace cnngen
