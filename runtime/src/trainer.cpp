@@ -142,13 +142,24 @@ void share_rank0_state(Model &model, TrainingState &state, ProcessGroup &process
     model.set_velocities(velocities);
 }
 
+// What the allreduces cost, for the report at the end of a data-parallel run.
+struct ExchangeCost {
+    size_t bytes_per_step = 0;
+    double seconds = 0;
+    long long steps = 0;
+};
+
 // Averages the gradients, the loss and the correct count (summed) over the processes, in one
 // allreduce: the loss and the count ride at the end of the gradients.
-Model::GradientExchange average_over(ProcessGroup &processes) {
-    return [&processes](std::vector<float> &gradients, StepResult &result) {
+Model::GradientExchange average_over(ProcessGroup &processes, ExchangeCost &cost) {
+    return [&processes, &cost](std::vector<float> &gradients, StepResult &result) {
         gradients.push_back(result.loss);
         gradients.push_back(float(result.correct));  // exact: at most 2^24 images per step
+        const auto started = Clock::now();
         processes.sum(gradients.data(), gradients.size());
+        cost.seconds += std::chrono::duration<double>(Clock::now() - started).count();
+        cost.bytes_per_step = gradients.size() * sizeof(float);
+        ++cost.steps;
         result.correct = int(std::lround(gradients.back()));
         gradients.pop_back();
         result.loss = gradients.back() / float(processes.size());
@@ -227,7 +238,8 @@ double train(Model &model, const TrainOptions &o, ProcessGroup &processes) {
         if (leader)
             std::printf("training on %d processes: global batch %d, %d per process\n", ranks, global, batch);
     }
-    const Model::GradientExchange exchange = average_over(processes);
+    ExchangeCost exchange_cost;
+    const Model::GradientExchange exchange = average_over(processes, exchange_cost);
     if (leader) processes.set_stop_note(o.out_dir.empty() ? "no checkpoints: train with --out DIR to keep them"
                                                           : "no checkpoint written yet");
 
@@ -310,7 +322,15 @@ double train(Model &model, const TrainOptions &o, ProcessGroup &processes) {
     }
     if (ranks > 1) {
         const size_t compared = check_same_weights(model, processes);
-        if (leader) std::printf("weights identical on all %d processes (%zu values compared)\n", ranks, compared);
+        if (leader) {
+            std::printf("weights identical on all %d processes (%zu values compared)\n", ranks, compared);
+            const double steps = double(std::max(1LL, exchange_cost.steps));
+            const double training = std::chrono::duration<double>(Clock::now() - started).count();
+            std::printf("allreduce: %zu bytes per step, %.3f ms per step on rank 0 with its waits for the others "
+                        "(%.1f%% of the run)\n",
+                        exchange_cost.bytes_per_step, 1e3 * exchange_cost.seconds / steps,
+                        100 * exchange_cost.seconds / std::max(training, 1e-9));
+        }
     }
     if (!leader) return -1;
     if (o.until_accuracy > 0 && !(100 * test_acc >= o.until_accuracy))
