@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gpu_bundle.sh CNNGEN DIR: everything a GPU machine without Halide or Debian's packages needs to
 # check and time the CUDA builds (../shared/GPU-MACHINE.md): LeNet-5, LeNet-5-classic and
-# AlexNet-small built for CUDA and for the CPU (AVX2, which that machine's processor runs), the CPU
+# AlexNet-small built for CUDA and for the CPU (AVX2, which that machine's processor runs; --no-mpi,
+# since it has no MPI), the CPU
 # builds' verify values, libfmt, Fashion-MNIST and DIR/run.sh, which runs there from DIR:
 #   verify against the CPU values, the GPU layer tests when given, MODEL bench on both builds,
 #   PyTorch on the GPU (bench/pytorch_models.py --device cuda, from the repository beside DIR),
@@ -14,8 +15,8 @@ mkdir -p "$dir/lib" "$dir/data"
 for spec in lenet5 lenet5-classic alexnet-small; do
   name=${spec//-/_}
   "$cnngen" build "$root/models/$spec.toml" --target $cpu-cuda-cuda_capability_80 --schedule gpu --name "$name" \
-    -o "$dir/$name-cuda" | tail -1
-  "$cnngen" build "$root/models/$spec.toml" --target $cpu --schedule cpu --name "$name" -o "$dir/$name-cpu" | tail -1
+    -o "$dir/$name-cuda" --no-mpi | tail -1
+  "$cnngen" build "$root/models/$spec.toml" --target $cpu --schedule cpu --name "$name" -o "$dir/$name-cpu" --no-mpi | tail -1
   "$dir/$name-cpu/$name" verify --write "$dir/ref-$name" | tail -1
 done
 cp -L "$(ldconfig -p | grep -m1 -o '/.*libfmt.so.9')" "$dir/lib/"

@@ -15,6 +15,8 @@ build=${BUILD:-$root/build}
 results=$root/bench/results
 variants=$build/bench-variants
 seconds=${SECONDS_PER_CASE:-2}
+# Every build here is --no-mpi: the bench times the fused training step, and the split step an
+# MPI build adds would only lengthen the build figures.
 # LeNet-5 variants: label, schedule (a built-in name or a schedule file), extra `cnngen build` flags.
 # Mullapudi2016 fails with an internal error on LeNet-5's training step (fused or chained) and
 # Li2018 on its batch-256 inference ("Atomic predicated store"), so both are inference only.
@@ -65,7 +67,8 @@ for label in $labels; do
   [[ $label == cuda ]] && target=host-cuda-cuda_capability_80
   # shellcheck disable=SC2086  # the flags are words
   measured lenet5 "build_$label" "$variants/$label.log" "$build/generators/cnngen" build "$root/models/lenet5.toml" \
-    --target $target --schedule "$schedule" --name lenet5 -o "$variants/$label" ${variant_flags[$label]:-} || continue
+    --target $target --schedule "$schedule" --name lenet5 -o "$variants/$label" --no-mpi ${variant_flags[$label]:-} ||
+    continue
   echo "$label: generated in $(tail -1 "$scale" | cut -d, -f3) s"
   if [[ $label == cuda ]] && ! ldconfig -p | grep -q libcuda.so.1; then
     echo "cuda: built (PTX embedded), not run: no CUDA driver on this machine"
@@ -76,12 +79,13 @@ done
 for model in $models; do
   name=${model//-/_}
   measured "$name" build_inference_b1 "$variants/$name-inference.log" "$build/generators/cnngen" build \
-    "$root/models/$model.toml" --inference-only --batch-sizes 1 --name "$name" -o "$variants/$name-inference" || continue
+    "$root/models/$model.toml" --inference-only --batch-sizes 1 --name "$name" -o "$variants/$name-inference" ||
+    continue
   measured "$name" inference_b1 "$variants/$name-inference-bench.log" \
     "$variants/$name-inference/$name" --threads "$threads" bench --only-batch 1 --seconds "$seconds" || continue
   [[ $model == lenet5 ]] && continue  # built above as the `tuned` variant, its default
   measured "$name" build_default "$variants/$name.log" "$build/generators/cnngen" build "$root/models/$model.toml" \
-    --name "$name" -o "$variants/$name" || continue
+    --name "$name" -o "$variants/$name" --no-mpi || continue
   echo "$model: generated (default build)"
   bench_log=$variants/$name-bench.csv
   measured "$name" bench "$bench_log" "$variants/$name/$name" --threads "$threads" bench --csv --seconds "$seconds" ||
@@ -96,7 +100,7 @@ for model in $models; do
   for variant in cpu fused; do
     schedule=cpu
     [[ $variant == fused ]] && schedule=$root/models/$model.fused.schedule.toml
-    "$build/generators/cnngen" build "$root/models/$model.toml" --schedule "$schedule" --name "$name" \
+    "$build/generators/cnngen" build "$root/models/$model.toml" --schedule "$schedule" --name "$name" --no-mpi \
       -o "$variants/$name-$variant" >"$variants/$name-$variant.log" 2>&1 ||
       { echo "$model: the $variant build failed (see $variants/$name-$variant.log)"; continue; }
     run_cnngen_bench "$variants/$name-$variant/$name" "$variant"

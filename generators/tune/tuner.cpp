@@ -188,7 +188,8 @@ std::string Tuner::build_command(const std::string &schedule_argument, const std
     for (const Case &test : cases_)
         if (!test.train) batches.push_back(test.batch);
     if (batches.empty()) batches.push_back(1);
-    return fmt::format("{} build {} --target {} --schedule {} --batch-sizes {}{} -o {}",
+    // --no-mpi: a candidate is timed on the fused step alone.
+    return fmt::format("{} build {} --target {} --schedule {} --batch-sizes {} --no-mpi{} -o {}",
                        shell_quoted(cnngen_), shell_quoted(spec_path_),
                        shell_quoted(options_.target), shell_quoted(schedule_argument), fmt::join(batches, ","),
                        training_ ? "" : " --inference-only", shell_quoted(dir));

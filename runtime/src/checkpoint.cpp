@@ -19,7 +19,7 @@ namespace cnngen {
 namespace {
 
 std::string state_text(const TrainingState &s) {
-    return fmt::format("step={}\nseed={}\nlr_policy={}\n", s.step, s.seed, s.lr_policy);
+    return fmt::format("step={}\nseed={}\nlr_policy={}\nbatch={}\n", s.step, s.seed, s.lr_policy, s.batch);
 }
 
 TrainingState parse_state(const std::string &path) {
@@ -36,6 +36,7 @@ TrainingState parse_state(const std::string &path) {
             if (key == "step") s.step = std::stoll(value), has_step = true;
             if (key == "seed") s.seed = uint32_t(std::stoul(value));
             if (key == "lr_policy") s.lr_policy = value;
+            if (key == "batch") s.batch = std::stoi(value);
         } catch (const std::exception &) {
             runtime_fail("{}: field '{}' has value '{}', expected a number", path, key, value);
         }

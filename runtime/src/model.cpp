@@ -452,9 +452,12 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
                              const GradientExchange &exchange) {
     if (!has_split_step())
         runtime_fail("{}: the library has no split training step (gradients, then the update) for data-parallel "
-                     "training: build it with a cnngen configured with MPI support (CNNGEN_MPI), or with "
-                     "--train-step chained",
-                     description_.name);
+                     "training: {}",
+                     description_.name,
+                     train_batch() == 0 ? "it is for inference only: " + description_.inference_only
+                                        : std::string("build it without --no-mpi (cnngen_add_model: DATA_PARALLEL) "
+                                                      "with a cnngen configured with MPI support, or with "
+                                                      "--train-step chained"));
     auto lock = lock_for_writing();
     Scratch &scratch = *training_scratch_;
     Call call;

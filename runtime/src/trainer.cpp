@@ -126,7 +126,8 @@ int global_batch(const Model &model, const TrainOptions &o, int processes) {
                          : std::string());
     if (!model.has_split_step())
         runtime_fail("{}: training over {} processes needs the split step (gradients, then the update), which this "
-                     "library lacks: build it with a cnngen configured with MPI support",
+                     "library lacks: build it without --no-mpi (cnngen_add_model: DATA_PARALLEL), with a cnngen "
+                     "configured with MPI support",
                      name, processes);
     return global;
 }
@@ -169,8 +170,9 @@ Model::GradientExchange average_over(ProcessGroup &processes, ExchangeCost &cost
     };
 }
 
-// The allreduce gives every process the same sums, so all hold rank 0's weights bit for bit;
-// this checks that they do. A process whose weights differ names the tensor, and every process
+// Every process applies the same update to the same sums, so all should hold rank 0's weights
+// bit for bit; MPI does not promise that an allreduce gives every rank the same bits, so this
+// checks it. A process whose weights differ names the tensor, and every process
 // stops. Returns how many values were compared.
 size_t check_same_weights(const Model &model, ProcessGroup &processes) {
     const std::vector<Tensor> mine = model.parameters();
@@ -191,8 +193,8 @@ size_t check_same_weights(const Model &model, ProcessGroup &processes) {
     }
     processes.sum(&differing, 1);
     if (differing > 0)
-        runtime_fail("the processes' weights diverged ({} tensors differ from rank 0's){}", differing,
-                     first_difference.empty() ? std::string() : ": here " + first_difference);
+        runtime_fail("the processes' weights diverged ({} tensors differ from rank 0's, over all processes){}",
+                     differing, first_difference.empty() ? std::string() : ": here " + first_difference);
     return compared;
 }
 
@@ -221,6 +223,13 @@ double train(Model &model, const TrainOptions &o, ProcessGroup &processes) {
     if (leader && o.until_accuracy > 0 && !test_set)
         runtime_fail("--until-accuracy {}: needs the test set t10k-images-idx3-ubyte[.gz] in {}", o.until_accuracy,
                      o.data_dir);
+    if (ranks > 1) {  // every process must take the same number of steps, or the collectives would not pair up
+        int rank0_count = train_set.images.count;
+        processes.broadcast(&rank0_count, sizeof rank0_count);
+        if (rank0_count != train_set.images.count)
+            runtime_fail("{}: {} training images here, {} on rank 0: every process needs the same data", o.data_dir,
+                         train_set.images.count, rank0_count);
+    }
     if (train_set.images.count < global)
         runtime_fail("{}: {} training images, fewer than one batch of {}", o.data_dir, train_set.images.count, global);
 
@@ -231,8 +240,14 @@ double train(Model &model, const TrainOptions &o, ProcessGroup &processes) {
     if (leader && !o.init_dir.empty()) model.load_weights(o.init_dir);
     if (leader && !o.resume_dir.empty()) {
         state = load_checkpoint(o.resume_dir, model);
+        // The step counts updates: with another batch it would point elsewhere in the data.
+        if (state.batch != 0 && state.batch != global)
+            runtime_fail("--resume {}: the checkpoint was trained with a global batch of {}, this run's is {}; resume "
+                         "with the same batch (and processes x training batch)",
+                         o.resume_dir, state.batch, global);
         std::printf("resumed from %s at step %lld\n", o.resume_dir.c_str(), state.step);
     }
+    state.batch = global;
     if (ranks > 1) {
         share_rank0_state(model, state, processes);
         if (leader)

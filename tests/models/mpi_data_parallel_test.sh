@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# mpi_data_parallel_test.sh MPIRUN DATA_PARALLEL_EXE SINGLE_EXE DATA_DIR WORK_DIR PYTHON
+# mpi_data_parallel_test.sh MPIRUN DATA_PARALLEL_EXE SINGLE_EXE DATA_DIR WORK_DIR PYTHON [opencl]
 # Two ranks training with batch 32 each give the weights and velocities of one process training
 # with batch 64 (within 1e-5), and say all ranks ended with identical weights; a run stopped
 # and resumed from rank 0's checkpoint gives bitwise the uninterrupted run; a global batch that
-# is not 2 x 32 is refused.
+# is not 2 x 32 is refused. `opencl`: the ranks run an OpenCL build (skipped, exit 77, without a
+# device unless CNNGEN_REQUIRE_GPU=opencl).
 set -euo pipefail
-mpirun=$1 ranks_exe=$2 single_exe=$3 data=$4 work=$5 python=$6
+mpirun=$1 ranks_exe=$2 single_exe=$3 data=$4 work=$5 python=$6 api=${7:-}
 rm -rf "$work" && mkdir -p "$work"
+if [[ $api == opencl ]] && "$ranks_exe" info | grep -q "^device: opencl: no "; then
+  [[ ${CNNGEN_REQUIRE_GPU:-} == opencl ]] && { echo "CNNGEN_REQUIRE_GPU=opencl but there is no device"; exit 1; }
+  echo "no OpenCL device: skipped"; exit 77
+fi
 two_ranks=("$mpirun" --allow-run-as-root --oversubscribe -np 2 "$ranks_exe" --threads 1 train)
 common=(--data "$data" --epochs 100 --seed 5 --lr 0.05 --momentum 0.9 --weight-decay 1e-4 --quiet)
 
@@ -44,3 +49,31 @@ fi
 grep -q "the global batch is 2 x 32 = 64; for 48 rebuild with cnngen build --train-batch 24" "$work/bad_batch.txt" ||
   { cat "$work/bad_batch.txt"; exit 1; }
 echo "--batch 48 refused"
+
+# A checkpoint resumes only with its global batch: its step counts updates of that batch.
+if "$ranks_exe" --threads 1 train "${common[@]}" --resume "$work/two_ranks" >"$work/other_batch.txt" 2>&1; then
+  echo "a batch-64 checkpoint resumed at batch 32"; exit 1
+fi
+grep -q "trained with a global batch of 64, this run's is 32" "$work/other_batch.txt" || { cat "$work/other_batch.txt"; exit 1; }
+echo "resuming with another global batch refused"
+
+# Every rank must have the same data, or their steps (and collectives) would not pair up.
+"$python" - "$data" "$work/half_data" <<'PY'
+import os, struct, sys
+source, target = sys.argv[1:3]
+os.makedirs(target)
+for name, header in (("train-images-idx3-ubyte", 16), ("train-labels-idx1-ubyte", 8)):
+    raw = open(os.path.join(source, name), "rb").read()
+    count = struct.unpack(">I", raw[4:8])[0]
+    item = (len(raw) - header) // count
+    open(os.path.join(target, name), "wb").write(raw[:4] + struct.pack(">I", count // 2) + raw[8:header]
+                                                 + raw[header:header + item * (count // 2)])
+PY
+if "$mpirun" --allow-run-as-root --oversubscribe -np 2 sh -c \
+    'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then d=$1; else d=$2; fi; shift 2; exec "$@" --data "$d"' \
+    sh "$work/half_data" "$data" "$ranks_exe" --threads 1 train --quiet >"$work/other_data.txt" 2>&1; then
+  echo "ranks with different data were accepted"; exit 1
+fi
+grep -q "error: rank 1 of 2: $work/half_data: 320 training images here, 640 on rank 0" "$work/other_data.txt" ||
+  { cat "$work/other_data.txt"; exit 1; }
+echo "different data on rank 1 refused"

@@ -13,6 +13,7 @@ struct TrainingState {
     long long step = 0;     // updates done
     uint32_t seed = 1;
     std::string lr_policy;  // recorded for information
+    int batch = 0;          // images per update (all processes' together); 0: not recorded
 };
 
 void save_checkpoint(const std::string &dir, const Model &model, const TrainingState &state);

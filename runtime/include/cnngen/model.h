@@ -96,7 +96,8 @@ public:
     // the gradients are known and the update not yet made. `exchange` gets every gradient, in
     // parameter order, as one array, with this batch's loss and correct count, and may replace
     // them all (with their averages over the processes, say); the update then uses what it left.
-    // Needs a split step: a library built with MPI support or with a chained step.
+    // Needs a split step: a library built with MPI support or with a chained step. The model is
+    // locked for writing while `exchange` runs: it must not call back into the model.
     using GradientExchange = std::function<void(std::vector<float> &gradients, StepResult &result)>;
     StepResult train_step(const float *images, const int32_t *labels, const SgdSettings &sgd,
                           const GradientExchange &exchange);
