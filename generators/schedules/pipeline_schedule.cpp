@@ -1,5 +1,7 @@
 #include "pipeline_schedule.h"
 
+#include "gpu_tiles.h"
+
 using namespace Halide;
 
 namespace cnngen {
@@ -47,11 +49,12 @@ void schedule_update_cpu(Func f, long long elements, const Target &target) {
     if (args.size() > 1 && elements >= 32768) f.parallel(args.back());
 }
 
-// A pure output (a copy of a layer's result) in GPU threads along its innermost dimension.
+// A pure output (a copy of a layer's result) with a GPU thread per element. (Threads along its
+// innermost dimension alone left LeNet-5's logits, 10 per sample, to one block of 10 busy
+// threads looping over the batch.)
 void schedule_output_gpu(Func f) {
     if (f.num_update_definitions() > 0 || f.args().empty()) return;
-    Var block("block"), thread("thread");
-    f.gpu_tile(f.args().front(), block, thread, 32, TailStrategy::GuardWithIf);
+    gpu_every_definition(f, 128);
 }
 
 }  // namespace
