@@ -1,7 +1,8 @@
 // Schedules for the hand-derived backward passes. The CPU ones mirror the forward
 // convolution: a reduction Func computed per register tile of its consumer, vectorized
 // along the contiguous dimension and unrolled along another, so accumulators stay in
-// registers while the reduction runs. The GPU ones give each output element a thread.
+// registers while the reduction runs. The GPU ones give each output element a thread, after
+// splitting a convolution's weight and bias sums over the batch.
 #include "../layers/errors.h"
 #include "cpu_tiles.h"
 #include "gpu_tiles.h"
