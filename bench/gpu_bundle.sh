@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # gpu_bundle.sh CNNGEN DIR: everything a GPU machine without Halide or Debian's packages needs to
-# check and time the CUDA builds (../shared/GPU-MACHINE.md): LeNet-5, LeNet-5-classic and
-# AlexNet-small built for CUDA and for the CPU (AVX2, which that machine's processor runs; --no-mpi,
-# since it has no MPI), the CPU
-# builds' verify values, libfmt, Fashion-MNIST and DIR/run.sh, which runs there from DIR:
-#   verify against the CPU values, the GPU layer tests when given, MODEL bench on both builds,
-#   PyTorch on the GPU (bench/pytorch_models.py --device cuda, from the repository beside DIR),
-#   and one epoch of LeNet-5 training.
+# check and time the CUDA builds (../shared/GPU-MACHINE.md). DIR must be a folder directly inside
+# this repository (run.sh reads ../bench); carry it with the tree. It holds LeNet-5,
+# LeNet-5-classic and AlexNet-small built for CUDA and for the CPU (AVX2, which that machine's
+# processor runs; --no-mpi, since it has no MPI), the CPU builds' verify values, libfmt,
+# Fashion-MNIST, and DIR/run.sh, which runs there: verify against the CPU values; the CUDA tests
+# when copied in (build/tests/test_gpu_layers_cuda and test_gpu_models_cuda, built for this
+# host, so only where the processors match: the lent H100's Xeon ran this project's AVX-512
+# ones); MODEL bench on both builds beside PyTorch on the GPU (bench/pytorch_models.py --device
+# cuda); one epoch of LeNet-5 training.
 set -euo pipefail
 cnngen=$1 dir=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,8 +31,13 @@ models="lenet5 lenet5_classic alexnet_small"
 lscpu | grep -E "Model name|^CPU\(s\)"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv
 for m in $models; do ./$m-cuda/$m info | head -2; ./$m-cuda/$m verify --against ref-$m | tail -1; done
-if [[ -x test_gpu_layers_cuda ]]; then  # built for this project's host: carry it where the CPUs match
+if [[ -x test_gpu_layers_cuda ]]; then
   ./test_gpu_layers_cuda >layers.txt 2>&1; echo "gpu layer tests exit $?"; tail -3 layers.txt
+fi
+if [[ -x test_gpu_models_cuda ]]; then  # the gpu_cuda_* ctests
+  for c in lenet5 lenet5_chained; do
+    CNNGEN_REQUIRE_GPU=cuda ./test_gpu_models_cuda $c >case.txt 2>&1; echo "gpu_cuda_$c exit $?"; tail -2 case.txt
+  done
 fi
 for m in $models; do
   ./$m-cuda/$m bench --seconds 1; ./$m-cpu/$m bench --seconds 1 | head -6

@@ -152,11 +152,6 @@ Model::Model(const ModelDescription &description)
     : description_(description), state_(std::make_unique<State>()), training_scratch_(std::make_unique<Scratch>()) {
     for (const PipelineEntry &e : description_.pipelines) check_entry(description_, e);
     state_->on_device = !device_api(description_.target).empty();
-    // A GPU pipeline allocates its intermediate activations on the device at every call and
-    // frees them at its end: keeping freed blocks for the next call spares the driver's allocate
-    // and free (which synchronizes), most of a LeNet-5 inference's time on an H100. The setting
-    // is the Halide runtime's, for the whole program; the blocks stay until it exits.
-    if (state_->on_device) halide_reuse_device_allocations(nullptr, true);
     // Optimizer state only where the library can train; gradients only where a split step
     // hands them to the update (the fused step keeps them inside).
     const bool trains = train_batch() > 0, split = has_split_step();
