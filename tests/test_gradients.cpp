@@ -32,6 +32,25 @@ void check(GradientCase &c, std::mt19937 &rng) {
     }
 }
 
+// A pooling layer's case: autodiff, and the hand-derived backward except for p-norm (which has none).
+GradientCase pooling_case(std::string label, reference::Tensor input, const reference::Pool2d &hyper) {
+    GradientCase c;
+    c.label = std::move(label);
+    c.input = std::move(input);
+    c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
+        return cnngen::pool2d("pool", in, pool_params(hyper));
+    };
+    c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+        return reference::pool2d(in, hyper);
+    };
+    if (hyper.kind != reference::Pool::p_norm)
+        c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
+                         const cnngen::Tensor &d_output) {
+            return cnngen::pool2d_backward("pool", in, pool_params(hyper), d_output);
+        };
+    return c;
+}
+
 }  // namespace
 
 TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
@@ -73,22 +92,11 @@ TEST_CASE("pooling gradients match finite differences", "[gradient][pooling]") {
         for (int stride = 1; stride <= 3; ++stride)
             for (int pad = 0; pad <= 1; ++pad) {
                 reference::Pool2d hyper{kind, 3, 2, stride, stride, pad, 0, pad, pad, stride != 2, 2.5};
-                GradientCase c;
-                c.label = fmt::format("kind {} stride {} pad {}", int(kind), stride, pad);
                 // p-norm is smooth only away from 0; keep its inputs positive.
-                c.input = kind == reference::Pool::p_norm ? random_tensor({2, 2, 7, 6}, rng, 0.2, 1.5)
-                                                          : random_tensor({2, 2, 7, 6}, rng);
-                c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
-                    return cnngen::pool2d("pool", in, pool_params(hyper));
-                };
-                c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
-                    return reference::pool2d(in, hyper);
-                };
-                if (kind != reference::Pool::p_norm)
-                    c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
-                                     const cnngen::Tensor &d_output) {
-                        return cnngen::pool2d_backward("pool", in, pool_params(hyper), d_output);
-                    };
+                reference::Tensor input = kind == reference::Pool::p_norm ? random_tensor({2, 2, 7, 6}, rng, 0.2, 1.5)
+                                                                          : random_tensor({2, 2, 7, 6}, rng);
+                GradientCase c =
+                    pooling_case(fmt::format("kind {} stride {} pad {}", int(kind), stride, pad), input, hyper);
                 check(c, rng);
             }
     // ONNX's options: ceil_mode (a last partial window), dilated max windows, wide asymmetric pads.
@@ -99,19 +107,9 @@ TEST_CASE("pooling gradients match finite differences", "[gradient][pooling]") {
             hyper.dilation_h = kind == reference::Pool::max ? 2 : 1;
             hyper.ceil_mode = true;
             hyper.count_include_pad = include_pad;
-            GradientCase c;
-            c.label = fmt::format("kind {} ceil_mode dilation {} include_pad {}", int(kind), hyper.dilation_h, include_pad);
-            c.input = random_tensor({2, 2, 8, 7}, rng);
-            c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) {
-                return cnngen::pool2d("pool", in, pool_params(hyper));
-            };
-            c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
-                return reference::pool2d(in, hyper);
-            };
-            c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
-                             const cnngen::Tensor &d_output) {
-                return cnngen::pool2d_backward("pool", in, pool_params(hyper), d_output);
-            };
+            GradientCase c = pooling_case(
+                fmt::format("kind {} ceil_mode dilation {} include_pad {}", int(kind), hyper.dilation_h, include_pad),
+                random_tensor({2, 2, 8, 7}, rng), hyper);
             check(c, rng);
         }
 }

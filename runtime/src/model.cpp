@@ -428,12 +428,11 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
     bind_training_inputs(call, images, labels);
     if (const PipelineEntry *fused = find(PipelineKind::train_step, call.batch)) {
         invoke(*fused, call, scratch, &sgd);
-        std::swap(state_->parameters, state_->next_parameters);
-        std::swap(state_->velocities, state_->next_velocities);
     } else {
         compute_gradients(call, scratch);
-        apply_update(call, scratch, sgd);
+        invoke_update(call, scratch, sgd);
     }
+    adopt_next_state();
     return batch_result(call, scratch, labels);
 }
 
@@ -482,7 +481,8 @@ StepResult Model::train_step(const float *images, const int32_t *labels, const S
         std::copy_n(flat.begin() + std::ptrdiff_t(offset), values.size(), values.begin());
         offset += values.size();
     }
-    apply_update(call, scratch, sgd);
+    invoke_update(call, scratch, sgd);
+    adopt_next_state();
     return result;
 }
 
@@ -521,11 +521,15 @@ void Model::compute_gradients(Call &call, Scratch &scratch) {
             invoke(*backward, call, scratch);  // none for a first layer without parameters
 }
 
-// The next parameters and velocities from the gradients, swapped in.
-void Model::apply_update(Call &call, Scratch &scratch, const SgdSettings &sgd) {
+// The next parameters and velocities from the state's gradients.
+void Model::invoke_update(Call &call, Scratch &scratch, const SgdSettings &sgd) {
     const PipelineEntry *update = find(PipelineKind::sgd_update, call.batch);
     if (!update) runtime_fail("{}: no SGD update kernel", description_.name);
     invoke(*update, call, scratch, &sgd);
+}
+
+// A step's outputs become the state; the old state is the next step's output buffers.
+void Model::adopt_next_state() {
     std::swap(state_->parameters, state_->next_parameters);
     std::swap(state_->velocities, state_->next_velocities);
 }

@@ -116,7 +116,8 @@ private:
     void invoke(const PipelineEntry &entry, const Call &call, Scratch &scratch, const SgdSettings *sgd = nullptr);
     void bind_training_inputs(Call &call, const float *images, const int32_t *labels);
     void compute_gradients(Call &call, Scratch &scratch);  // a split step's first half
-    void apply_update(Call &call, Scratch &scratch, const SgdSettings &sgd);
+    void invoke_update(Call &call, Scratch &scratch, const SgdSettings &sgd);
+    void adopt_next_state();
     StepResult batch_result(Call &call, Scratch &scratch, const int32_t *labels);
 
     const ModelDescription &description_;
