@@ -32,12 +32,17 @@ void print_memory(const cnngen::ModelPlan &plan) {
     fmt::print("memory per image (float32):\n  {:<14} {:<16} {:>14} {:>14}\n", "layer", "output", "activations",
                "parameters");
     long long counted = cnngen::element_count(spec.input), every = counted, parameters = 0;
+    std::vector<int> readers(plan.activations.size(), 0);
+    for (const std::vector<int> &inputs : plan.inputs)
+        for (int a : inputs) ++readers[size_t(a)];
     fmt::print("  {:<14} {:<16} {:>14} {:>14}\n", "input", cnngen::shape_string(spec.input), with_commas(counted), 0);
     for (size_t k = 0; k < spec.layers.size(); ++k) {
         const long long values = cnngen::element_count(plan.activations[k + 1]);
         long long weights = 0;
         for (int index : plan.parameters_of_layer(int(k))) weights += cnngen::element_count(plan.parameters[size_t(index)].shape);
-        const bool computed_in_place = in_place.count(spec.layers[k].kind) > 0;
+        // In place only over an input no other layer reads.
+        const int input = plan.inputs[k][0];
+        const bool computed_in_place = in_place.count(spec.layers[k].kind) > 0 && input > 0 && readers[size_t(input)] == 1;
         fmt::print("  {:<14} {:<16} {:>14} {:>14}\n", spec.layers[k].name, cnngen::shape_string(plan.activations[k + 1]),
                    computed_in_place ? "(in place)" : with_commas(values), with_commas(weights));
         if (!computed_in_place) counted += values;
@@ -49,15 +54,23 @@ void print_memory(const cnngen::ModelPlan &plan) {
                "layer's output kept\n",
                with_commas(counted), mib(counted), with_commas(every), mib(every));
     fmt::print("  total: {} parameters ({:.1f} MiB)\n", with_commas(parameters), mib(parameters));
+    const long long live = cnngen::peak_live_activations(plan);
+    fmt::print("  inference keeps at most {} activations ({:.1f} MiB) per image alive at once (each freed after its "
+               "last reader)\n",
+               with_commas(live), mib(live));
 }
 
 void print_plan(const cnngen::ModelPlan &plan) {
     const cnngen::ModelSpec &spec = plan.spec;
     fmt::print("{}: model '{}', input {}, batch sizes {}, training batch {}\n", spec.path, spec.name,
                cnngen::shape_string(spec.input), fmt::join(spec.batch_sizes, ", "), spec.train_batch);
-    for (size_t k = 0; k < spec.layers.size(); ++k)
-        fmt::print("  {:<14} {:<16} -> {}\n", spec.layers[k].name, spec.layers[k].kind,
-                   cnngen::shape_string(plan.activations[k + 1]));
+    for (size_t k = 0; k < spec.layers.size(); ++k) {
+        const std::string reads = plan.inputs[k] == std::vector<int>{int(k)}
+                                      ? ""
+                                      : fmt::format("  <- {}", fmt::join(spec.layers[k].inputs, ", "));
+        fmt::print("  {:<14} {:<16} -> {}{}\n", spec.layers[k].name, spec.layers[k].kind,
+                   cnngen::shape_string(plan.activations[k + 1]), reads);
+    }
     long long total = 0;
     for (const auto &p : plan.parameters) {
         fmt::print("  {:<14} {}\n", p.name, cnngen::shape_string(p.shape));

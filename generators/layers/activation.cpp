@@ -10,11 +10,29 @@ ActivationKind activation_kind_from_name(const std::string &layer, const std::st
     static const std::map<std::string, ActivationKind> kinds = {
         {"relu", ActivationKind::relu},       {"leaky_relu", ActivationKind::leaky_relu},
         {"sigmoid", ActivationKind::sigmoid}, {"tanh", ActivationKind::tanh},
-        {"elu", ActivationKind::elu},         {"softmax", ActivationKind::softmax}};
+        {"elu", ActivationKind::elu},         {"softmax", ActivationKind::softmax},
+        {"clip", ActivationKind::clip},       {"relu6", ActivationKind::clip},
+        {"hardswish", ActivationKind::hardswish}};
     auto it = kinds.find(name);
     if (it == kinds.end())
-        fail("{}: activation '{}' unknown, expected one of relu, leaky_relu, sigmoid, tanh, elu, softmax", layer, name);
+        fail("{}: activation '{}' unknown, expected one of relu, leaky_relu, sigmoid, tanh, elu, softmax, clip, relu6, "
+             "hardswish",
+             layer, name);
     return it->second;
+}
+
+const char *activation_kind_name(ActivationKind kind) {
+    switch (kind) {
+    case ActivationKind::relu: return "relu";
+    case ActivationKind::leaky_relu: return "leaky_relu";
+    case ActivationKind::sigmoid: return "sigmoid";
+    case ActivationKind::tanh: return "tanh";
+    case ActivationKind::elu: return "elu";
+    case ActivationKind::softmax: return "softmax";
+    case ActivationKind::clip: return "clip";
+    case ActivationKind::hardswish: return "hardswish";
+    }
+    return "?";
 }
 
 std::vector<Var> dims_for_rank(const std::string &layer, int rank) {
@@ -87,21 +105,27 @@ Layer softmax(const std::string &name, const Tensor &input, const std::vector<Va
 
 }  // namespace
 
-Layer activation(const std::string &name, const Tensor &input, const ActivationParams &p) {
-    const std::vector<Var> v = dims_for_rank(name, int(input.shape.size()));
-    Expr in = input.func(v);
-    if (p.kind == ActivationKind::softmax) return softmax(name, input, v);
-    Expr result;
+Expr elementwise_activation(const ActivationParams &p, const Expr &in) {
     switch (p.kind) {
-    case ActivationKind::relu: result = max(in, 0.0f); break;
-    case ActivationKind::leaky_relu: result = select(in > 0.0f, in, p.alpha * in); break;
-    case ActivationKind::sigmoid: result = 1.0f / (1.0f + exp(-in)); break;
-    case ActivationKind::tanh: result = rational_tanh(in); break;
-    case ActivationKind::elu: result = select(in > 0.0f, in, p.alpha * (exp(in) - 1.0f)); break;
+    case ActivationKind::relu: return max(in, 0.0f);
+    case ActivationKind::leaky_relu: return select(in > 0.0f, in, p.alpha * in);
+    case ActivationKind::sigmoid: return 1.0f / (1.0f + exp(-in));
+    case ActivationKind::tanh: return rational_tanh(in);
+    case ActivationKind::elu: return select(in > 0.0f, in, p.alpha * (exp(in) - 1.0f));
+    case ActivationKind::clip: return clamp(in, p.min, p.max);
+    case ActivationKind::hardswish: return in * clamp(in + 3.0f, 0.0f, 6.0f) * (1.0f / 6.0f);
     case ActivationKind::softmax: break;
     }
+    fail("softmax is not element-wise");
+}
+
+Layer activation(const std::string &name, const Tensor &input, const ActivationParams &p) {
+    const std::vector<Var> v = dims_for_rank(name, int(input.shape.size()));
+    if (p.kind == ActivationKind::softmax) return softmax(name, input, v);
+    if (p.kind == ActivationKind::clip && !(p.min <= p.max))
+        fail("{}: clip's min {} is above its max {}", name, p.min, p.max);
     Func out(name);
-    out(v) = result;
+    out(v) = elementwise_activation(p, input.func(v));
     return {name, "activation", {out, input.shape}, {}, {}};
 }
 

@@ -152,25 +152,93 @@ Gradients pool2d_backward(const std::string &name, const Tensor &input, const Po
     return g;
 }
 
+namespace {
+
+// dy times the activation's derivative at x (y = activation(x)).
+Expr activation_gradient(const ActivationParams &p, const Expr &x, const Expr &y, const Expr &dy) {
+    switch (p.kind) {
+    case ActivationKind::relu: return select(x > 0.0f, dy, 0.0f);
+    case ActivationKind::leaky_relu: return select(x > 0.0f, dy, p.alpha * dy);
+    case ActivationKind::sigmoid: return dy * y * (1.0f - y);
+    case ActivationKind::tanh: return dy * (1.0f - y * y);
+    case ActivationKind::elu: return select(x > 0.0f, dy, dy * (y + p.alpha));
+    // PyTorch's subgradients at the kinks: clip passes the gradient strictly inside (min, max)
+    // (hardtanh's backward); hardswish takes the middle piece's slope x/3 + 1/2 on [-3, 3].
+    case ActivationKind::clip: return select(x > p.min && x < p.max, dy, 0.0f);
+    case ActivationKind::hardswish: return select(x < -3.0f, 0.0f, x <= 3.0f, dy * (x * (1.0f / 3.0f) + 0.5f), dy);
+    case ActivationKind::softmax: break;
+    }
+    fail("no hand-derived backward for softmax");
+}
+
+}  // namespace
+
+std::vector<Tensor> input_gradients(const Gradients &g) {
+    return g.d_inputs.empty() ? std::vector<Tensor>{g.d_input} : g.d_inputs;
+}
+
 Gradients activation_backward(const std::string &name, const Tensor &input, const ActivationParams &p,
                               const Tensor &output, const Tensor &d_output) {
     if (!has_manual_backward(p)) fail("{}: no hand-derived backward for softmax", name);
     const std::vector<Var> v = dims_for_rank(name, int(input.shape.size()));
     const std::vector<Expr> at(v.begin(), v.end());
-    Expr x = input.func(at), y = output.func(at), dy = d_output.func(at);
-    Expr derivative_times_dy;
-    switch (p.kind) {
-    case ActivationKind::relu: derivative_times_dy = select(x > 0.0f, dy, 0.0f); break;
-    case ActivationKind::leaky_relu: derivative_times_dy = select(x > 0.0f, dy, p.alpha * dy); break;
-    case ActivationKind::sigmoid: derivative_times_dy = dy * y * (1.0f - y); break;
-    case ActivationKind::tanh: derivative_times_dy = dy * (1.0f - y * y); break;
-    case ActivationKind::elu: derivative_times_dy = select(x > 0.0f, dy, dy * (y + p.alpha)); break;
-    case ActivationKind::softmax: break;
-    }
     Func d_input(name + "_d_input");
-    d_input(v) = derivative_times_dy;
+    d_input(v) = activation_gradient(p, input.func(at), output.func(at), d_output.func(at));
     Gradients g{name, "activation", d_output};
     g.d_input = {d_input, input.shape};
+    return g;
+}
+
+Gradients add_backward(const std::string &name, const std::vector<Tensor> &inputs, const AddParams &p,
+                       const Tensor &output, const Tensor &d_output) {
+    const std::vector<Var> v = dims_for_rank(name, int(output.shape.size()));
+    Gradients g{name, "add", d_output};
+    Func d_sum(name + "_d_sum");
+    if (p.activation) {
+        Expr total = inputs[0].func(v);
+        for (size_t k = 1; k < inputs.size(); ++k) total += inputs[k].func(v);
+        d_sum(v) = activation_gradient(*p.activation, total, output.func(v), d_output.func(v));
+        g.stages["d_sum"] = d_sum;
+    } else {
+        d_sum(v) = d_output.func(v);
+    }
+    for (const Tensor &input : inputs) g.d_inputs.push_back({d_sum, input.shape});
+    return g;
+}
+
+Gradients concat_backward(const std::string &name, const std::vector<Tensor> &inputs, const Tensor &d_output) {
+    const std::vector<Var> v = dims_for_rank(name, int(d_output.shape.size()));
+    const size_t axis = v.size() - 2;
+    Gradients g{name, "concat", d_output};
+    int begin = 0;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+        std::vector<Expr> at(v.begin(), v.end());
+        at[axis] = v[axis] + begin;
+        Func d_part(fmt::format("{}_d_input{}", name, k));
+        d_part(v) = d_output.func(at);
+        g.d_inputs.push_back({d_part, inputs[k].shape});
+        begin += inputs[k].shape[1];
+    }
+    return g;
+}
+
+Gradients global_avg_pool_backward(const std::string &name, const Tensor &input, const Tensor &d_output) {
+    Dims d;
+    Func d_input(name + "_d_input");
+    d_input(d.x, d.y, d.c, d.n) = d_output.func(0, 0, d.c, d.n) * (1.0f / float(input.shape[2] * input.shape[3]));
+    Gradients g{name, "global_avg_pool", d_output};
+    g.d_input = {d_input, input.shape};
+    return g;
+}
+
+Gradients gradient_sum(const std::string &name, const std::vector<Tensor> &contributions) {
+    const std::vector<Var> v = dims_for_rank(name, int(contributions.at(0).shape.size()));
+    Expr total = contributions[0].func(v);
+    for (size_t k = 1; k < contributions.size(); ++k) total += contributions[k].func(v);
+    Func sum(name);
+    sum(v) = total;
+    Gradients g{name, "gradient_sum", contributions[0]};
+    g.d_input = {sum, contributions[0].shape};
     return g;
 }
 

@@ -9,6 +9,7 @@
 #include "fully_connected.h"
 #include "loss.h"
 #include "lrn.h"
+#include "merge.h"
 #include "pooling.h"
 
 namespace cnngen {
@@ -18,6 +19,7 @@ struct Gradients {
     std::string kind;  // "conv2d", "pool2d", "activation", "lrn", "fully_connected" or "loss"
     Tensor d_output;   // what the layer received
     Tensor d_input;    // func undefined when not requested
+    std::vector<Tensor> d_inputs;  // layers with several inputs (add, concat): one per input, in order
     int flat_features = 0;  // fully_connected: input features per sample
     Shape weight_shape;     // conv2d: PyTorch order, so schedules can bound the gradient
     std::map<std::string, Halide::Func> d_params;  // by parameter name (conv1.weight)
@@ -25,6 +27,9 @@ struct Gradients {
     std::map<std::string, Halide::Func> stages;
     std::map<std::string, Halide::RDom> reductions;
 };
+
+// The gradients with respect to each input: d_inputs, or d_input alone.
+std::vector<Tensor> input_gradients(const Gradients &g);
 
 bool has_manual_backward(const Pool2dParams &p);
 bool has_manual_backward(const ActivationParams &p);
@@ -35,6 +40,14 @@ Gradients pool2d_backward(const std::string &name, const Tensor &input, const Po
 // `output` is the forward layer's output (sigmoid, tanh and ELU reuse it).
 Gradients activation_backward(const std::string &name, const Tensor &input, const ActivationParams &p,
                               const Tensor &output, const Tensor &d_output);
+// add: each input receives d_output (through the activation's derivative, if any);
+// concat: each input its channel range of d_output; global_avg_pool: d_output / (H W) everywhere.
+Gradients add_backward(const std::string &name, const std::vector<Tensor> &inputs, const AddParams &p,
+                       const Tensor &output, const Tensor &d_output);
+Gradients concat_backward(const std::string &name, const std::vector<Tensor> &inputs, const Tensor &d_output);
+Gradients global_avg_pool_backward(const std::string &name, const Tensor &input, const Tensor &d_output);
+// The sum of the gradients a forked activation receives from its readers.
+Gradients gradient_sum(const std::string &name, const std::vector<Tensor> &contributions);
 Gradients lrn_backward(const std::string &name, const Tensor &input, const LrnParams &p, const Tensor &d_output);
 Gradients fully_connected_backward(const std::string &name, const Tensor &input, const FullyConnectedParams &p,
                                    const ParamSource &source, const Tensor &d_output, bool want_input);

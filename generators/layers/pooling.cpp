@@ -109,3 +109,25 @@ Layer pool2d(const std::string &name, const Tensor &input, const Pool2dParams &p
 }
 
 }  // namespace cnngen
+
+namespace cnngen {
+
+Shape global_avg_pool_output_shape(const std::string &name, const Shape &input) {
+    if (input.size() != 4)
+        fail("{}: global_avg_pool expects a 4-D (N, C, H, W) input, got {}", name, shape_string(input));
+    return {input[0], input[1], 1, 1};
+}
+
+Layer global_avg_pool(const std::string &name, const Tensor &input) {
+    const Shape shape = global_avg_pool_output_shape(name, input.shape);
+    Dims d;
+    RDom r(0, input.shape[3], 0, input.shape[2], name + "_r");
+    Func sum(name + "_sum");
+    sum(d.x, d.y, d.c, d.n) = 0.0f;
+    sum(d.x, d.y, d.c, d.n) += input.func(d.x + r.x, d.y + r.y, d.c, d.n);
+    Func out(name);
+    out(d.x, d.y, d.c, d.n) = sum(d.x, d.y, d.c, d.n) * (1.0f / float(input.shape[2] * input.shape[3]));
+    return {name, "global_avg_pool", {out, shape}, {{"sum", sum}}, {{"r", r}}};
+}
+
+}  // namespace cnngen

@@ -41,3 +41,12 @@ Halide::Expr in_bounds_count(Halide::Expr start, int kernel, int extent);
 Halide::Expr average_divisor(const Pool2dParams &p, Halide::Expr x0, Halide::Expr y0, int width, int height);
 
 }  // namespace cnngen
+
+namespace cnngen {
+
+// The mean over each channel's whole H x W, (N, C, H, W) -> (N, C, 1, 1): ONNX's
+// GlobalAveragePool, PyTorch's AdaptiveAvgPool2d(1); any window size, and trainable.
+Layer global_avg_pool(const std::string &name, const Tensor &input);
+Shape global_avg_pool_output_shape(const std::string &name, const Shape &input);
+
+}  // namespace cnngen

@@ -13,8 +13,11 @@ bool has_manual_backward(const LayerSpec &layer) {
         [](const auto &p) {
             using P = std::decay_t<decltype(p)>;
             if constexpr (std::is_same_v<P, Conv2dParams> || std::is_same_v<P, LrnParams> ||
-                          std::is_same_v<P, FullyConnectedParams>)
+                          std::is_same_v<P, FullyConnectedParams> || std::is_same_v<P, AddParams> ||
+                          std::is_same_v<P, ConcatParams> || std::is_same_v<P, GlobalAvgPoolParams>)
                 return true;
+            else if constexpr (std::is_same_v<P, BatchNormParams> || std::is_same_v<P, DropoutParams>)
+                return false;  // inference only so far (training_obstacle)
             else return has_manual_backward(p);
         },
         layer.params);
@@ -25,10 +28,15 @@ bool has_manual_backward(const ModelSpec &spec) {
                        [](const LayerSpec &l) { return has_manual_backward(l); });
 }
 
-Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &forward, const Tensor &input,
-                              const ParameterInputs &params, const Tensor &d_output, bool want_input) {
+Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &forward,
+                              const std::vector<Tensor> &inputs, const ParameterInputs &params, const Tensor &d_output,
+                              bool want_input) {
     const LayerSpec &l = spec.layers.at(index);
     const ParamSource source = params.source(spec.path);
+    if (auto p = std::get_if<AddParams>(&l.params)) return add_backward(l.name, inputs, *p, forward.output, d_output);
+    if (std::holds_alternative<ConcatParams>(l.params)) return concat_backward(l.name, inputs, d_output);
+    const Tensor &input = inputs.at(0);
+    if (std::holds_alternative<GlobalAvgPoolParams>(l.params)) return global_avg_pool_backward(l.name, input, d_output);
     if (auto p = std::get_if<Conv2dParams>(&l.params))
         return conv2d_backward(l.name, input, *p, source, d_output, want_input);
     if (auto p = std::get_if<Pool2dParams>(&l.params); p && has_manual_backward(*p))
@@ -45,13 +53,31 @@ BackwardPass backward_pass(const ModelSpec &spec, const Network &net, const Tens
                            const ParameterInputs &params, const Tensor &d_logits) {
     BackwardPass pass;
     std::map<std::string, Func> by_name;
-    Tensor d_output = d_logits;
+    // What each activation's readers send back, gathered from the last layer down: by the time
+    // layer k is reached, every reader of its output (all later) has sent its share.
+    std::vector<std::vector<Tensor>> received(net.layers.size() + 1);
+    received.back().push_back(d_logits);
     for (size_t k = net.layers.size(); k-- > 0;) {
-        const Tensor &layer_input = k == 0 ? input : net.layers[k - 1].output;
-        Gradients g = layer_backward_pass(spec, k, net.layers[k], layer_input, params, d_output, /*want_input=*/k > 0);
+        std::vector<Tensor> &shares = received[k + 1];
+        if (shares.empty()) fail("internal error: {}: no gradient reaches layer '{}'", spec.path, net.layers[k].name);
+        Tensor d_output = shares[0];
+        if (shares.size() > 1) {
+            pass.layers.push_back(gradient_sum(net.layers[k].name + "_d_output_sum", shares));
+            pass.reads.push_back(shares);
+            d_output = pass.layers.back().d_input;
+        }
+        std::vector<Tensor> inputs;
+        bool want_input = false;
+        for (int a : net.inputs[k]) {
+            inputs.push_back(a == 0 ? input : net.activations.at(size_t(a)));
+            want_input |= a > 0;
+        }
+        Gradients g = layer_backward_pass(spec, k, net.layers[k], inputs, params, d_output, want_input);
         for (const auto &[name, f] : g.d_params) by_name[name] = f;
-        pass.inputs.push_back(layer_input);
-        d_output = g.d_input;
+        const std::vector<Tensor> d_inputs = input_gradients(g);
+        for (size_t slot = 0; slot < net.inputs[k].size(); ++slot)
+            if (net.inputs[k][slot] > 0) received[size_t(net.inputs[k][slot])].push_back(d_inputs.at(slot));
+        pass.reads.push_back(inputs);
         pass.layers.push_back(g);
     }
     for (const ParameterInfo &p : params.info) {

@@ -10,8 +10,10 @@ namespace cnngen {
 
 struct BackwardPass {
     std::vector<Halide::Func> parameter_gradients;  // in the plan's parameter order
-    std::vector<Gradients> layers;                  // last layer first
-    std::vector<Tensor> inputs;                     // the forward input of each of `layers`
+    // Last layer first; an activation read by several layers gets a gradient_sum of what they
+    // send back before its own layer's entry.
+    std::vector<Gradients> layers;
+    std::vector<std::vector<Tensor>> reads;  // what each of `layers` reads besides d_output
 };
 
 // `input` is the images tensor the network was built on, `params` the inputs it read.
@@ -22,8 +24,9 @@ BackwardPass backward_pass(const ModelSpec &spec, const Network &net, const Tens
 bool has_manual_backward(const ModelSpec &spec);
 bool has_manual_backward(const LayerSpec &layer);
 
-// One layer's gradients, hand-derived.
-Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &forward, const Tensor &input,
-                              const ParameterInputs &params, const Tensor &d_output, bool want_input);
+// One layer's gradients, hand-derived, on its forward `inputs`.
+Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &forward,
+                              const std::vector<Tensor> &inputs, const ParameterInputs &params, const Tensor &d_output,
+                              bool want_input);
 
 }  // namespace cnngen

@@ -143,7 +143,7 @@ LossAndGradients loss_and_gradients(const ModelPlan &plan, const PlannedFunction
         r.grads = pass.parameter_gradients;
         for (size_t k = 0; k < pass.layers.size(); ++k) {
             BackwardFuncs backward{pass.layers[k], in.params.values};
-            backward.reads.push_back(pass.inputs[k].func);
+            for (const Tensor &read : pass.reads[k]) backward.reads.push_back(read.func);
             b.funcs.backward.push_back(backward);
         }
     } else {
@@ -194,7 +194,8 @@ LayerInputs layer_inputs(const ModelPlan &plan, const PlannedFunction &f, Algori
     in.input = planned_input(plan, {ArgumentRole::activation, f.layer}, f.batch);
     in.input_value(_) = in.input(_);
     in.params = parameter_inputs(plan, plan.parameters_of_layer(f.layer));
-    in.layer = build_layer(plan.spec, size_t(f.layer), {in.input_value, plan.activation_shape(f.layer, f.batch)},
+    // Per-layer kernels are planned for chains only: layer k reads activation k.
+    in.layer = build_layer(plan.spec, size_t(f.layer), {{in.input_value, plan.activation_shape(f.layer, f.batch)}},
                            in.params.source(plan.spec.path), form);
     return in;
 }
@@ -227,7 +228,7 @@ Built layer_backward(const ModelPlan &plan, const PlannedFunction &f, const Mode
     Built b;
     std::vector<Func> grads;  // d_input (when wanted), then one per parameter
     if (manual) {
-        Gradients g = layer_backward_pass(plan.spec, size_t(f.layer), in.layer, {in.input_value, input_shape},
+        Gradients g = layer_backward_pass(plan.spec, size_t(f.layer), in.layer, {{in.input_value, input_shape}},
                                           in.params, {d_output_value, out_shape}, want_input);
         if (want_input) grads.push_back(g.d_input.func);
         for (const ParameterInfo &p : in.params.info) grads.push_back(g.d_params.at(p.name));

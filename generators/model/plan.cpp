@@ -2,6 +2,8 @@
 
 #include "../layers/errors.h"
 
+#include <fmt/ranges.h>
+
 namespace cnngen {
 
 namespace {
@@ -11,33 +13,56 @@ constexpr long long kMaxTensorElements = 1LL << 30;
 
 }  // namespace
 
-Shape layer_output_shape(const LayerSpec &l, const Shape &input, std::vector<ParameterInfo> &params, int layer) {
+Shape layer_output_shape(const LayerSpec &l, const std::vector<Shape> &inputs, const std::vector<std::string> &names,
+                         std::vector<ParameterInfo> &params, int layer) {
+    const auto add_parameter = [&](const std::string &suffix, const Shape &shape, int fan_in, bool trainable = true,
+                                   ParameterInit init = ParameterInit::fan_in_uniform) {
+        params.push_back(
+            {l.name + "." + suffix, identifier_for(l.name + "." + suffix), shape, layer, fan_in, trainable, init});
+    };
     return std::visit(
         [&](const auto &p) -> Shape {
             using P = std::decay_t<decltype(p)>;
-            if constexpr (std::is_same_v<P, Conv2dParams>) {
-                const Shape out = conv2d_output_shape(l.name, input, p);
-                const Shape weight = conv2d_weight_shape(input[1], p);
-                const int fan_in = weight[1] * weight[2] * weight[3];
-                params.push_back({l.name + ".weight", identifier_for(l.name + ".weight"), weight, layer, fan_in});
-                if (p.bias) params.push_back({l.name + ".bias", identifier_for(l.name + ".bias"), {p.out_channels}, layer, fan_in});
-                return out;
-            } else if constexpr (std::is_same_v<P, FullyConnectedParams>) {
-                const Shape out = fully_connected_output_shape(l.name, input, p);
-                const int fan_in = int(element_count(input) / input[0]);
-                params.push_back(
-                    {l.name + ".weight", identifier_for(l.name + ".weight"), {p.out_features, fan_in}, layer, fan_in});
-                if (p.bias) params.push_back({l.name + ".bias", identifier_for(l.name + ".bias"), {p.out_features}, layer, fan_in});
-                return out;
-            } else if constexpr (std::is_same_v<P, Pool2dParams>) {
-                return pool2d_output_shape(l.name, input, p);
-            } else if constexpr (std::is_same_v<P, LrnParams>) {
-                return lrn_output_shape(l.name, input, p);
+            if constexpr (std::is_same_v<P, AddParams>) {
+                return add_output_shape(l.name, inputs, names);
+            } else if constexpr (std::is_same_v<P, ConcatParams>) {
+                return concat_output_shape(l.name, inputs, names);
             } else {
-                if (input.size() != 2 && input.size() != 4)
-                    fail("{}: an activation expects a 2-D (N, F) or 4-D (N, C, H, W) input, got shape {}", l.name,
-                         shape_string(input));
-                return input;
+                if (inputs.size() != 1)
+                    fail("{}: {} takes one input, {} given ({})", l.name, l.kind, inputs.size(), fmt::join(names, ", "));
+                const Shape &input = inputs[0];
+                if constexpr (std::is_same_v<P, Conv2dParams>) {
+                    const Shape out = conv2d_output_shape(l.name, input, p);
+                    const Shape weight = conv2d_weight_shape(input[1], p);
+                    const int fan_in = weight[1] * weight[2] * weight[3];
+                    add_parameter("weight", weight, fan_in);
+                    if (p.bias) add_parameter("bias", {p.out_channels}, fan_in);
+                    return out;
+                } else if constexpr (std::is_same_v<P, FullyConnectedParams>) {
+                    const Shape out = fully_connected_output_shape(l.name, input, p);
+                    const int fan_in = int(element_count(input) / input[0]);
+                    add_parameter("weight", {p.out_features, fan_in}, fan_in);
+                    if (p.bias) add_parameter("bias", {p.out_features}, fan_in);
+                    return out;
+                } else if constexpr (std::is_same_v<P, BatchNormParams>) {
+                    const Shape out = batch_norm_output_shape(l.name, input, p);
+                    add_parameter("weight", {input[1]}, 0, true, ParameterInit::ones);
+                    add_parameter("bias", {input[1]}, 0, true, ParameterInit::zeros);
+                    add_parameter("running_mean", {input[1]}, 0, false, ParameterInit::zeros);
+                    add_parameter("running_var", {input[1]}, 0, false, ParameterInit::ones);
+                    return out;
+                } else if constexpr (std::is_same_v<P, Pool2dParams>) {
+                    return pool2d_output_shape(l.name, input, p);
+                } else if constexpr (std::is_same_v<P, GlobalAvgPoolParams>) {
+                    return global_avg_pool_output_shape(l.name, input);
+                } else if constexpr (std::is_same_v<P, LrnParams>) {
+                    return lrn_output_shape(l.name, input, p);
+                } else {  // activations and dropout: element-wise
+                    if (input.size() != 2 && input.size() != 4)
+                        fail("{}: {} expects a 2-D (N, F) or 4-D (N, C, H, W) input, got shape {}", l.name, l.kind,
+                             shape_string(input));
+                    return input;
+                }
             }
         },
         l.params);
@@ -210,27 +235,65 @@ void resolve_padding_modes(LayerSpec &layer, const Shape &input) {
         layer.params);
 }
 
+bool ModelPlan::is_chain() const {
+    for (size_t k = 0; k < inputs.size(); ++k)
+        if (inputs[k] != std::vector<int>{int(k)}) return false;
+    return true;
+}
+
+namespace {
+
+bool reads_images(const LayerSpec &l) {
+    return std::holds_alternative<Conv2dParams>(l.params) || std::holds_alternative<Pool2dParams>(l.params) ||
+           std::holds_alternative<LrnParams>(l.params) || std::holds_alternative<GlobalAvgPoolParams>(l.params);
+}
+
+std::string activation_name(const ModelSpec &spec, int index) {
+    return index == 0 ? std::string(kImagesName) : spec.layers.at(size_t(index - 1)).name;
+}
+
+// Every layer but the last (the output) must be read by a later one.
+void check_every_branch_is_read(const ModelPlan &plan) {
+    std::vector<std::string> unread;
+    for (int k = 0; k + 1 < plan.layer_count(); ++k)
+        if (plan.last_reader[size_t(k + 1)] < 0) unread.push_back(fmt::format("'{}' (#{})", plan.spec.layers[size_t(k)].name, k + 1));
+    if (!unread.empty())
+        fail("{}: the output of layer {} is never read: a dangling branch; every layer but the last, '{}' (the "
+             "model's output), must be an input of a later layer",
+             plan.spec.path, fmt::join(unread, ", "), plan.spec.layers.back().name);
+}
+
+}  // namespace
+
 ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
     ModelPlan plan;
     plan.spec = spec;
-    Shape current{1, spec.input[0], spec.input[1], spec.input[2]};
-    plan.activations.push_back(Shape(current.begin() + 1, current.end()));
+    plan.inputs = layer_input_indices(spec);
+    for (size_t k = 0; k < spec.layers.size(); ++k)  // chains built in code name no inputs
+        if (plan.spec.layers[k].inputs.empty())
+            plan.spec.layers[k].inputs = {activation_name(spec, plan.inputs[k][0])};
+    plan.last_reader.assign(spec.layers.size() + 1, -1);
+    std::vector<Shape> shapes{Shape{1, spec.input[0], spec.input[1], spec.input[2]}};  // with a batch of 1
+    plan.activations.push_back(spec.input);
     const int largest_batch = spec.batch_sizes.empty() ? 1 : spec.batch_sizes.back();  // sorted when parsed
     for (size_t k = 0; k < spec.layers.size(); ++k) {
         LayerSpec &l = plan.spec.layers[k];
         const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, k + 1);
-        const std::string from = k ? spec.layers[k - 1].name : "input";
-        const bool image_layer = !std::holds_alternative<FullyConnectedParams>(l.params) &&
-                                 !std::holds_alternative<ActivationParams>(l.params);
-        if (image_layer && current.size() != 4)
-            fail("{}: {} expects a 4-D (N, C, H, W) input but '{}' produces {}", where, l.kind, from,
-                 shape_string(current));
+        std::vector<Shape> in;
+        for (int a : plan.inputs[k]) {
+            in.push_back(shapes.at(size_t(a)));
+            plan.last_reader[size_t(a)] = int(k);
+        }
+        if (reads_images(l) && in.size() == 1 && in[0].size() != 4)
+            fail("{}: {} expects a 4-D (N, C, H, W) input but '{}' produces {}", where, l.kind, l.inputs[0],
+                 shape_string(in[0]));
         const size_t first_parameter = plan.parameters.size();
+        Shape current;
         try {
-            if (image_layer) resolve_padding_modes(l, current);
-            current = layer_output_shape(l, current, plan.parameters, int(k));
+            if (reads_images(l) && in.size() == 1) resolve_padding_modes(l, in[0]);
+            current = layer_output_shape(l, in, l.inputs, plan.parameters, int(k));
         } catch (const ConfigError &e) {
-            fail("{}: input {} from '{}': {}", where, shape_string(current), from, e.what());
+            fail("{}: {}: {}", where, describe_inputs(in, l.inputs), e.what());
         }
         for (size_t p = first_parameter; p < plan.parameters.size(); ++p) {
             const Shape &shape = plan.parameters[p].shape;
@@ -245,18 +308,49 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
             fail("{}: output {} per sample needs {:.1f} GiB at batch {}, more than the {} GiB limit", where,
                  shape_string(Shape(current.begin() + 1, current.end())), elements * 4.0 / (1 << 30), largest_batch,
                  kMaxTensorElements * 4 >> 30);
+        shapes.push_back(current);
         plan.activations.push_back(Shape(current.begin() + 1, current.end()));
     }
-    if (options.training && current.size() != 2)
+    plan.last_reader.back() = plan.layer_count();
+    check_every_branch_is_read(plan);
+    const Shape &output = shapes.back();
+    if (options.training && output.size() != 2)
         fail("{}: the last layer '{}' produces {}, expected (N, classes) for the loss; a model with another output "
              "builds for inference only (--inference-only)",
-             spec.path, spec.layers.back().name, shape_string(current));
+             spec.path, spec.layers.back().name, shape_string(output));
+    if (options.training && options.train_step == TrainStep::chained && !plan.is_chain()) {
+        size_t k = 0;
+        while (plan.inputs[k] == std::vector<int>{int(k)}) ++k;
+        fail("{}: train_step = \"chained\" runs a kernel per layer of a chain, but this model is a graph (layer "
+             "'{}' reads '{}'); use the fused step",
+             spec.path, spec.layers[k].name, fmt::join(plan.spec.layers[k].inputs, "', '"));
+    }
     plan_functions(plan, options);
     return plan;
 }
 
+long long peak_live_activations(const ModelPlan &plan) {
+    long long live = element_count(plan.activations[0]), peak = live;
+    for (int k = 0; k < plan.layer_count(); ++k) {
+        live += element_count(plan.activations[size_t(k + 1)]);  // the output, while its inputs are read
+        peak = std::max(peak, live);
+        for (int a = 0; a <= k; ++a)
+            if (plan.last_reader[size_t(a)] == k) live -= element_count(plan.activations[size_t(a)]);
+    }
+    return peak;
+}
+
 std::string training_obstacle(const ModelSpec &spec) {
     if (!spec.inference_only.empty()) return spec.inference_only;
+    for (const LayerSpec &layer : spec.layers) {
+        if (std::holds_alternative<BatchNormParams>(layer.params))
+            return fmt::format("layer '{}' is a batch_norm, which builds for inference only so far (running "
+                               "statistics, not batch statistics)",
+                               layer.name);
+        if (std::holds_alternative<DropoutParams>(layer.params))
+            return fmt::format("layer '{}' is a dropout, which builds for inference only so far (the identity)",
+                               layer.name);
+    }
     for (const LayerSpec &layer : spec.layers)
         if (auto *pool = std::get_if<Pool2dParams>(&layer.params); pool && !pool_window_unrolled(*pool))
             return fmt::format("layer '{}' pools {}x{} windows; windows over 64 taps have no backward pass here",

@@ -38,10 +38,16 @@ struct PlannedFunction {
 struct ModelPlan {
     ModelSpec spec;
     std::vector<Shape> activations;  // per sample: [0] the input, [k + 1] layer k's output
+    std::vector<std::vector<int>> inputs;  // per layer: the activations it reads (layer_input_indices)
+    // Per activation: the last layer that reads it, so an inference build need keep it only
+    // until then (the logits: the layer count, read by the caller).
+    std::vector<int> last_reader;
     std::vector<ParameterInfo> parameters;
     std::vector<PlannedFunction> functions;
 
     int layer_count() const { return int(spec.layers.size()); }
+    // Whether every layer reads just the layer before it (or the images, the first).
+    bool is_chain() const;
     // The output's size per sample: the classes of an (N, classes) output.
     int classes() const { return int(element_count(activations.back())); }
     // Activation `index` with the batch dimension in front.
@@ -65,14 +71,21 @@ void resolve_padding_modes(LayerSpec &layer, const Shape &input);
 
 // A layer's output for `input` (with a batch dimension in front) and its learnable tensors
 // (appended to `params`), from the layers' shape rules alone; padding modes must be resolved.
-Shape layer_output_shape(const LayerSpec &l, const Shape &input, std::vector<ParameterInfo> &params, int layer);
+// `names` name the inputs in messages.
+Shape layer_output_shape(const LayerSpec &l, const std::vector<Shape> &inputs, const std::vector<std::string> &names,
+                         std::vector<ParameterInfo> &params, int layer);
+
+// The most activation elements per sample alive at once while inference runs the layers in
+// order, each activation freed after its last reader: the images and the logits count.
+long long peak_live_activations(const ModelPlan &plan);
 
 // Why the model cannot be trained ([build] inference_only, or an output that is not
 // (N, classes)); empty when it can.
 std::string training_obstacle(const ModelSpec &spec);
 
-// Throws ConfigError naming the spec and the layer when shapes do not chain, the last layer is
-// not (N, classes), or a tensor would not fit.
+// Throws ConfigError naming the spec and the layers when shapes do not meet, a layer's output
+// is read by no one (a dangling branch: only the last layer, the output, may be unread), the
+// last layer is not (N, classes), or a tensor would not fit.
 ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options = {});
 
 // The Halide name of an argument. Unique within its function whatever the layer names: each

@@ -60,7 +60,7 @@ LayerSpec parse_layer(const toml::table &table, const std::string &where) {
         if (mode != "cross_correlation" && mode != "convolution")
             fail("{}: field 'mode' is '{}', expected cross_correlation or convolution", where, mode);
         p.flip_kernel = mode == "convolution";
-        f.reject_unknown({"name", "kind", "out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias", "mode"});
+        f.reject_unknown({"name", "kind", "inputs", "out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias", "mode"});
         layer.params = p;
     } else if (kind == "max_pool" || kind == "avg_pool" || kind == "p_norm_pool") {
         Pool2dParams p;
@@ -69,14 +69,21 @@ LayerSpec parse_layer(const toml::table &table, const std::string &where) {
         p.height.ceil_mode = p.width.ceil_mode = f.boolean("ceil_mode", false);
         p.count_include_pad = f.boolean("count_include_pad", true);
         p.p = f.number("p", 2.0f);
-        f.reject_unknown({"name", "kind", "kernel", "stride", "padding", "dilation", "ceil_mode", "count_include_pad", "p"});
+        f.reject_unknown({"name", "kind", "inputs", "kernel", "stride", "padding", "dilation", "ceil_mode", "count_include_pad", "p"});
         layer.params = p;
     } else if (kind == "relu" || kind == "leaky_relu" || kind == "sigmoid" || kind == "tanh" || kind == "elu" ||
-               kind == "softmax") {
+               kind == "softmax" || kind == "clip" || kind == "relu6" || kind == "hardswish") {
         ActivationParams p;
         p.kind = activation_kind_from_name(where, kind);
         p.alpha = f.number("alpha", kind == "elu" ? 1.0f : 0.01f);
-        f.reject_unknown({"name", "kind", "alpha"});
+        if (kind == "clip") {
+            p.min = f.number("min", 0.0f);
+            p.max = f.number("max", 6.0f);
+            if (!(p.min <= p.max)) fail("{}: clip's min {} is above its max {}", where, p.min, p.max);
+            f.reject_unknown({"name", "kind", "inputs", "min", "max"});
+        } else {
+            f.reject_unknown({"name", "kind", "inputs", "alpha"});
+        }
         layer.params = p;
     } else if (kind == "lrn") {
         LrnParams p;
@@ -91,23 +98,161 @@ LayerSpec parse_layer(const toml::table &table, const std::string &where) {
         p.kappa = f.number("kappa", 2.0f);
         p.gamma = f.number("gamma", 1e-4f);
         p.beta = f.number("beta", 0.75f);
-        f.reject_unknown({"name", "kind", "region", "n", "size", "kappa", "gamma", "beta"});
+        f.reject_unknown({"name", "kind", "inputs", "region", "n", "size", "kappa", "gamma", "beta"});
         layer.params = p;
     } else if (kind == "fully_connected") {
         FullyConnectedParams p;
         p.out_features = f.integer("out_features");
         p.bias = f.boolean("bias", true);
-        f.reject_unknown({"name", "kind", "out_features", "bias"});
+        f.reject_unknown({"name", "kind", "inputs", "out_features", "bias"});
         layer.params = p;
+    } else if (kind == "add") {
+        AddParams p;
+        if (auto name = f.maybe_string("activation")) {
+            ActivationParams a;
+            a.kind = activation_kind_from_name(where, *name);
+            if (a.kind == ActivationKind::softmax) fail("{}: field 'activation' must be element-wise, not softmax", where);
+            p.activation = a;
+        }
+        f.reject_unknown({"name", "kind", "inputs", "activation"});
+        layer.params = p;
+    } else if (kind == "concat") {
+        f.reject_unknown({"name", "kind", "inputs"});
+        layer.params = ConcatParams{};
+    } else if (kind == "batch_norm") {
+        BatchNormParams p;
+        p.epsilon = f.number("epsilon", 1e-5f);
+        p.momentum = f.number("momentum", 0.1f);
+        f.reject_unknown({"name", "kind", "inputs", "epsilon", "momentum"});
+        layer.params = p;
+    } else if (kind == "dropout") {
+        DropoutParams p;
+        p.p = f.number("p", 0.5f);
+        if (!(p.p >= 0.0f && p.p < 1.0f)) fail("{}: field 'p' is {}, expected a probability in [0, 1)", where, p.p);
+        f.reject_unknown({"name", "kind", "inputs", "p"});
+        layer.params = p;
+    } else if (kind == "global_avg_pool") {
+        f.reject_unknown({"name", "kind", "inputs"});
+        layer.params = GlobalAvgPoolParams{};
     } else {
-        fail("{}: unknown layer kind '{}', expected one of conv2d, max_pool, avg_pool, p_norm_pool, relu, leaky_relu, "
-             "sigmoid, tanh, elu, softmax, lrn, fully_connected",
+        fail("{}: unknown layer kind '{}', expected one of conv2d, max_pool, avg_pool, p_norm_pool, global_avg_pool, "
+             "relu, leaky_relu, sigmoid, tanh, elu, softmax, clip, relu6, hardswish, lrn, fully_connected, add, concat, "
+             "batch_norm, dropout",
              where, kind);
     }
+    layer.inputs = f.strings("inputs");
     return layer;
 }
 
+// Which layers read layer `k` of `layers`, by position.
+std::vector<std::vector<size_t>> readers_by_position(const std::vector<LayerSpec> &layers,
+                                                     const std::map<std::string, size_t> &position) {
+    std::vector<std::vector<size_t>> readers(layers.size());
+    for (size_t k = 0; k < layers.size(); ++k)
+        for (const std::string &input : layers[k].inputs)
+            if (input != kImagesName) readers[position.at(input)].push_back(k);
+    return readers;
+}
+
+// A cycle among the layers Kahn's algorithm could not order, as "a reads b, b reads a".
+std::string describe_cycle(const std::vector<LayerSpec> &layers, const std::map<std::string, size_t> &position,
+                           const std::vector<int> &unordered_inputs) {
+    size_t at = 0;
+    while (unordered_inputs[at] == 0) ++at;
+    // Walk back along unordered inputs until a layer repeats: every step has one.
+    std::vector<size_t> walk;
+    std::map<size_t, size_t> seen;
+    while (!seen.count(at)) {
+        seen[at] = walk.size();
+        walk.push_back(at);
+        for (const std::string &input : layers[at].inputs)
+            if (input != kImagesName && unordered_inputs[position.at(input)] > 0) {
+                at = position.at(input);
+                break;
+            }
+    }
+    std::vector<std::string> steps;
+    for (size_t k = seen[at]; k < walk.size(); ++k)
+        steps.push_back(fmt::format("'{}' reads '{}'", layers[walk[k]].name,
+                                    layers[k + 1 < walk.size() ? walk[k + 1] : at].name));
+    return fmt::format("{}", fmt::join(steps, ", "));
+}
+
+// Fills in the default inputs (the layer before in the file, the images for the first) and puts
+// every layer after the layers it reads, keeping the file's order where it can (the first
+// ready layer in the file goes next).
+void order_layers(ModelSpec &spec) {
+    std::vector<LayerSpec> &layers = spec.layers;
+    std::map<std::string, size_t> position;
+    for (size_t k = 0; k < layers.size(); ++k) position[layers[k].name] = k;
+    std::vector<int> unordered_inputs(layers.size(), 0);
+    for (size_t k = 0; k < layers.size(); ++k) {
+        LayerSpec &l = layers[k];
+        if (l.inputs.empty()) l.inputs = {k ? layers[k - 1].name : kImagesName};
+        for (const std::string &input : l.inputs) {
+            if (input == kImagesName) continue;
+            if (!position.count(input))
+                fail("{}: layer '{}' (#{}): input '{}' is not a layer of this model (inputs name layers, or \"{}\" "
+                     "for the images)",
+                     spec.path, l.name, k + 1, input, kImagesName);
+            ++unordered_inputs[k];
+        }
+    }
+    const std::vector<std::vector<size_t>> readers = readers_by_position(layers, position);
+    std::set<size_t> ready;
+    for (size_t k = 0; k < layers.size(); ++k)
+        if (unordered_inputs[k] == 0) ready.insert(k);
+    std::vector<LayerSpec> ordered;
+    while (!ready.empty()) {
+        const size_t next = *ready.begin();
+        ready.erase(ready.begin());
+        ordered.push_back(layers[next]);
+        for (size_t reader : readers[next])
+            if (--unordered_inputs[reader] == 0) ready.insert(reader);
+    }
+    if (ordered.size() < layers.size())
+        fail("{}: layers form a cycle: {}; a layer can read only layers computed before it", spec.path,
+             describe_cycle(layers, position, unordered_inputs));
+    layers = std::move(ordered);
+}
+
 }  // namespace
+
+std::vector<std::vector<int>> layer_input_indices(const ModelSpec &spec) {
+    std::map<std::string, int> activation{{kImagesName, 0}};
+    std::vector<std::vector<int>> indices;
+    for (size_t k = 0; k < spec.layers.size(); ++k) {
+        const LayerSpec &l = spec.layers[k];
+        std::vector<int> own;
+        if (l.inputs.empty()) own.push_back(int(k));  // the layer before
+        for (const std::string &input : l.inputs) {
+            auto it = activation.find(input);
+            if (it == activation.end())
+                fail("{}: layer '{}' (#{}): input '{}' is not a layer computed before it", spec.path, l.name, k + 1,
+                     input);
+            own.push_back(it->second);
+        }
+        indices.push_back(own);
+        activation[l.name] = int(k) + 1;
+    }
+    return indices;
+}
+
+const char *parameter_init_name(ParameterInit init) {
+    switch (init) {
+    case ParameterInit::fan_in_uniform: return "fan_in_uniform";
+    case ParameterInit::ones: return "ones";
+    case ParameterInit::zeros: return "zeros";
+    }
+    return "?";
+}
+
+std::string describe_inputs(const std::vector<Shape> &shapes, const std::vector<std::string> &names) {
+    std::vector<std::string> parts;
+    for (size_t k = 0; k < shapes.size(); ++k)
+        parts.push_back(fmt::format("{} from '{}'", shape_string(shapes[k]), k < names.size() ? names[k] : "?"));
+    return fmt::format("input {}", fmt::join(parts, ", "));
+}
 
 bool is_c_identifier(const std::string &name) { return std::regex_match(name, std::regex("[A-Za-z][A-Za-z0-9_]*")); }
 
@@ -184,11 +329,14 @@ ModelSpec parse_model_spec(const std::string &text, const std::string &path) {
         if (!is_c_identifier(name))
             fail("{}: layer #{} name '{}' must be a C identifier", path, k + 1, name);
         if (!names.insert(name).second) fail("{}: layer #{} name '{}' used twice", path, k + 1, name);
+        if (name == kImagesName)
+            fail("{}: layer #{} is named '{}', which names the images in `inputs`; rename it", path, k + 1, name);
         LayerSpec layer = parse_layer(*table, fmt::format("{}: layer '{}' (#{})", path, name, k + 1));
         layer.name = name;
         spec.layers.push_back(layer);
     }
-    // Shapes must chain and fit.
+    order_layers(spec);
+    // Shapes must meet and fit; every branch must reach the output.
     plan_model(spec, {/*training=*/false});
     return spec;
 }
@@ -201,37 +349,51 @@ ModelSpec load_model_spec(const std::string &path) {
     return parse_model_spec(text.str(), path);
 }
 
-Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source, AlgorithmForm form) {
+Layer build_layer(const ModelSpec &spec, size_t index, const std::vector<Tensor> &inputs, const ParamSource &source,
+                  AlgorithmForm form) {
     const LayerSpec &l = spec.layers.at(index);
     const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, index + 1);
-    const std::string from = index ? spec.layers[index - 1].name : "input";
     try {
         return std::visit(
             [&](const auto &p) -> Layer {
                 using P = std::decay_t<decltype(p)>;
-                if constexpr (std::is_same_v<P, Conv2dParams>) return conv2d(l.name, input, p, source, form);
-                else if constexpr (std::is_same_v<P, Pool2dParams>) return pool2d(l.name, input, p);
-                else if constexpr (std::is_same_v<P, ActivationParams>) return activation(l.name, input, p);
-                else if constexpr (std::is_same_v<P, LrnParams>) return lrn(l.name, input, p);
-                else if (form == AlgorithmForm::differentiable)
-                    return fully_connected_differentiable(l.name, input, p, source);
-                else return fully_connected(l.name, input, p, source);
+                if constexpr (std::is_same_v<P, AddParams>) return add(l.name, inputs, p);
+                else if constexpr (std::is_same_v<P, ConcatParams>) return concat(l.name, inputs, p);
+                else {
+                    if (inputs.size() != 1) fail("{} takes one input, {} given", l.kind, inputs.size());
+                    const Tensor &input = inputs[0];
+                    if constexpr (std::is_same_v<P, Conv2dParams>) return conv2d(l.name, input, p, source, form);
+                    else if constexpr (std::is_same_v<P, Pool2dParams>) return pool2d(l.name, input, p);
+                    else if constexpr (std::is_same_v<P, GlobalAvgPoolParams>) return global_avg_pool(l.name, input);
+                    else if constexpr (std::is_same_v<P, ActivationParams>) return activation(l.name, input, p);
+                    else if constexpr (std::is_same_v<P, LrnParams>) return lrn(l.name, input, p);
+                    else if constexpr (std::is_same_v<P, BatchNormParams>) return batch_norm(l.name, input, p, source);
+                    else if constexpr (std::is_same_v<P, DropoutParams>) return dropout(l.name, input, p);
+                    else if (form == AlgorithmForm::differentiable)
+                        return fully_connected_differentiable(l.name, input, p, source);
+                    else return fully_connected(l.name, input, p, source);
+                }
             },
             l.params);
     } catch (const ConfigError &e) {
-        fail("{}: input {} from '{}': {}", where, shape_string(input.shape), from, e.what());
+        std::vector<Shape> shapes;
+        for (const Tensor &t : inputs) shapes.push_back(t.shape);
+        fail("{}: {}: {}", where, describe_inputs(shapes, l.inputs), e.what());
     }
 }
 
 Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source, AlgorithmForm form) {
     Network net;
-    Tensor current = input;
+    net.inputs = layer_input_indices(spec);
+    net.activations.push_back(input);
     for (size_t k = 0; k < spec.layers.size(); ++k) {
-        Layer layer = build_layer(spec, k, current, source, form);
-        current = layer.output;
+        std::vector<Tensor> inputs;
+        for (int a : net.inputs[k]) inputs.push_back(net.activations.at(size_t(a)));
+        Layer layer = build_layer(spec, k, inputs, source, form);
+        net.activations.push_back(layer.output);
         net.layers.push_back(layer);
     }
-    net.output = current;
+    net.output = net.activations.back();
     return net;
 }
 

@@ -6,16 +6,27 @@
 #include "../layers/fully_connected.h"
 #include "../layers/loss.h"
 #include "../layers/lrn.h"
+#include "../layers/merge.h"
+#include "../layers/normalization.h"
 #include "../layers/pooling.h"
 
 #include <variant>
 
 namespace cnngen {
 
+struct GlobalAvgPoolParams {};
+
+// The name the images go by in a layer's `inputs`.
+inline const char *const kImagesName = "input";
+
 struct LayerSpec {
     std::string name;
     std::string kind;  // as written in the spec
-    using Params = std::variant<Conv2dParams, Pool2dParams, ActivationParams, LrnParams, FullyConnectedParams>;
+    // The layers it reads (or kImagesName), in order. Empty: the layer before it (the images for
+    // the first), so a chain needs none; parse_model_spec fills them in.
+    std::vector<std::string> inputs;
+    using Params = std::variant<Conv2dParams, Pool2dParams, ActivationParams, LrnParams, FullyConnectedParams, AddParams,
+                                ConcatParams, BatchNormParams, DropoutParams, GlobalAvgPoolParams>;
     Params params;
 };
 
@@ -30,6 +41,7 @@ struct ModelSpec {
     // `cnngen import`, say); empty when it may. Set by [build] inference_only.
     std::string inference_only;
     LossParams loss;
+    // In an order where every layer comes after the layers it reads; the last is the output.
     std::vector<LayerSpec> layers;
 };
 
@@ -37,26 +49,43 @@ struct ModelSpec {
 ModelSpec load_model_spec(const std::string &path);
 ModelSpec parse_model_spec(const std::string &text, const std::string &path);
 
-// A learnable tensor of a model, with its PyTorch shape.
+// How a tensor starts (Model::initialize): PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+// Conv2d and Linear, ones and zeros for BatchNorm2d's weight, bias and running statistics.
+enum class ParameterInit { fan_in_uniform, ones, zeros };
+const char *parameter_init_name(ParameterInit init);
+
+// A tensor of a model's state, with its PyTorch shape.
 struct ParameterInfo {
     std::string name;        // state_dict key, conv1.weight
     std::string identifier;  // conv1_weight
     Shape shape;             // PyTorch order
     int layer = -1;          // index into the spec's layers
     int fan_in = 0;          // PyTorch's default initialization; a bias takes its weight's
+    // false: state the training step does not learn by gradients (batch_norm's running statistics)
+    bool trainable = true;
+    ParameterInit init = ParameterInit::fan_in_uniform;
 };
+
+// Each layer's inputs as activation indices: 0 the images, j + 1 layer j's output. Throws
+// ConfigError for a name that is not an earlier layer.
+std::vector<std::vector<int>> layer_input_indices(const ModelSpec &spec);
 
 // Builds the network's algorithm on `input` (N, C, H, W). Shapes were checked when the spec
 // was planned (plan.h); `form` picks the grouped-convolution form (conv2d.h).
 struct Network {
     std::vector<Layer> layers;
+    std::vector<std::vector<int>> inputs;  // layer_input_indices
+    std::vector<Tensor> activations;        // [0] the input, [k + 1] layer k's output
     Tensor output;
 };
 Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source,
                       AlgorithmForm form = AlgorithmForm::direct);
-// Layer `index` of the spec alone, on `input`: for per-layer kernels.
-Layer build_layer(const ModelSpec &spec, size_t index, const Tensor &input, const ParamSource &source,
+// Layer `index` of the spec alone, on its `inputs`: for per-layer kernels.
+Layer build_layer(const ModelSpec &spec, size_t index, const std::vector<Tensor> &inputs, const ParamSource &source,
                   AlgorithmForm form = AlgorithmForm::direct);
+
+// "input 1x6x28x28 from 'conv1'" (or several, comma-separated): for messages.
+std::string describe_inputs(const std::vector<Shape> &shapes, const std::vector<std::string> &names);
 
 // Whether `name` can name a model or layer: a letter, then letters, digits and '_'.
 bool is_c_identifier(const std::string &name);

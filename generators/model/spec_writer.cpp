@@ -63,11 +63,22 @@ std::string layer_fields(const LayerSpec &layer) {
                 const float fallback = p.kind == ActivationKind::elu ? 1.0f : 0.01f;
                 if ((p.kind == ActivationKind::leaky_relu || p.kind == ActivationKind::elu) && p.alpha != fallback)
                     out += fmt::format("alpha = {}\n", p.alpha);
+                if (p.kind == ActivationKind::clip && layer.kind == "clip")
+                    out += fmt::format("min = {}\nmax = {}\n", p.min, p.max);
+            } else if constexpr (std::is_same_v<P, AddParams>) {
+                if (p.activation) out += fmt::format("activation = {}\n", quoted(activation_kind_name(p.activation->kind)));
+            } else if constexpr (std::is_same_v<P, BatchNormParams>) {
+                out += fmt::format("epsilon = {}\n", p.epsilon);
+                if (p.momentum != 0.1f) out += fmt::format("momentum = {}\n", p.momentum);
+            } else if constexpr (std::is_same_v<P, DropoutParams>) {
+                out += fmt::format("p = {}\n", p.p);
+            } else if constexpr (std::is_same_v<P, ConcatParams> || std::is_same_v<P, GlobalAvgPoolParams>) {
             } else if constexpr (std::is_same_v<P, LrnParams>) {
                 if (p.kind == LrnKind::intra_channel) out += "region = \"intra_channel\"\n";
                 out += fmt::format("{} = {}\n", p.window == LrnWindow::onnx ? "size" : "n", p.n);
                 out += fmt::format("kappa = {}\ngamma = {}\nbeta = {}\n", p.kappa, p.gamma, p.beta);
             } else {
+                static_assert(std::is_same_v<P, FullyConnectedParams>);
                 out += fmt::format("out_features = {}\n", p.out_features);
                 if (!p.bias) out += "bias = false\n";
             }
@@ -89,9 +100,18 @@ std::string model_spec_text(const ModelSpec &spec, const std::vector<std::string
     if (!spec.inference_only.empty()) out += fmt::format("inference_only = {}\n", quoted(spec.inference_only));
     if (spec.loss.kind == LossKind::hinge) out += fmt::format("\n[loss]\nkind = \"hinge\"\nmargin = {}\n", spec.loss.margin);
     else out += "\n[loss]\nkind = \"softmax_cross_entropy\"\n";
-    for (const LayerSpec &layer : spec.layers)
-        out += fmt::format("\n[[layers]]\nname = {}\nkind = {}\n{}", quoted(layer.name), quoted(layer.kind),
-                           layer_fields(layer));
+    for (size_t k = 0; k < spec.layers.size(); ++k) {
+        const LayerSpec &layer = spec.layers[k];
+        out += fmt::format("\n[[layers]]\nname = {}\nkind = {}\n", quoted(layer.name), quoted(layer.kind));
+        // Inputs only where they are not the default, the layer before.
+        const std::string before = k ? spec.layers[k - 1].name : kImagesName;
+        if (!layer.inputs.empty() && layer.inputs != std::vector<std::string>{before}) {
+            std::vector<std::string> names;
+            for (const std::string &input : layer.inputs) names.push_back(quoted(input));
+            out += fmt::format("inputs = [{}]\n", fmt::join(names, ", "));
+        }
+        out += layer_fields(layer);
+    }
     return out;
 }
 

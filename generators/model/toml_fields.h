@@ -78,6 +78,23 @@ public:
         return std::vector<int>(counts.front(), integer(key, fallback, minimum));
     }
 
+    // A string, or an array of strings (inputs = "conv1" or inputs = ["conv1", "relu2"]); empty when absent.
+    std::vector<std::string> strings(const std::string &key) const {
+        auto node = table_.get(key);
+        if (!node) return {};
+        if (auto value = node->value<std::string>()) return {*value};
+        const toml::array *array = node->as_array();
+        if (!array || array->empty())
+            fail("{}: field '{}' must be a string or a non-empty array of strings, found {}", where_, key, describe(*node));
+        std::vector<std::string> values;
+        for (const toml::node &element : *array) {
+            auto value = element.value<std::string>();
+            if (!value) fail("{}: field '{}' holds {}, expected strings", where_, key, describe(element));
+            values.push_back(*value);
+        }
+        return values;
+    }
+
     std::optional<std::string> maybe_string(const std::string &key) const {
         auto node = table_.get(key);
         return node ? node->value<std::string>() : std::nullopt;

@@ -74,6 +74,29 @@ void value_info(onnx::ValueInfoProto &value, const std::string &name, const Shap
     for (int d : per_sample) shape.add_dim()->set_dim_value(d);
 }
 
+// An element-wise activation (or softmax over the channels) of `input`; its output's name.
+std::string write_activation(GraphWriter &writer, const ActivationParams &p, const std::string &name,
+                             const std::string &input) {
+    switch (p.kind) {
+    case ActivationKind::clip:
+        return writer
+            .node("Clip", name, {input, writer.scalar(name + "_min", p.min), writer.scalar(name + "_max", p.max)})
+            .output(0);
+    case ActivationKind::hardswish: {  // HardSwish is opset 14: x * HardSigmoid(x) with alpha 1/6, beta 1/2
+        auto &gate = writer.node("HardSigmoid", name + "_gate", {input});
+        GraphWriter::real(gate, "alpha", 1.0f / 6.0f);
+        GraphWriter::real(gate, "beta", 0.5f);
+        return writer.node("Mul", name, {input, gate.output(0)}).output(0);
+    }
+    default: break;
+    }
+    static const char *const ops[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Softmax"};
+    auto &n = writer.node(ops[int(p.kind)], name, {input});
+    if (p.kind == ActivationKind::leaky_relu || p.kind == ActivationKind::elu) GraphWriter::real(n, "alpha", p.alpha);
+    if (p.kind == ActivationKind::softmax) GraphWriter::integer(n, "axis", 1);
+    return n.output(0);
+}
+
 }  // namespace
 
 OnnxGraph onnx_graph_for(const ModelPlan &plan) {
@@ -88,11 +111,14 @@ OnnxGraph onnx_graph_for(const ModelPlan &plan) {
     graph.set_name(plan.spec.name);
     GraphWriter writer(graph);
     value_info(*graph.add_input(), "input", plan.activations.front());
-    std::string current = "input";
+    std::vector<std::string> values{"input"};  // the ONNX value of each activation
     for (size_t k = 0; k < plan.spec.layers.size(); ++k) {
         const LayerSpec &layer = plan.spec.layers[k];
         const std::string weight = layer.name + ".weight", bias = layer.name + ".bias";
-        const bool flat_input = plan.activations[k].size() != 1;
+        std::vector<std::string> read;
+        for (int a : plan.inputs[k]) read.push_back(values.at(size_t(a)));
+        std::string current = read.at(0);
+        const bool flat_input = plan.activations[size_t(plan.inputs[k][0])].size() != 1;
         std::string problem;
         std::visit(
             [&](const auto &p) {
@@ -128,11 +154,24 @@ OnnxGraph onnx_graph_for(const ModelPlan &plan) {
                                       .output(0);
                     }
                 } else if constexpr (std::is_same_v<P, ActivationParams>) {
-                    static const char *const ops[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Softmax"};
-                    auto &n = writer.node(ops[int(p.kind)], layer.name, {current});
-                    if (p.kind == ActivationKind::leaky_relu || p.kind == ActivationKind::elu) GraphWriter::real(n, "alpha", p.alpha);
-                    if (p.kind == ActivationKind::softmax) GraphWriter::integer(n, "axis", 1);
+                    current = write_activation(writer, p, layer.name, current);
+                } else if constexpr (std::is_same_v<P, AddParams>) {
+                    current = writer.node(read.size() == 2 ? "Add" : "Sum", layer.name, read).output(0);
+                    if (p.activation) current = write_activation(writer, *p.activation, layer.name + "_activation", current);
+                } else if constexpr (std::is_same_v<P, ConcatParams>) {
+                    auto &n = writer.node("Concat", layer.name, read);
+                    GraphWriter::integer(n, "axis", 1);
                     current = n.output(0);
+                } else if constexpr (std::is_same_v<P, BatchNormParams>) {
+                    auto &n = writer.node("BatchNormalization", layer.name,
+                                          {current, weight, bias, layer.name + ".running_mean", layer.name + ".running_var"});
+                    GraphWriter::real(n, "epsilon", p.epsilon);
+                    GraphWriter::real(n, "momentum", 1.0f - p.momentum);  // ONNX's weighs the running value
+                    current = n.output(0);
+                } else if constexpr (std::is_same_v<P, DropoutParams>) {
+                    current = writer.node("Identity", layer.name, {current}).output(0);  // inference
+                } else if constexpr (std::is_same_v<P, GlobalAvgPoolParams>) {
+                    current = writer.node("GlobalAveragePool", layer.name, {current}).output(0);
                 } else if constexpr (std::is_same_v<P, LrnParams>) {
                     if (p.kind != LrnKind::inter_channel) {
                         problem = "intra-channel LRN has no ONNX form";
@@ -161,6 +200,7 @@ OnnxGraph onnx_graph_for(const ModelPlan &plan) {
             },
             layer.params);
         if (!problem.empty()) return {"", fmt::format("layer '{}' ({}): {}", layer.name, layer.kind, problem)};
+        values.push_back(current);
     }
     // The output keeps the model's own name for it.
     graph.mutable_node(graph.node_size() - 1)->set_output(0, "output");

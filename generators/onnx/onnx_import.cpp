@@ -7,9 +7,11 @@
 #include <cnngen/npy.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -21,13 +23,22 @@ namespace {
 
 const char *const kSupported =
     "Conv, MaxPool, AveragePool, GlobalMaxPool, GlobalAveragePool, LRN, Relu, LeakyRelu, Sigmoid, Tanh, Elu, Softmax, "
-    "Gemm, MatMul (by a constant), Flatten, Reshape (to 2-D), Pad (zeros, before Conv or AveragePool), "
-    "BatchNormalization, Dropout, Identity";
+    "Clip, HardSwish, Add, Sum, Concat (channels), Gemm, MatMul (by a constant), Flatten, Reshape (to 2-D), Pad "
+    "(zeros, before Conv or AveragePool), BatchNormalization, Dropout, Identity";
 
 // A zero Pad waiting for the convolution or pooling it folds into.
 struct PendingPad {
     int top = 0, bottom = 0, left = 0, right = 0;
     std::string node;
+};
+
+// What an ONNX value is to cnngen: the layer computing it (or the images) and how it looks.
+struct ImportedValue {
+    std::string layer;  // a layer's name, or kImagesName
+    Shape shape;        // as cnngen has it, batch 1 in front
+    int onnx_rank = 0;
+    int fold_target = -1;  // the conv or Gemm whose output this is, while a BatchNormalization may fold into it
+    std::optional<PendingPad> pad;
 };
 
 class Importer {
@@ -39,7 +50,7 @@ public:
 private:
     // Graph checks and indexes.
     void index_graph();
-    void check_acyclic() const;
+    void check_acyclic();  // and orders the nodes
     std::string where(const onnx::NodeProto &node) const;
     const onnx::NodeProto &node(int k) const { return graph_.node(k); }
     bool used(const std::string &value) const;
@@ -60,7 +71,10 @@ private:
     void read_windows(const onnx::NodeProto &n, const std::vector<int64_t> &kernel, Window1d &h, Window1d &w, bool pooling);
     void fold_pending_pad(const onnx::NodeProto &n, Window1d &h, Window1d &w);
     std::string layer_name(const std::string &base, const std::string &weight_initializer = "");
-    void add_layer(const onnx::NodeProto &n, const std::string &name, const std::string &kind, LayerSpec::Params params);
+    void add_layer(const onnx::NodeProto &n, const std::string &name, const std::string &kind, LayerSpec::Params params,
+                   const std::vector<std::string> &inputs = {});
+    void join(const onnx::NodeProto &n, const std::vector<std::string> &data);
+    void clip(const onnx::NodeProto &n);
 
     void conv(const onnx::NodeProto &n);
     void pool(const onnx::NodeProto &n);
@@ -87,6 +101,9 @@ private:
 
     ModelSpec spec_;
     std::map<std::string, FloatTensor> weights_;
+    std::map<std::string, ImportedValue> values_;  // the ONNX values computed from the images
+    std::vector<int> order_;                       // the nodes in an order that computes inputs first
+    std::string layer_;    // the layer computing the current activation (kImagesName: the images)
     Shape shape_;          // the current activation as cnngen has it, batch 1 in front
     int onnx_rank_ = 0;    // its rank in the ONNX graph (2 after a Flatten cnngen leaves to the next Gemm)
     bool one_d_ = false;   // the input was (N, C, L): cnngen holds it as (N, C, 1, L)
@@ -131,6 +148,13 @@ void Importer::index_graph() {
             if (!in.empty()) consumers_[in].push_back(k);
     }
     check_acyclic();
+    // PyTorch's exporter gives equal initializers one name and the others an Identity of it
+    // (the folded biases of a network with untrained BatchNorms, say): those are constants too.
+    for (int k : order_) {
+        const onnx::NodeProto &n = node(k);
+        if (n.op_type() == "Identity" && n.input_size() == 1 && n.output_size() == 1 && constants_.count(n.input(0)))
+            constants_[n.output(0)] = constants_.at(n.input(0));
+    }
     for (int k = 0; k < graph_.node_size(); ++k)
         for (int i = 0; i < node(k).input_size(); ++i) {
             const std::string &in = node(k).input(i);
@@ -141,7 +165,7 @@ void Importer::index_graph() {
 }
 
 // Kahn's algorithm; whatever is left over lies on or behind a cycle.
-void Importer::check_acyclic() const {
+void Importer::check_acyclic() {
     std::vector<int> waiting(size_t(graph_.node_size()), 0);
     std::vector<int> ready;
     for (int k = 0; k < graph_.node_size(); ++k) {
@@ -150,10 +174,12 @@ void Importer::check_acyclic() const {
         if (!waiting[size_t(k)]) ready.push_back(k);
     }
     size_t done = 0;
+    std::reverse(ready.begin(), ready.end());  // the file's order among the ready
     while (!ready.empty()) {
         const int k = ready.back();
         ready.pop_back();
         ++done;
+        order_.push_back(k);
         for (const std::string &out : node(k).output()) {
             auto it = consumers_.find(out);
             if (it == consumers_.end()) continue;
@@ -273,18 +299,75 @@ std::string Importer::layer_name(const std::string &base, const std::string &wei
     }
 }
 
-void Importer::add_layer(const onnx::NodeProto &n, const std::string &name, const std::string &kind, LayerSpec::Params params) {
-    LayerSpec layer{name, kind, std::move(params)};
+// A layer on the current activation, or on `inputs` (values_ keys) for a join.
+void Importer::add_layer(const onnx::NodeProto &n, const std::string &name, const std::string &kind, LayerSpec::Params params,
+                         const std::vector<std::string> &inputs) {
+    LayerSpec layer{name, kind, {layer_}, std::move(params)};
+    std::vector<Shape> shapes{shape_};
+    if (!inputs.empty()) {
+        layer.inputs.clear();
+        shapes.clear();
+        for (const std::string &value : inputs) {
+            layer.inputs.push_back(values_.at(value).layer);
+            shapes.push_back(values_.at(value).shape);
+        }
+    }
     LayerSpec resolved = layer;
     std::vector<ParameterInfo> parameters;
     try {
-        resolve_padding_modes(resolved, shape_);
-        shape_ = layer_output_shape(resolved, shape_, parameters, int(spec_.layers.size()));
+        if (shapes.size() == 1 && shapes[0].size() == 4) resolve_padding_modes(resolved, shapes[0]);
+        shape_ = layer_output_shape(resolved, shapes, layer.inputs, parameters, int(spec_.layers.size()));
     } catch (const ConfigError &e) {
         fail("{}: as cnngen layer '{}' ({}): {}", where(n), name, kind, e.what());
     }
     spec_.layers.push_back(std::move(layer));
+    layer_ = name;
     fold_target_ = -1;
+}
+
+// Add, Sum and Concat: a layer on several values.
+void Importer::join(const onnx::NodeProto &n, const std::vector<std::string> &data) {
+    const std::string &op = n.op_type();
+    if (data.size() != size_t(n.input_size()))
+        fail("{}: every input of {} must be computed from the images; cnngen's {} has no constant operand", where(n), op,
+             op == "Concat" ? "concat" : "add");
+    for (const std::string &value : data) {
+        const ImportedValue &v = values_.at(value);
+        if (v.pad) fail("{}: the zero Pad '{}' before it can only fold into a Conv or AveragePool", where(n), v.pad->node);
+        if (v.onnx_rank != values_.at(data[0]).onnx_rank)
+            fail("{}: inputs of rank {} and {}; cnngen joins values of one rank", where(n), values_.at(data[0]).onnx_rank,
+                 v.onnx_rank);
+    }
+    if (op == "Concat") {
+        int64_t axis = int_attribute(n, "axis", 1);
+        if (axis < 0) axis += onnx_rank_;
+        if (axis != 1) fail("{}: Concat along axis {}; cnngen concatenates channels (axis 1)", where(n), axis);
+        add_layer(n, layer_name("concat"), "concat", ConcatParams{}, data);
+    } else {
+        if (data.size() < 2) fail("{}: {} of one input; cnngen's add takes two or more", where(n), op);
+        add_layer(n, layer_name("add"), "add", AddParams{}, data);
+    }
+}
+
+// ReLU6 and other clamps: bounds from inputs 1 and 2 (opset 11 on) or attributes (before).
+void Importer::clip(const onnx::NodeProto &n) {
+    ActivationParams p;
+    p.kind = ActivationKind::clip;
+    p.min = -std::numeric_limits<float>::max();
+    p.max = std::numeric_limits<float>::max();
+    if (opset_ >= 11) {
+        for (int k : {1, 2})
+            if (const onnx::TensorProto *t = constant_input(n, k, k == 1 ? "min" : "max", false)) {
+                const FloatTensor bound = float_tensor(*t, where(n) + (k == 1 ? ": min" : ": max"));
+                if (bound.values.size() != 1) fail("{}: Clip's bound has {} values, expected 1", where(n), bound.values.size());
+                (k == 1 ? p.min : p.max) = bound.values[0];
+            }
+    } else {
+        p.min = float_attribute(n, "min", p.min);
+        p.max = float_attribute(n, "max", p.max);
+    }
+    const bool relu6 = p.min == 0.0f && p.max == 6.0f;
+    add_layer(n, layer_name(relu6 ? "relu6" : "clip"), relu6 ? "relu6" : "clip", p);
 }
 
 void Importer::require_image(const onnx::NodeProto &n) const {
@@ -397,6 +480,7 @@ void Importer::pool(const onnx::NodeProto &n) {
 // A window over the whole image.
 void Importer::global_pool(const onnx::NodeProto &n) {
     require_image(n);
+    if (n.op_type() == "GlobalAveragePool") return add_layer(n, layer_name("pool"), "global_avg_pool", GlobalAvgPoolParams{});
     Pool2dParams p;
     p.kind = n.op_type() == "GlobalMaxPool" ? PoolKind::max : PoolKind::average;
     p.height.kernel = shape_[2];
@@ -567,7 +651,9 @@ void Importer::batch_norm(const onnx::NodeProto &n) {
         offset[c] = shift.values[c] - mean.values[c] * factor[c];
     }
     std::string folded_into;
-    if (fold_target_ >= 0) {
+    // Folding changes the conv's output for every reader: only where this is its one reader.
+    const bool sole_reader = consumers_[n.input(0)].size() == 1 && !graph_outputs_.count(n.input(0));
+    if (fold_target_ >= 0 && sole_reader) {
         LayerSpec &target = spec_.layers[size_t(fold_target_)];
         FloatTensor &weight = weights_[target.name + ".weight"];
         const size_t per_output = weight.values.size() / size_t(channels);
@@ -587,17 +673,18 @@ void Importer::batch_norm(const onnx::NodeProto &n) {
             target.params);
         folded_into = target.name;
     } else {
-        // Alone (not right after a convolution or Gemm): a per-channel scale and shift, which is
-        // a depthwise 1x1 convolution.
-        require_image(n);
-        Conv2dParams p;
-        p.out_channels = channels;
-        p.groups = channels;
+        // Alone (after a join or an activation, as DenseNet's): a batch_norm layer with
+        // PyTorch's tensors.
+        BatchNormParams p;
+        p.epsilon = epsilon;
+        p.momentum = 1.0f - float_attribute(n, "momentum", 0.9f);  // ONNX's weighs the running value
         const std::string name = layer_name("bn", n.input(1));
-        add_layer(n, name, "conv2d", p);
-        weights_[name + ".weight"] = {{channels, 1, 1, 1}, factor};
-        weights_[name + ".bias"] = {{channels}, offset};
-        folded_into = name + " (a depthwise 1x1 convolution)";
+        add_layer(n, name, "batch_norm", p);
+        weights_[name + ".weight"] = {{channels}, scale.values};
+        weights_[name + ".bias"] = {{channels}, shift.values};
+        weights_[name + ".running_mean"] = {{channels}, mean.values};
+        weights_[name + ".running_var"] = {{channels}, variance.values};
+        return;
     }
     notes_.push_back(fmt::format("BatchNormalization '{}' folded into {}", n.name(), folded_into));
     if (spec_.inference_only.empty())
@@ -630,6 +717,8 @@ void Importer::visit(const onnx::NodeProto &n) {
     else if (op == "Tanh") activation(n, "tanh", 0.0f);
     else if (op == "Elu") activation(n, "elu", float_attribute(n, "alpha", 1.0f));
     else if (op == "Softmax") softmax(n);
+    else if (op == "Clip") clip(n);
+    else if (op == "HardSwish") activation(n, "hardswish", 0.0f);
     else if (op == "Gemm" || op == "MatMul") gemm(n);  // MatMul: PyTorch's Linear without bias
     else if (op == "GlobalAveragePool" || op == "GlobalMaxPool") global_pool(n);
     else if (op == "Flatten") flatten(n);
@@ -644,41 +733,48 @@ void Importer::visit(const onnx::NodeProto &n) {
 ImportedModel Importer::run(const std::string &name) {
     index_graph();
     read_input();
-    std::string current = input_->name();
-    std::set<int> visited;
-    for (;;) {
-        std::vector<int> users;
-        for (int k : consumers_[current])
-            if (std::find(users.begin(), users.end(), k) == users.end()) users.push_back(k);
-        if (users.empty()) break;
-        if (users.size() > 1 || graph_outputs_.count(current)) {
-            std::vector<std::string> names;
-            for (int k : users) names.push_back(fmt::format("'{}' ({})", node(k).name(), node(k).op_type()));
-            fail("{}: value '{}' feeds {}{}; cnngen imports a chain of layers, not branches", path_, current,
-                 fmt::join(names, ", "), graph_outputs_.count(current) ? " and is a graph output" : "");
-        }
-        const onnx::NodeProto &n = node(users[0]);
-        for (int i = 1; i < n.input_size(); ++i)
-            if (n.input(i) == current) fail("{}: takes the data '{}' as its input {} too", where(n), current, i);
-        if (n.input(0) != current) fail("{}: takes the data '{}' as input other than its first", where(n), current);
+    values_[input_->name()] = {kImagesName, shape_, onnx_rank_, -1, {}};
+    // Every node in order on the values it reads, as the current activation's state: one layer
+    // (or none: Flatten, Identity, a Pad waiting to fold) per node.
+    for (int k : order_) {
+        const onnx::NodeProto &n = node(k);
+        if (n.op_type() == "Constant" || (n.op_type() == "Identity" && constants_.count(n.output(0)))) continue;
+        std::vector<std::string> data;
+        for (int i = 0; i < n.input_size(); ++i)
+            if (values_.count(n.input(i))) data.push_back(n.input(i));
+        if (data.empty())
+            fail("{}: not computed from the graph's input '{}'; cnngen imports what the images flow through",
+                 where(n), input_->name());
         if (n.output_size() < 1 || n.output(0).empty()) fail("{}: no output", where(n));
-        visit(n);
-        visited.insert(users[0]);
-        current = n.output(0);
+        const ImportedValue &in = values_.at(data[0]);
+        layer_ = in.layer;
+        shape_ = in.shape;
+        onnx_rank_ = in.onnx_rank;
+        fold_target_ = in.fold_target;
+        pad_ = in.pad;
+        if (n.op_type() == "Add" || n.op_type() == "Sum" || n.op_type() == "Concat") {
+            join(n, data);
+        } else {
+            if (n.input(0) != data[0]) fail("{}: takes the data '{}' as input other than its first", where(n), data[0]);
+            if (data.size() > 1) fail("{}: takes the data '{}' as its input {} too", where(n), data[1], 1);
+            visit(n);
+        }
+        values_[n.output(0)] = {layer_, shape_, onnx_rank_, fold_target_, pad_};
     }
-    for (int k = 0; k < graph_.node_size(); ++k)
-        if (!visited.count(k) && node(k).op_type() != "Constant")
-            fail("{}: not on the chain from the graph's input to its output; cnngen imports a chain of layers",
-                 where(node(k)));
-    if (graph_.output_size() != 1 || graph_.output(0).name() != current)
-        fail("{}: the graph's outputs are [{}], expected exactly the chain's last value '{}'", path_,
+    if (graph_.output_size() != 1 || !values_.count(graph_.output(0).name()))
+        fail("{}: the graph's outputs are [{}], expected exactly one value computed from the images", path_,
              fmt::join([&] {
                  std::vector<std::string> names;
                  for (const auto &o : graph_.output()) names.push_back("'" + o.name() + "'");
                  return names;
              }(),
-                       ", "),
-             current);
+                       ", "));
+    const ImportedValue &output = values_.at(graph_.output(0).name());
+    pad_ = output.pad;
+    if (!spec_.layers.empty() && output.layer != spec_.layers.back().name)
+        fail("{}: the graph's output '{}' is computed by layer '{}', not by the last node's layer '{}'; cnngen's "
+             "output is its last layer",
+             path_, graph_.output(0).name(), output.layer, spec_.layers.back().name);
     if (pad_) fail("{}: the zero Pad '{}' ends the graph; there is no layer to fold it into", path_, pad_->node);
     if (spec_.layers.empty())
         fail("{}: the graph has no layer cnngen can build (only Identity, Dropout, Flatten or Reshape)", path_);

@@ -129,7 +129,8 @@ void schedule_backward_gpu(const Gradients &g) {
     std::map<std::string, Func> funcs;  // by name: a stage may also be a parameter's gradient
     for (const auto &[name, f] : g.d_params) funcs.emplace(f.name(), f);
     for (const auto &[role, f] : g.stages) funcs.emplace(f.name(), f);
-    if (g.d_input.func.defined()) funcs.emplace(g.d_input.func.name(), g.d_input.func);
+    for (const Tensor &d_input : input_gradients(g))
+        if (d_input.func.defined()) funcs.emplace(d_input.func.name(), d_input.func);
     for (const auto &[name, f] : funcs) gpu_every_definition(f, 128);
 }
 
@@ -139,7 +140,8 @@ void schedule_backward(const std::string &schedule, const Gradients &g, const Ta
     if (schedule == "naive") {
         for (const auto &[name, f] : g.d_params) Func(f).compute_root();
         for (const auto &[role, f] : g.stages) Func(f).compute_root();
-        if (g.d_input.func.defined()) Func(g.d_input.func).compute_root();
+        for (const Tensor &d_input : input_gradients(g))
+            if (d_input.func.defined()) Func(d_input.func).compute_root();
         return;
     }
     if (is_gpu_schedule(schedule)) return schedule_backward_gpu(g);
@@ -153,6 +155,13 @@ void schedule_backward(const std::string &schedule, const Gradients &g, const Ta
     // containing the point. Both are stored once; D^-beta is recomputed where read.
     if (g.kind == "lrn")
         for (const char *stage : {"denominator", "spread"}) schedule_elementwise_cpu(g.stages.at(stage), target);
+    // A join's input gradients are views of d_output (a channel range of it, or it whole, or one
+    // Func shared by an add's inputs): read where they are used, never copied.
+    if (g.kind == "concat") return;
+    if (g.kind == "add") {
+        if (g.stages.count("d_sum")) schedule_elementwise_cpu(g.stages.at("d_sum"), target);
+        return;
+    }
     schedule_elementwise_cpu(g.d_input.func, target);
 }
 

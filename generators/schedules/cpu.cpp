@@ -236,6 +236,17 @@ void schedule_layer_cpu(const Layer &layer, const Target &target, const LayerSch
         Func window_sum = layer.stages.at("window_sum");
         window_sum.compute_at(out, d.y);
         if (vec > 1) window_sum.vectorize(d.x, vec);
+    } else if (layer.kind == "concat") {
+        // Each input copied into its channel range: every update in parallel over the samples
+        // (and the input's channels), vectors along the innermost dimension.
+        out.compute_root();
+        const std::vector<Var> args = out.args();
+        const int vec = vector_width(options, target, shape.back());
+        for (int u = 0; u < out.num_update_definitions(); ++u) {
+            Stage copy = out.update(u);
+            if (vec > 1) copy.vectorize(args.front(), vec, TailStrategy::GuardWithIf);
+            copy.parallel(args.back());
+        }
     } else if (shape.size() == 4) {
         schedule_image_output(out, shape, target, options);
         for (const auto &[role, stage] : layer.stages)

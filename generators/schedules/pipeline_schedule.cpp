@@ -31,7 +31,7 @@ std::set<std::string> forward_funcs(const std::vector<Layer> &layers) {
 std::set<std::string> funcs_owned_by(const BackwardFuncs &b) {
     const Gradients &g = b.gradients;
     std::set<std::string> created, read;
-    add_with_callees(g.d_input.func, created);
+    for (const Tensor &d_input : input_gradients(g)) add_with_callees(d_input.func, created);
     for (const auto &[name, f] : g.d_params) add_with_callees(f, created);
     for (const auto &[role, f] : g.stages) add_with_callees(f, created);
     add_with_callees(g.d_output.func, read);

@@ -230,9 +230,15 @@ void Model::initialize(uint32_t seed) {
     auto lock = lock_for_writing();
     std::mt19937 rng(seed);
     for (size_t k = 0; k < state_->parameters.size(); ++k) {
-        const float bound = 1.0f / std::sqrt(float(std::max(1, description_.parameters[k].fan_in)));
-        std::uniform_real_distribution<float> dist(-bound, bound);
-        for (float &v : state_->parameters[k].overwrite()) v = dist(rng);
+        const ParameterEntry &entry = description_.parameters[k];
+        HostVector<float> &values = state_->parameters[k].overwrite();
+        if (entry.init == ParameterInit::fan_in_uniform) {
+            const float bound = 1.0f / std::sqrt(float(std::max(1, entry.fan_in)));
+            std::uniform_real_distribution<float> dist(-bound, bound);
+            for (float &v : values) v = dist(rng);
+        } else {
+            std::fill(values.begin(), values.end(), entry.init == ParameterInit::ones ? 1.0f : 0.0f);
+        }
         HostVector<float> &velocity = state_->velocities[k].overwrite();
         std::fill(velocity.begin(), velocity.end(), 0.0f);
     }

@@ -39,11 +39,15 @@ struct PipelineEntry {
     std::vector<ArgumentBinding> arguments;  // inputs, then outputs, as Halide orders them
 };
 
+// How Model::initialize starts a tensor: PyTorch's defaults (Conv2d/Linear, BatchNorm2d).
+enum class ParameterInit { fan_in_uniform, ones, zeros };
+
 struct ParameterEntry {
     std::string name;        // state_dict key, e.g. conv1.weight
     std::string identifier;  // C identifier, e.g. conv1_weight
     std::vector<int> shape;  // PyTorch order
     int fan_in;              // for PyTorch's default initialization
+    ParameterInit init = ParameterInit::fan_in_uniform;
 };
 
 struct ModelDescription {
