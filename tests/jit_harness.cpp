@@ -50,12 +50,9 @@ cnngen::ParamSource Params::source() {
     };
 }
 
-reference::Tensor run_layer(const Builder &build, const reference::Tensor &input, Params &params,
-                            const std::string &schedule) {
-    Buffer<float> input_buffer = to_halide(input);
-    Func input_func("input");
-    input_func(_) = input_buffer(_);
-    cnngen::Layer layer = build({input_func, input.shape}, params.source());
+namespace {
+
+reference::Tensor realize_scheduled(const cnngen::Layer &layer, const std::string &schedule) {
     const Target target = get_jit_target_from_environment();
     std::vector<int> sizes(layer.output.shape.rbegin(), layer.output.shape.rend());
     Func out = layer.output.func;
@@ -70,6 +67,28 @@ reference::Tensor run_layer(const Builder &build, const reference::Tensor &input
     }
     Buffer<float> result = pipeline.realize(sizes, target);
     return from_halide(result);
+}
+
+}  // namespace
+
+reference::Tensor run_layer(const Builder &build, const reference::Tensor &input, Params &params,
+                            const std::string &schedule) {
+    Buffer<float> input_buffer = to_halide(input);
+    Func input_func("input");
+    input_func(_) = input_buffer(_);
+    return realize_scheduled(build({input_func, input.shape}, params.source()), schedule);
+}
+
+reference::Tensor run_join(const JoinBuilder &build, const std::vector<reference::Tensor> &inputs,
+                           const std::string &schedule) {
+    std::vector<cnngen::Tensor> tensors;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+        Buffer<float> buffer = to_halide(inputs[k]);
+        Func f("input" + std::to_string(k));
+        f(_) = buffer(_);
+        tensors.push_back({f, inputs[k].shape});
+    }
+    return realize_scheduled(build(tensors), schedule);
 }
 
 }  // namespace testing_support

@@ -32,4 +32,9 @@ using Builder = std::function<cnngen::Layer(const cnngen::Tensor &input, const c
 reference::Tensor run_layer(const Builder &build, const reference::Tensor &input, Params &params,
                             const std::string &schedule);
 
+// The same for a layer on several inputs (add, concat).
+using JoinBuilder = std::function<cnngen::Layer(const std::vector<cnngen::Tensor> &inputs)>;
+reference::Tensor run_join(const JoinBuilder &build, const std::vector<reference::Tensor> &inputs,
+                           const std::string &schedule);
+
 }  // namespace testing_support

@@ -228,3 +228,127 @@ TEST_CASE("loss gradients match finite differences", "[gradient][loss]") {
         check(c, rng);
     }
 }
+
+namespace {
+
+// Channels [begin, begin + count) of an (N, C, H, W) tensor, in the reference and in Halide.
+reference::Tensor channel_slice(const reference::Tensor &t, int begin, int count) {
+    reference::Tensor out({t.shape[0], count, t.shape[2], t.shape[3]});
+    for (int n = 0; n < t.shape[0]; ++n)
+        for (int c = 0; c < count; ++c)
+            for (int h = 0; h < t.shape[2]; ++h)
+                for (int w = 0; w < t.shape[3]; ++w) out.at4(n, c, h, w) = t.at4(n, begin + c, h, w);
+    return out;
+}
+
+cnngen::Tensor channel_slice(const cnngen::Tensor &t, int begin, int count) {
+    cnngen::Dims d;
+    Halide::Func f;
+    f(d.x, d.y, d.c, d.n) = t.func(d.x, d.y, d.c + begin, d.n);
+    return {f, {t.shape[0], count, t.shape[2], t.shape[3]}};
+}
+
+// A join tested through one input cut into channel slices: the input's gradient is the slices'
+// gradients side by side, so the join's hand-derived d_inputs are checked one by one.
+GradientCase join_case(std::string label, std::vector<int> widths,
+                       std::function<cnngen::Layer(const std::vector<cnngen::Tensor> &)> join,
+                       std::function<cnngen::Gradients(const std::vector<cnngen::Tensor> &, const cnngen::Layer &,
+                                                       const cnngen::Tensor &)>
+                           join_backward,
+                       std::function<reference::Tensor(const std::vector<reference::Tensor> &)> reference_join,
+                       std::mt19937 &rng) {
+    int channels = 0;
+    for (int w : widths) channels += w;
+    const auto slices = [widths](const auto &whole) {
+        std::vector<std::decay_t<decltype(whole)>> parts;
+        int begin = 0;
+        for (int w : widths) parts.push_back(channel_slice(whole, begin, w)), begin += w;
+        return parts;
+    };
+    GradientCase c;
+    c.label = std::move(label);
+    c.input = random_tensor({2, channels, 3, 4}, rng, -2, 2);
+    c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) { return join(slices(in)); };
+    c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+        return reference_join(slices(in));
+    };
+    c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &forward,
+                     const cnngen::Tensor &d_output) {
+        cnngen::Gradients g = join_backward(slices(in), forward, d_output);
+        cnngen::Dims d;
+        // Later slices override earlier ones from their first channel on.
+        Halide::Expr whole = 0.0f;
+        int begin = 0;
+        for (size_t k = 0; k < widths.size(); ++k) {
+            const Halide::Expr within = Halide::clamp(d.c - begin, 0, widths[k] - 1);  // select reads both sides
+            whole = Halide::select(d.c >= begin, g.d_inputs.at(k).func(d.x, d.y, within, d.n), whole);
+            begin += widths[k];
+        }
+        Halide::Func d_input("d_slices");
+        d_input(d.x, d.y, d.c, d.n) = whole;
+        cnngen::Gradients assembled{g.name, "join", d_output};
+        assembled.d_input = {d_input, in.shape};
+        return assembled;
+    };
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("graph layer gradients match finite differences", "[gradient][graph]") {
+    std::mt19937 rng(59);
+    for (bool hardswish : {false, true}) {
+        cnngen::ActivationParams p;
+        p.kind = hardswish ? cnngen::ActivationKind::hardswish : cnngen::ActivationKind::clip;
+        p.min = -1.5f;
+        p.max = 2.0f;
+        GradientCase c;
+        c.label = hardswish ? "hardswish" : "clip";
+        c.input = random_tensor({2, 4, 3, 5}, rng, -5, 5);
+        c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) { return cnngen::activation("act", in, p); };
+        c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+            return hardswish ? reference::hardswish(in) : reference::clip(in, -1.5, 2.0);
+        };
+        c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &forward,
+                         const cnngen::Tensor &d_output) {
+            return cnngen::activation_backward("act", in, p, forward.output, d_output);
+        };
+        check(c, rng);
+    }
+    {
+        GradientCase c;
+        c.label = "global_avg_pool";
+        c.input = random_tensor({2, 3, 5, 6}, rng);
+        c.build = [](const cnngen::Tensor &in, const cnngen::ParamSource &) { return cnngen::global_avg_pool("gap", in); };
+        c.forward = [](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+            return reference::global_avg_pool(in);
+        };
+        c.backward = [](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
+                        const cnngen::Tensor &d_output) { return cnngen::global_avg_pool_backward("gap", in, d_output); };
+        check(c, rng);
+    }
+    for (bool relu : {false, true}) {
+        cnngen::AddParams p;
+        if (relu) p.activation = cnngen::ActivationParams{};
+        GradientCase c = join_case(
+            relu ? "add of three, then relu" : "add of three", {3, 3, 3},
+            [=](const std::vector<cnngen::Tensor> &in) { return cnngen::add("sum", in, p); },
+            [=](const std::vector<cnngen::Tensor> &in, const cnngen::Layer &forward, const cnngen::Tensor &d_output) {
+                return cnngen::add_backward("sum", in, p, forward.output, d_output);
+            },
+            [=](const std::vector<reference::Tensor> &in) {
+                const reference::Tensor sum = reference::add(in);
+                return relu ? reference::clip(sum, 0, 1e30) : sum;
+            },
+            rng);
+        check(c, rng);
+    }
+    GradientCase c = join_case(
+        "concat of 2, 1 and 3 channels", {2, 1, 3},
+        [](const std::vector<cnngen::Tensor> &in) { return cnngen::concat("cat", in, {}); },
+        [](const std::vector<cnngen::Tensor> &in, const cnngen::Layer &, const cnngen::Tensor &d_output) {
+            return cnngen::concat_backward("cat", in, d_output);
+        },
+        [](const std::vector<reference::Tensor> &in) { return reference::concat(in); }, rng);
+    check(c, rng);
+}

@@ -237,14 +237,14 @@ void schedule_layer_cpu(const Layer &layer, const Target &target, const LayerSch
         window_sum.compute_at(out, d.y);
         if (vec > 1) window_sum.vectorize(d.x, vec);
     } else if (layer.kind == "concat") {
-        // Each input copied into its channel range: every update in parallel over the samples
-        // (and the input's channels), vectors along the innermost dimension.
+        // Each input copied into its channel range: every update in parallel over the samples,
+        // images in vectors along x (features are the copied dimension itself: left scalar).
         out.compute_root();
         const std::vector<Var> args = out.args();
         const int vec = vector_width(options, target, shape.back());
         for (int u = 0; u < out.num_update_definitions(); ++u) {
             Stage copy = out.update(u);
-            if (vec > 1) copy.vectorize(args.front(), vec, TailStrategy::GuardWithIf);
+            if (vec > 1 && shape.size() == 4) copy.vectorize(args.front(), vec, TailStrategy::GuardWithIf);
             copy.parallel(args.back());
         }
     } else if (shape.size() == 4) {

@@ -51,6 +51,20 @@ Tensor pool2d(const Tensor &input, const Pool2d &p);
 enum class Activation { relu, leaky_relu, sigmoid, tanh, elu, softmax };
 Tensor activation(const Tensor &input, Activation kind, double alpha);
 
+// min(max(v, low), high); hardswish v * min(max(v + 3, 0), 6) / 6 (PyTorch's Hardswish).
+Tensor clip(const Tensor &input, double low, double high);
+Tensor hardswish(const Tensor &input);
+
+// The joins of graph networks: the element-wise sum of equal shapes; inputs side by side
+// along dimension 1 (channels or features).
+Tensor add(const std::vector<Tensor> &inputs);
+Tensor concat(const std::vector<Tensor> &inputs);
+// The mean over each (n, c)'s H x W, as (N, C, 1, 1).
+Tensor global_avg_pool(const Tensor &input);
+// Inference batch normalization per channel (dimension 1): (v - mean) / sqrt(var + eps) * w + b.
+Tensor batch_norm(const Tensor &input, const Tensor &weight, const Tensor &bias, const Tensor &mean,
+                  const Tensor &variance, double epsilon);
+
 struct Lrn {
     bool inter_channel = true;
     int n = 5;

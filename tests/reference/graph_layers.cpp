@@ -1,0 +1,79 @@
+// Plain loops for the layers graph networks add: clip and hardswish, add, concat, global
+// average pooling and inference batch normalization. Written from the definitions, not the
+// Halide algorithms.
+#include "reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace reference {
+
+Tensor clip(const Tensor &input, double low, double high) {
+    Tensor out(input.shape);
+    for (size_t k = 0; k < input.size(); ++k) out.data[k] = std::min(std::max(input.data[k], low), high);
+    return out;
+}
+
+Tensor hardswish(const Tensor &input) {
+    Tensor out(input.shape);
+    for (size_t k = 0; k < input.size(); ++k) {
+        const double v = input.data[k];
+        out.data[k] = v * std::min(std::max(v + 3, 0.0), 6.0) / 6;
+    }
+    return out;
+}
+
+Tensor add(const std::vector<Tensor> &inputs) {
+    Tensor out(inputs.at(0).shape);
+    for (const Tensor &t : inputs) {
+        if (t.shape != out.shape) throw std::invalid_argument("reference::add: shapes differ");
+        for (size_t k = 0; k < t.size(); ++k) out.data[k] += t.data[k];
+    }
+    return out;
+}
+
+Tensor concat(const std::vector<Tensor> &inputs) {
+    std::vector<int> shape = inputs.at(0).shape;
+    shape[1] = 0;
+    for (const Tensor &t : inputs) shape[1] += t.shape[1];
+    Tensor out(shape);
+    // Per sample, each input's block of channels (C x inner values) follows the last one's.
+    size_t inner = 1;
+    for (size_t d = 2; d < shape.size(); ++d) inner *= size_t(shape[d]);
+    size_t at = 0;
+    for (int n = 0; n < shape[0]; ++n)
+        for (const Tensor &t : inputs) {
+            const size_t block = size_t(t.shape[1]) * inner;
+            for (size_t k = 0; k < block; ++k) out.data[at++] = t.data[size_t(n) * block + k];
+        }
+    return out;
+}
+
+Tensor global_avg_pool(const Tensor &input) {
+    const int N = input.shape[0], C = input.shape[1], H = input.shape[2], W = input.shape[3];
+    Tensor out({N, C, 1, 1});
+    for (int n = 0; n < N; ++n)
+        for (int c = 0; c < C; ++c) {
+            double total = 0;
+            for (int h = 0; h < H; ++h)
+                for (int w = 0; w < W; ++w) total += input.at4(n, c, h, w);
+            out.at4(n, c, 0, 0) = total / (H * W);
+        }
+    return out;
+}
+
+Tensor batch_norm(const Tensor &input, const Tensor &weight, const Tensor &bias, const Tensor &mean,
+                  const Tensor &variance, double epsilon) {
+    Tensor out(input.shape);
+    const int C = input.shape[1];
+    size_t inner = 1;
+    for (size_t d = 2; d < input.shape.size(); ++d) inner *= size_t(input.shape[d]);
+    for (size_t k = 0; k < input.size(); ++k) {
+        const int c = int((k / inner) % size_t(C));
+        out.data[k] = (input.data[k] - mean.data[c]) / std::sqrt(variance.data[c] + epsilon) * weight.data[c] + bias.data[c];
+    }
+    return out;
+}
+
+}  // namespace reference
