@@ -352,3 +352,67 @@ TEST_CASE("graph layer gradients match finite differences", "[gradient][graph]")
         [](const std::vector<reference::Tensor> &in) { return reference::concat(in); }, rng);
     check(c, rng);
 }
+
+TEST_CASE("batch_norm with batch statistics matches the reference and finite differences", "[gradient][batch_norm]") {
+    std::mt19937 rng(61);
+    for (const std::vector<int> &shape : std::vector<std::vector<int>>{{3, 4, 3, 5}, {6, 5}}) {
+        const int channels = shape[1];
+        cnngen::BatchNormParams p;
+        p.epsilon = 1e-3f;
+        GradientCase c;
+        c.label = fmt::format("batch_norm training, rank {}", shape.size());
+        c.input = random_tensor(shape, rng, -2, 3);
+        c.params.tensors["bn.weight"] = random_tensor({channels}, rng, 0.5, 2);
+        c.params.tensors["bn.bias"] = random_tensor({channels}, rng);
+        // The running statistics do not reach the output while training: the layer reads them from
+        // its own source, so the checks cover the input, the weight and the bias.
+        std::map<std::string, reference::Tensor> running{{"bn.running_mean", random_tensor({channels}, rng)},
+                                                         {"bn.running_var", random_tensor({channels}, rng, 0.5, 2)}};
+        const auto with_running = [running](const cnngen::ParamSource &source) -> cnngen::ParamSource {
+            return [=](const std::string &name, const cnngen::Shape &shape) {
+                if (!running.count(name)) return source(name, shape);
+                Halide::Buffer<float> values = to_halide(running.at(name));
+                Halide::Func f;
+                f(Halide::_) = values(Halide::_);
+                return f;
+            };
+        };
+        c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
+            return cnngen::batch_norm_training("bn", in, p, with_running(source));
+        };
+        c.forward = [](const reference::Tensor &in, std::map<std::string, reference::Tensor> &t) {
+            return reference::batch_norm_training(in, t.at("bn.weight"), t.at("bn.bias"), 1e-3);
+        };
+        c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source, const cnngen::Layer &forward,
+                         const cnngen::Tensor &d_output) {
+            return cnngen::batch_norm_backward("bn", in, forward, source, d_output);
+        };
+        check(c, rng);
+
+        // The forward pass and the running statistics' update, PyTorch's rule (unbiased variance).
+        Params params = c.params;
+        const auto got = run_layer(c.build, c.input, params, "cpu");
+        reference::Tensor mean, variance;
+        const auto &t = c.params.tensors;
+        CHECK(relative_error(got, reference::batch_norm_training(c.input, t.at("bn.weight"), t.at("bn.bias"), 1e-3, &mean,
+                                                                 &variance)) < 1e-5);
+        Params stats = c.params;
+        stats.tensors.insert(running.begin(), running.end());
+        Halide::Buffer<float> input_buffer = to_halide(c.input);
+        Halide::Func input_func;
+        input_func(Halide::_) = input_buffer(Halide::_);
+        cnngen::Layer layer = cnngen::batch_norm_training("bn", {input_func, c.input.shape}, p, stats.source());
+        const double count = double(c.input.size()) / channels;
+        for (const char *state : {"bn.running_mean", "bn.running_var"}) {
+            Halide::Func next = layer.state_updates.at(state);
+            next.compute_root();
+            Halide::Buffer<float> result = next.realize({channels});
+            for (int ch = 0; ch < channels; ++ch) {
+                const bool is_mean = std::string(state) == "bn.running_mean";
+                const double batch = is_mean ? mean.data[size_t(ch)] : variance.data[size_t(ch)] * count / (count - 1);
+                const double expected = 0.9 * running.at(state).data[size_t(ch)] + 0.1 * batch;
+                CHECK(result(ch) == Approx(expected).epsilon(1e-5));
+            }
+        }
+    }
+}

@@ -231,6 +231,34 @@ Gradients global_avg_pool_backward(const std::string &name, const Tensor &input,
     return g;
 }
 
+Gradients batch_norm_backward(const std::string &name, const Tensor &input, const Layer &forward,
+                              const ParamSource &source, const Tensor &d_output) {
+    const Shape &shape = input.shape;
+    const std::vector<Var> v = dims_for_rank(name, int(shape.size()));
+    const Var c = v[v.size() - 2];
+    Func weight = source(name + ".weight", {shape[1]});
+    Func mean = forward.stages.at("mean"), inv_std = forward.stages.at("inv_std");
+    RDom r = shape.size() == 4 ? RDom(0, shape[3], 0, shape[2], 0, shape[0], name + "_rb") : RDom(0, shape[0], name + "_rb");
+    const auto element = [&](const Func &f) { return shape.size() == 4 ? f(r.x, r.y, c, r.z) : f(c, r.x); };
+    Func normalized(name + "_normalized");
+    normalized(v) = (input.func(v) - mean(c)) * inv_std(c);
+    Func sum_dy(name + "_d_bias"), sum_dy_normalized(name + "_d_weight");
+    sum_dy(c) = 0.0f;
+    sum_dy(c) += element(d_output.func);
+    sum_dy_normalized(c) = 0.0f;
+    sum_dy_normalized(c) += element(d_output.func) * element(normalized);
+    const float count = float(batch_norm_count(shape));
+    Func d_input(name + "_d_input");
+    d_input(v) = weight(c) * inv_std(c) * (1.0f / count) *
+                 (count * d_output.func(v) - sum_dy(c) - normalized(v) * sum_dy_normalized(c));
+    Gradients g{name, "batch_norm", d_output};
+    g.d_input = {d_input, shape};
+    g.d_params = {{name + ".weight", sum_dy_normalized}, {name + ".bias", sum_dy}};
+    g.stages = {{"d_bias", sum_dy}, {"d_weight", sum_dy_normalized}};
+    g.reductions = {{"rb", r}};
+    return g;
+}
+
 Gradients gradient_sum(const std::string &name, const std::vector<Tensor> &contributions) {
     const std::vector<Var> v = dims_for_rank(name, int(contributions.at(0).shape.size()));
     Expr total = contributions[0].func(v);

@@ -10,6 +10,7 @@
 #include "loss.h"
 #include "lrn.h"
 #include "merge.h"
+#include "normalization.h"
 #include "pooling.h"
 
 namespace cnngen {
@@ -46,6 +47,11 @@ Gradients add_backward(const std::string &name, const std::vector<Tensor> &input
                        const Tensor &output, const Tensor &d_output);
 Gradients concat_backward(const std::string &name, const std::vector<Tensor> &inputs, const Tensor &d_output);
 Gradients global_avg_pool_backward(const std::string &name, const Tensor &input, const Tensor &d_output);
+// batch_norm with batch statistics (`forward` is batch_norm_training's layer, whose mean and
+// inv_std it reads): with x^ = (x - mean) inv_std and M elements per channel,
+//   dL/dx = weight inv_std / M (M dy - sum dy - x^ sum dy x^), dL/dweight = sum dy x^, dL/dbias = sum dy.
+Gradients batch_norm_backward(const std::string &name, const Tensor &input, const Layer &forward,
+                              const ParamSource &source, const Tensor &d_output);
 // The sum of the gradients a forked activation receives from its readers.
 Gradients gradient_sum(const std::string &name, const std::vector<Tensor> &contributions);
 Gradients lrn_backward(const std::string &name, const Tensor &input, const LrnParams &p, const Tensor &d_output);

@@ -32,6 +32,46 @@ Layer batch_norm(const std::string &name, const Tensor &input, const BatchNormPa
     return {name, "batch_norm", {out, shape}, {{"scale", scale}, {"shift", shift}}, {}};
 }
 
+int batch_norm_count(const Shape &input) { return int(element_count(input) / input.at(1)); }
+
+Layer batch_norm_training(const std::string &name, const Tensor &input, const BatchNormParams &p,
+                          const ParamSource &source) {
+    const Shape shape = batch_norm_output_shape(name, input.shape, p);
+    const Shape channels{shape[1]};
+    Func weight = source(name + ".weight", channels), bias = source(name + ".bias", channels);
+    Func running_mean = source(name + ".running_mean", channels), running_var = source(name + ".running_var", channels);
+    const std::vector<Var> v = dims_for_rank(name, int(shape.size()));
+    const Var c = v[v.size() - 2];
+    // Every element of channel c: (x, y, n) of an image, n of features.
+    RDom r = shape.size() == 4 ? RDom(0, shape[3], 0, shape[2], 0, shape[0], name + "_r") : RDom(0, shape[0], name + "_r");
+    const auto element = [&](const Func &f) {
+        return shape.size() == 4 ? f(r.x, r.y, c, r.z) : f(c, r.x);
+    };
+    const float count = float(batch_norm_count(shape));
+    // Two passes, the mean first: the variance never subtracts two large sums.
+    Func mean_sum(name + "_mean_sum"), mean(name + "_mean");
+    mean_sum(c) = 0.0f;
+    mean_sum(c) += element(input.func);
+    mean(c) = mean_sum(c) / count;
+    Func centered(name + "_centered");
+    centered(v) = input.func(v) - mean(c);
+    Func square_sum(name + "_square_sum"), variance(name + "_variance"), inv_std(name + "_inv_std");
+    square_sum(c) = 0.0f;
+    square_sum(c) += element(centered) * element(centered);
+    variance(c) = square_sum(c) / count;
+    inv_std(c) = 1.0f / sqrt(variance(c) + p.epsilon);
+    Func out(name);
+    out(v) = centered(v) * (inv_std(c) * weight(c)) + bias(c);
+    Layer layer{name, "batch_norm", {out, shape}, {{"mean", mean}, {"mean_sum", mean_sum}, {"square_sum", square_sum},
+                                                   {"inv_std", inv_std}},
+                {{"r", r}}};
+    Func next_mean(name + "_next_running_mean"), next_var(name + "_next_running_var");
+    next_mean(c) = (1.0f - p.momentum) * running_mean(c) + p.momentum * mean(c);
+    next_var(c) = (1.0f - p.momentum) * running_var(c) + p.momentum * variance(c) * (count / std::max(1.0f, count - 1.0f));
+    layer.state_updates = {{name + ".running_mean", next_mean}, {name + ".running_var", next_var}};
+    return layer;
+}
+
 Layer dropout(const std::string &name, const Tensor &input, const DropoutParams &p) {
     if (!(p.p >= 0.0f && p.p < 1.0f)) fail("{}: dropout's p {} must be in [0, 1)", name, p.p);
     const std::vector<Var> v = dims_for_rank(name, int(input.shape.size()));

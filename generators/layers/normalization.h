@@ -1,7 +1,10 @@
 #pragma once
-// Batch normalization (notes 002) as inference computes it: each channel scaled by its learned
-// weight over the running standard deviation and shifted, PyTorch's BatchNorm2d in eval mode:
-//   y = (x - running_mean) / sqrt(running_var + epsilon) * weight + bias.
+// Batch normalization (notes 002), PyTorch's BatchNorm2d (and BatchNorm1d on (N, F)). Inference
+// (eval mode) normalizes each channel with the running statistics:
+//   y = (x - running_mean) / sqrt(running_var + epsilon) * weight + bias;
+// training with the batch's own mean and biased variance over N, H and W, and updates the running
+// statistics as PyTorch does: running = (1 - momentum) running + momentum batch, the variance
+// unbiased (times M / (M - 1), M the elements per channel).
 // Tensors NAME.weight, NAME.bias, NAME.running_mean, NAME.running_var, each [C].
 #include "tensor.h"
 
@@ -13,6 +16,12 @@ struct BatchNormParams {
 };
 
 Layer batch_norm(const std::string &name, const Tensor &input, const BatchNormParams &params, const ParamSource &source);
+// With batch statistics: stages "mean" and "inv_std" per channel (the backward pass reads them),
+// the running statistics' next values in state_updates.
+Layer batch_norm_training(const std::string &name, const Tensor &input, const BatchNormParams &params,
+                          const ParamSource &source);
+// Elements per channel a batch's statistics average over: N, or N H W.
+int batch_norm_count(const Shape &input);
 Shape batch_norm_output_shape(const std::string &name, const Shape &input, const BatchNormParams &params);
 
 // Dropout (notes 002): the identity at inference, as PyTorch's eval mode.

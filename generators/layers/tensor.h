@@ -27,6 +27,9 @@ struct Layer {
     std::map<std::string, Halide::RDom> reductions;
     // Hyperparameters a schedule sizes tiles by (conv2d: stride_x, stride_y, dilation_x, dilation_y).
     std::map<std::string, int> sizes;
+    // While training, the next value of state the layer keeps besides its learned parameters, by
+    // parameter name (batch_norm: NAME.running_mean and NAME.running_var).
+    std::map<std::string, Halide::Func> state_updates;
 };
 
 // Layers whose fastest algorithm Halide 14's autodiff differentiates wrongly have a second

@@ -16,7 +16,9 @@ bool has_manual_backward(const LayerSpec &layer) {
                           std::is_same_v<P, FullyConnectedParams> || std::is_same_v<P, AddParams> ||
                           std::is_same_v<P, ConcatParams> || std::is_same_v<P, GlobalAvgPoolParams>)
                 return true;
-            else if constexpr (std::is_same_v<P, BatchNormParams> || std::is_same_v<P, DropoutParams>)
+            else if constexpr (std::is_same_v<P, BatchNormParams>)
+                return true;
+            else if constexpr (std::is_same_v<P, DropoutParams>)
                 return false;  // inference only so far (training_obstacle)
             else return has_manual_backward(p);
         },
@@ -37,6 +39,8 @@ Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &
     if (std::holds_alternative<ConcatParams>(l.params)) return concat_backward(l.name, inputs, d_output);
     const Tensor &input = inputs.at(0);
     if (std::holds_alternative<GlobalAvgPoolParams>(l.params)) return global_avg_pool_backward(l.name, input, d_output);
+    if (std::holds_alternative<BatchNormParams>(l.params))
+        return batch_norm_backward(l.name, input, forward, source, d_output);
     if (auto p = std::get_if<Conv2dParams>(&l.params))
         return conv2d_backward(l.name, input, *p, source, d_output, want_input);
     if (auto p = std::get_if<Pool2dParams>(&l.params); p && has_manual_backward(*p))
@@ -81,6 +85,10 @@ BackwardPass backward_pass(const ModelSpec &spec, const Network &net, const Tens
         pass.layers.push_back(g);
     }
     for (const ParameterInfo &p : params.info) {
+        if (!p.trainable) {  // running statistics: updated by the forward pass, not by gradients
+            pass.parameter_gradients.push_back(zeros(p.identifier + "_no_gradient", int(p.shape.size())));
+            continue;
+        }
         auto it = by_name.find(p.name);
         if (it == by_name.end()) fail("{}: no gradient for parameter '{}'", spec.path, p.name);
         pass.parameter_gradients.push_back(it->second);

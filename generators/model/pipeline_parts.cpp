@@ -72,12 +72,19 @@ ParamSource ParameterInputs::source(const std::string &spec_path) const {
 }
 
 SgdOutputs sgd_update(const ModelPlan &plan, int parameter, const ImageParam &param, const ImageParam &velocity,
-                      const Func &gradient, const Expr &learning_rate, const Expr &momentum, const Expr &weight_decay) {
-    const Shape &shape = plan.parameters.at(size_t(parameter)).shape;
+                      const Func &gradient, const Expr &learning_rate, const Expr &momentum, const Expr &weight_decay,
+                      const Func &state_update) {
+    const ParameterInfo &info = plan.parameters.at(size_t(parameter));
+    const Shape &shape = info.shape;
     SgdOutputs out{Func(argument_name(plan, {ArgumentRole::next_parameter, parameter})),
                    Func(argument_name(plan, {ArgumentRole::next_velocity, parameter}))};
-    out.velocity_next(_) = momentum * velocity(_) + gradient(_) + weight_decay * param(_);
-    out.param_next(_) = param(_) - learning_rate * out.velocity_next(_);
+    if (info.trainable) {
+        out.velocity_next(_) = momentum * velocity(_) + gradient(_) + weight_decay * param(_);
+        out.param_next(_) = param(_) - learning_rate * out.velocity_next(_);
+    } else {
+        out.velocity_next(_) = velocity(_);
+        out.param_next(_) = state_update.defined() ? state_update(_) : param(_);
+    }
     fix_output_shape(out.velocity_next, shape);
     fix_output_shape(out.param_next, shape);
     return out;

@@ -26,13 +26,16 @@ struct ParameterInputs {
 ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &indices);
 
 // SGD with momentum and L2 weight decay, as torch.optim.SGD computes it:
-// v' = m v + g + wd p, p' = p - lr v'.
+// v' = m v + g + wd p, p' = p - lr v'. State that is not trained (batch_norm's running
+// statistics) takes `state_update` instead (the parameter itself when undefined), its velocity
+// unchanged.
 struct SgdOutputs {
     Halide::Func param_next, velocity_next;
 };
 SgdOutputs sgd_update(const ModelPlan &plan, int parameter, const Halide::ImageParam &param,
                       const Halide::ImageParam &velocity, const Halide::Func &gradient, const Halide::Expr &learning_rate,
-                      const Halide::Expr &momentum, const Halide::Expr &weight_decay);
+                      const Halide::Expr &momentum, const Halide::Expr &weight_decay,
+                      const Halide::Func &state_update = Halide::Func());
 
 // The three SGD hyperparameters as scalar arguments, with estimates for autoschedulers.
 struct SgdScalars {

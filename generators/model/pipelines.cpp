@@ -42,15 +42,18 @@ struct Built {
 // velocities, to the outputs, hands the updates to the scheduling pass and returns the
 // velocities read.
 std::vector<ImageParam> add_sgd_updates(const ModelPlan &plan, int batch, const std::vector<ImageParam> &params,
-                                        const std::vector<Func> &grads, const SgdScalars &sgd, Built &b) {
+                                        const std::vector<Func> &grads, const SgdScalars &sgd, Built &b,
+                                        const std::map<std::string, Func> &state_updates = {}) {
     std::vector<ImageParam> velocities;
     std::vector<Func> next_params, next_velocities;
     for (size_t k = 0; k < plan.parameters.size(); ++k) {
         velocities.push_back(planned_input(plan, {ArgumentRole::velocity, int(k)}, batch));
         // Each read once, by the update: never copied first.
         b.funcs.inputs.insert(b.funcs.inputs.end(), {Func(velocities.back()), Func(params[k])});
+        auto state = state_updates.find(plan.parameters[k].name);
         SgdOutputs next = sgd_update(plan, int(k), params[k], velocities.back(), grads[k], sgd.learning_rate,
-                                     sgd.momentum, sgd.weight_decay);
+                                     sgd.momentum, sgd.weight_decay,
+                                     state == state_updates.end() ? Func() : state->second);
         next_params.push_back(next.param_next);
         next_velocities.push_back(next.velocity_next);
         for (const Func &u : {next.param_next, next.velocity_next}) {
@@ -71,14 +74,14 @@ struct NetworkInputs {
     Network net;
 };
 
-NetworkInputs network_inputs(const ModelPlan &plan, int batch, AlgorithmForm form) {
+NetworkInputs network_inputs(const ModelPlan &plan, int batch, AlgorithmForm form, NetworkMode mode) {
     NetworkInputs in;
     in.images = planned_input(plan, {ArgumentRole::activation, 0}, batch);
     Func images("images_value");
     images(_) = in.images(_);
     in.images_value = {images, plan.activation_shape(0, batch)};
     in.params = parameter_inputs(plan, all_parameters(plan));
-    in.net = build_network(plan.spec, in.images_value, in.params.source(plan.spec.path), form);
+    in.net = build_network(plan.spec, in.images_value, in.params.source(plan.spec.path), form, mode);
     return in;
 }
 
@@ -97,7 +100,7 @@ bool manual_gradients(const ModelPlan &plan, const ModelSchedule &schedule) {
 }
 
 Built forward(const ModelPlan &plan, const PlannedFunction &f) {
-    NetworkInputs in = network_inputs(plan, f.batch, AlgorithmForm::direct);
+    NetworkInputs in = network_inputs(plan, f.batch, AlgorithmForm::direct, NetworkMode::inference);
     Built b;
     b.inputs.push_back(in.images);
     for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
@@ -119,7 +122,8 @@ struct LossAndGradients {
 
 LossAndGradients loss_and_gradients(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule) {
     const bool manual = manual_gradients(plan, schedule);
-    LossAndGradients r{network_inputs(plan, f.batch, manual ? AlgorithmForm::direct : AlgorithmForm::differentiable),
+    LossAndGradients r{network_inputs(plan, f.batch, manual ? AlgorithmForm::direct : AlgorithmForm::differentiable,
+                                      NetworkMode::training),
                        planned_input(plan, {ArgumentRole::labels}, f.batch)};
     NetworkInputs &in = r.in;
     Func label_values("label_values");
@@ -147,7 +151,15 @@ LossAndGradients loss_and_gradients(const ModelPlan &plan, const PlannedFunction
             b.funcs.backward.push_back(backward);
         }
     } else {
-        r.grads = gradients(loss_layer.output.func, in.params.values);
+        // Autodiff for what is learned; running statistics get no gradient (the update skips it).
+        std::vector<Func> trained;
+        for (size_t k = 0; k < in.params.info.size(); ++k)
+            if (in.params.info[k].trainable) trained.push_back(in.params.values[k]);
+        const std::vector<Func> learned = gradients(loss_layer.output.func, trained);
+        for (size_t k = 0, next = 0; k < in.params.info.size(); ++k) {
+            const ParameterInfo &p = in.params.info[k];
+            r.grads.push_back(p.trainable ? learned.at(next++) : zeros(p.identifier + "_no_gradient", int(p.shape.size())));
+        }
     }
     b.inputs = {in.images, r.labels};
     for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
@@ -161,7 +173,10 @@ Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSch
     LossAndGradients r = loss_and_gradients(plan, f, schedule);
     Built &b = r.built;
     SgdScalars sgd;
-    const std::vector<ImageParam> velocities = add_sgd_updates(plan, f.batch, r.in.params.params, r.grads, sgd, b);
+    std::map<std::string, Func> state_updates;  // batch_norm's running statistics
+    for (const Layer &layer : r.in.net.layers) state_updates.insert(layer.state_updates.begin(), layer.state_updates.end());
+    const std::vector<ImageParam> velocities =
+        add_sgd_updates(plan, f.batch, r.in.params.params, r.grads, sgd, b, state_updates);
     for (const ImageParam &v : velocities) b.inputs.push_back(v);
     b.inputs.insert(b.inputs.end(), {sgd.learning_rate, sgd.momentum, sgd.weight_decay});
     return b;

@@ -4,6 +4,8 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 namespace cnngen {
 
 namespace {
@@ -318,6 +320,12 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
         fail("{}: the last layer '{}' produces {}, expected (N, classes) for the loss; a model with another output "
              "builds for inference only (--inference-only)",
              spec.path, spec.layers.back().name, shape_string(output));
+    const bool has_state = std::any_of(plan.parameters.begin(), plan.parameters.end(),
+                                       [](const ParameterInfo &p) { return !p.trainable; });
+    if (options.training && options.train_step == TrainStep::chained && has_state)
+        fail("{}: train_step = \"chained\" has no kernel that updates batch_norm's running statistics; use the "
+             "fused step",
+             spec.path);
     if (options.training && options.train_step == TrainStep::chained && !plan.is_chain()) {
         size_t k = 0;
         while (plan.inputs[k] == std::vector<int>{int(k)}) ++k;
@@ -325,7 +333,11 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
              "'{}' reads '{}'); use the fused step",
              spec.path, spec.layers[k].name, fmt::join(plan.spec.layers[k].inputs, "', '"));
     }
-    plan_functions(plan, options);
+    // The split step's update kernel sees gradients only, never the batch's statistics: a
+    // model with running statistics trains in one process, with the fused step.
+    PlanOptions planned = options;
+    if (has_state) planned.split_step = false;
+    plan_functions(plan, planned);
     return plan;
 }
 
@@ -343,10 +355,6 @@ long long peak_live_activations(const ModelPlan &plan) {
 std::string training_obstacle(const ModelSpec &spec) {
     if (!spec.inference_only.empty()) return spec.inference_only;
     for (const LayerSpec &layer : spec.layers) {
-        if (std::holds_alternative<BatchNormParams>(layer.params))
-            return fmt::format("layer '{}' is a batch_norm, which builds for inference only so far (running "
-                               "statistics, not batch statistics)",
-                               layer.name);
         if (std::holds_alternative<DropoutParams>(layer.params))
             return fmt::format("layer '{}' is a dropout, which builds for inference only so far (the identity)",
                                layer.name);

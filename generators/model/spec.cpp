@@ -350,7 +350,7 @@ ModelSpec load_model_spec(const std::string &path) {
 }
 
 Layer build_layer(const ModelSpec &spec, size_t index, const std::vector<Tensor> &inputs, const ParamSource &source,
-                  AlgorithmForm form) {
+                  AlgorithmForm form, NetworkMode mode) {
     const LayerSpec &l = spec.layers.at(index);
     const std::string where = fmt::format("{}: layer '{}' (#{})", spec.path, l.name, index + 1);
     try {
@@ -367,7 +367,9 @@ Layer build_layer(const ModelSpec &spec, size_t index, const std::vector<Tensor>
                     else if constexpr (std::is_same_v<P, GlobalAvgPoolParams>) return global_avg_pool(l.name, input);
                     else if constexpr (std::is_same_v<P, ActivationParams>) return activation(l.name, input, p);
                     else if constexpr (std::is_same_v<P, LrnParams>) return lrn(l.name, input, p);
-                    else if constexpr (std::is_same_v<P, BatchNormParams>) return batch_norm(l.name, input, p, source);
+                    else if constexpr (std::is_same_v<P, BatchNormParams>)
+                        return mode == NetworkMode::training ? batch_norm_training(l.name, input, p, source)
+                                                             : batch_norm(l.name, input, p, source);
                     else if constexpr (std::is_same_v<P, DropoutParams>) return dropout(l.name, input, p);
                     else if (form == AlgorithmForm::differentiable)
                         return fully_connected_differentiable(l.name, input, p, source);
@@ -382,14 +384,15 @@ Layer build_layer(const ModelSpec &spec, size_t index, const std::vector<Tensor>
     }
 }
 
-Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source, AlgorithmForm form) {
+Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source, AlgorithmForm form,
+                      NetworkMode mode) {
     Network net;
     net.inputs = layer_input_indices(spec);
     net.activations.push_back(input);
     for (size_t k = 0; k < spec.layers.size(); ++k) {
         std::vector<Tensor> inputs;
         for (int a : net.inputs[k]) inputs.push_back(net.activations.at(size_t(a)));
-        Layer layer = build_layer(spec, k, inputs, source, form);
+        Layer layer = build_layer(spec, k, inputs, source, form, mode);
         net.activations.push_back(layer.output);
         net.layers.push_back(layer);
     }

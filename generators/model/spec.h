@@ -70,6 +70,10 @@ struct ParameterInfo {
 // ConfigError for a name that is not an earlier layer.
 std::vector<std::vector<int>> layer_input_indices(const ModelSpec &spec);
 
+// What batch_norm normalizes with: the running statistics (inference), or the batch's own,
+// updating the running ones (training, Layer::state_updates).
+enum class NetworkMode { inference, training };
+
 // Builds the network's algorithm on `input` (N, C, H, W). Shapes were checked when the spec
 // was planned (plan.h); `form` picks the grouped-convolution form (conv2d.h).
 struct Network {
@@ -79,10 +83,10 @@ struct Network {
     Tensor output;
 };
 Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source,
-                      AlgorithmForm form = AlgorithmForm::direct);
+                      AlgorithmForm form = AlgorithmForm::direct, NetworkMode mode = NetworkMode::inference);
 // Layer `index` of the spec alone, on its `inputs`: for per-layer kernels.
 Layer build_layer(const ModelSpec &spec, size_t index, const std::vector<Tensor> &inputs, const ParamSource &source,
-                  AlgorithmForm form = AlgorithmForm::direct);
+                  AlgorithmForm form = AlgorithmForm::direct, NetworkMode mode = NetworkMode::inference);
 
 // "input 1x6x28x28 from 'conv1'" (or several, comma-separated): for messages.
 std::string describe_inputs(const std::vector<Shape> &shapes, const std::vector<std::string> &names);

@@ -158,6 +158,12 @@ void schedule_backward(const std::string &schedule, const Gradients &g, const Ta
     // A join's input gradients are views of d_output (a channel range of it, or it whole, or one
     // Func shared by an add's inputs): read where they are used, never copied.
     if (g.kind == "concat") return;
+    if (g.kind == "batch_norm")  // sums over the channel's elements, one channel per thread
+        for (const auto &[role, stage] : g.stages) {
+            Func f(stage);
+            f.compute_root();
+            for (int u = 0; u < f.num_update_definitions(); ++u) f.update(u).parallel(f.args()[0]);
+        }
     if (g.kind == "add") {
         if (g.stages.count("d_sum")) schedule_elementwise_cpu(g.stages.at("d_sum"), target);
         return;

@@ -236,6 +236,21 @@ void schedule_layer_cpu(const Layer &layer, const Target &target, const LayerSch
         Func window_sum = layer.stages.at("window_sum");
         window_sum.compute_at(out, d.y);
         if (vec > 1) window_sum.vectorize(d.x, vec);
+    } else if (layer.kind == "batch_norm") {
+        // Per-channel statistics (the batch's while training) once, in parallel over channels;
+        // the normalization element-wise as any image or feature output.
+        for (const auto &[role, stage] : layer.stages) {
+            Func f(stage);
+            f.compute_root();
+            for (int u = 0; u < f.num_update_definitions(); ++u) f.update(u).parallel(f.args()[0]);
+        }
+        if (shape.size() == 4) {
+            schedule_image_output(out, shape, target, options);
+        } else {
+            out.compute_root().parallel(d.n);
+            const int vec = vector_width(options, target, shape[1]);
+            if (vec > 1) out.vectorize(d.i, vec);
+        }
     } else if (layer.kind == "concat") {
         // Each input copied into its channel range: every update in parallel over the samples,
         // images in vectors along x (features are the copied dimension itself: left scalar).

@@ -135,6 +135,12 @@ void schedule_layer_gpu(const Layer &layer, const Target &, const LayerSchedule 
     const Shape &shape = layer.output.shape;
     if (layer.kind == "conv2d") return gpu_conv(layer, options, inference);
     if (layer.kind == "fully_connected") return gpu_fully_connected(layer, options);
+    if (layer.kind == "batch_norm") {  // statistics with a thread per channel, then element-wise
+        for (const auto &[role, stage] : layer.stages) gpu_every_definition(stage, 64);
+        if (shape.size() == 4) gpu_image(out, shape, options);
+        else gpu_every_definition(out, 128);
+        return;
+    }
     if (layer.kind == "concat") {  // its pure definition is undefined: a thread per copied element
         out.compute_root();
         for (int u = 0; u < out.num_update_definitions(); ++u) gpu_flat(out.update(u), pure_update_vars(out, u), 128);

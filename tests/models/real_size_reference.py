@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """The real-size models against independent PyTorch networks: VGG-16 is torchvision's vgg16()
-(configuration D), AlexNet the paper's network written in PyTorch (bench/pytorch_models.py).
-Both random-initialized with a fixed seed; nothing is downloaded.
+(configuration D), AlexNet the paper's network written in PyTorch (bench/pytorch_models.py), and
+ResNet-18, ResNet-50 and MobileNetV2 torchvision's, whose BatchNorm running statistics come from
+a batch so that they are not the identity. All random-initialized with a fixed seed; nothing is
+downloaded.
 
   real_size_reference.py logits MODEL EXECUTABLE WORK_DIR
       writes the PyTorch weights under the spec's names and one image, runs
       `EXECUTABLE predict` on them and compares the logits (relative to the largest).
   real_size_reference.py memory MODEL EXECUTABLE WORK_DIR
-      the peak resident memory of batch-1 inference against parameters + activations (below).
+      the peak resident memory of batch-1 inference against parameters + activations (below);
+      for a graph (ResNet-50), against parameters + its two largest activations + 64 MiB.
   real_size_reference.py train MODEL STEP_EXECUTABLE WORK_DIR STEPS
       the same weights, STEPS SGD steps (lr 0.01, momentum 0.9) on fixed batches in PyTorch and
       in `STEP_EXECUTABLE` (tests/models/train_steps.cpp), then compares every parameter and
@@ -60,13 +63,43 @@ def alexnet():
     return net
 
 
-MODELS = {"vgg16": vgg16, "alexnet": alexnet}
+def torchvision_graph(name):
+    """A torchvision network traced into models/NAME.toml by scripts/torchvision_spec.py: the
+    spec's layer is the module's path with '_' for '.', its tensors keep their suffixes."""
+    def make():
+        net = getattr(torchvision.models, name)(weights=None)
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None  # a plain average of one batch
+        net.train()
+        with torch.no_grad():
+            net(torch.rand(4, 3, 224, 224) * 2 - 1)
+        for m in net.modules():  # PyTorch's default again, for the training test
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = 0.1
+        net.eval()
+        names = {}
+        for key in net.state_dict():
+            module, _, tensor = key.rpartition(".")
+            if tensor != "num_batches_tracked":
+                names[key] = f"{module.replace('.', '_')}.{tensor}"
+        net.spec_names = lambda: names
+        net.input_shape = (3, 224, 224)
+        net.graph = True
+        return net
+    return make
+
+
+GRAPHS = {"resnet18", "resnet50", "mobilenet_v2"}
+MODELS = {"vgg16": vgg16, "alexnet": alexnet, "resnet18": torchvision_graph("resnet18"),
+          "resnet50": torchvision_graph("resnet50"), "mobilenet_v2": torchvision_graph("mobilenet_v2")}
 
 
 def save_weights(net, directory):
     os.makedirs(directory, exist_ok=True)
     names = net.spec_names()
-    state = net.state_dict()
+    state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
     if set(names) != set(state):
         sys.exit(f"renaming covers {sorted(names)}, the state_dict has {sorted(state)}")
     for key, value in state.items():
@@ -101,6 +134,31 @@ def logits(model, executable, work):
 PROCESS_MIB = 64  # the executable, its libraries, Halide's runtime and thread stacks
 
 
+def largest_activations(info, count):
+    """The `count` largest activations per image (MiB) in `MODEL info`'s memory table."""
+    sizes = [int(row.group(1).replace(",", "")) for row in re.finditer(r"^  \S+ +\S+ +([\d,]+) +[\d,]+$", info, re.M)]
+    return sum(sorted(sizes)[-count:]) * 4 / 2**20
+
+
+def graph_memory(executable):
+    """A graph's batch-1 inference keeps an activation only until its last reader: the peak
+    resident memory must stay within the parameters (no optimizer state: built inference only)
+    + the two largest activations of one image + PROCESS_MIB."""
+    info = subprocess.run([executable, "info"], check=True, capture_output=True, text=True).stdout
+    held = re.search(r"held by this model: parameters ([\d.]+) MiB, optimizer state ([\d.]+) MiB", info)
+    if not held:
+        sys.exit(f"{executable} info: no memory accounting in\n{info}")
+    parameters, optimizer = float(held.group(1)), float(held.group(2))
+    two = largest_activations(info, 2)
+    subprocess.run([executable, "--threads", "2", "bench", "--only-batch", "1", "--seconds", "0.2"], check=True,
+                   stdout=subprocess.DEVNULL)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    bound = parameters + optimizer + two + PROCESS_MIB
+    print(f"batch-1 inference peak {peak:.0f} MiB; bound {bound:.0f} MiB = parameters {parameters} + optimizer state "
+          f"{optimizer} + the two largest activations of one image {two:.1f} + {PROCESS_MIB}")
+    return peak <= bound
+
+
 def memory(executable):
     """Batch-1 inference holds the parameters (and a trainable library its optimizer state; one
     that cannot train, none) and at most every layer's output of one image (the notes: only the
@@ -128,22 +186,27 @@ def memory(executable):
 
 
 def pytorch_steps(net, images, labels, dtype):
-    """SGD steps on a copy of `net` in `dtype`; its parameters and momentum buffers by name."""
+    """SGD steps on a copy of `net` in `dtype`; its parameters and momentum buffers by name, and
+    (a network with BatchNorm, in training mode) the running statistics after the steps."""
     net = copy.deepcopy(net).to(dtype)
+    if getattr(net, "graph", False):
+        net.train()  # BatchNorm with batch statistics, updating the running ones
     sgd = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     for step in range(len(images)):
         sgd.zero_grad()
         F.cross_entropy(net(images[step].to(dtype)), labels[step].long()).backward()
         sgd.step()
-    return {key: (p.detach().double().numpy(), sgd.state[p]["momentum_buffer"].double().numpy())
-            for key, p in net.named_parameters()}
+    steps = {key: (p.detach().double().numpy(), sgd.state[p]["momentum_buffer"].double().numpy())
+             for key, p in net.named_parameters()}
+    running = {key: b.detach().double().numpy() for key, b in net.named_buffers() if "running" in key}
+    return steps, running
 
 
 def train(model, executable, work, steps):
     torch.manual_seed(2012)
     net = MODELS[model]()  # eval(): no dropout (neither spec has it), no batch statistics
     save_weights(net, f"{work}/initial")
-    batch = 8
+    batch = 4 if getattr(net, "graph", False) else 8
     images = torch.rand((steps, batch) + net.input_shape) * 2 - 1
     labels = torch.randint(0, 1000, (steps, batch), dtype=torch.int32)
     np.save(f"{work}/images.npy", images.numpy())
@@ -157,10 +220,37 @@ def train(model, executable, work, steps):
     # of PyTorch float32. The weights' changes are about 1e-4 of the weights, near float32's
     # resolution, so the weights are held to 1e-6 of their largest magnitude: a missing or wrong
     # update shows, rounding does not.
-    single = pytorch_steps(net, images, labels, torch.float32)
-    double = pytorch_steps(net, images, labels, torch.float64)
+    single, running = pytorch_steps(net, images, labels, torch.float32)
+    double, running_double = pytorch_steps(net, images, labels, torch.float64)
     names = net.spec_names()
     ok = True
+    if getattr(net, "graph", False):
+        # Batch statistics over 4 images make the gradients of the early layers ill-conditioned
+        # (a channel of few non-zero values divides by its small deviation): PyTorch float32
+        # itself differs from float64 by up to a fifth there after three steps. cnngen's float32
+        # must be as close to the float64 result as PyTorch's float32 is, within twice its gap
+        # (and 1e-4); for every parameter, velocity and running statistic.
+        for key, (weights, velocity) in double.items():
+            for what, expected, single_value, file in (
+                    ("velocity", velocity, single[key][1], f"velocity_{names[key]}"),
+                    ("weights", weights, single[key][0], names[key])):
+                gap = relative_difference(single_value, expected)
+                got = np.load(f"{work}/trained/{file}.npy")
+                ok &= check(f"{model} {names[key]} {what} after {steps} SGD steps against float64 (PyTorch float32: "
+                            f"{gap:.1e})", got, expected, max(TOLERANCE, 2 * gap))
+        for key, expected in running_double.items():
+            gap = relative_difference(running[key], expected)
+            got = np.load(f"{work}/trained/{names[key]}.npy")
+            ok &= check(f"{model} {names[key]} after {steps} training steps against float64 (PyTorch float32: "
+                        f"{gap:.1e})", got, expected, max(TOLERANCE, 2 * gap))
+        return ok
+    # The velocities are PyTorch's momentum buffers (sum of 0.9^k times past gradients): they
+    # test the gradients at full precision. Where float32 itself leaves a gradient less certain
+    # than 1e-4 (PyTorch float32 against PyTorch float64: about 1e-2 for the convolutions behind
+    # LRN and overlapping pooling here, 1e-6 for the rest), cnngen must be within half that gap
+    # of PyTorch float32. The weights' changes are about 1e-4 of the weights, near float32's
+    # resolution, so the weights are held to 1e-6 of their largest magnitude: a missing or wrong
+    # update shows, rounding does not.
     for key, (weights, velocity) in single.items():
         gap = relative_difference(velocity, double[key][1])
         got = np.load(f"{work}/trained/velocity_{names[key]}.npy")
@@ -175,7 +265,7 @@ def main():
     mode, model, executable, work = sys.argv[1:5]
     os.makedirs(work, exist_ok=True)
     if mode == "memory":
-        ok = memory(executable)
+        ok = graph_memory(executable) if model in GRAPHS else memory(executable)
     elif mode == "logits":
         ok = logits(model, executable, work)
     else:

@@ -22,6 +22,7 @@ set(onnx_node_tests
   node/test_conv_with_strides_no_padding
   node/test_conv_with_strides_padding
   node/test_elu
+  node/test_hardswish
   node/test_elu_default
   node/test_gemm_alpha
   node/test_gemm_beta
@@ -31,6 +32,7 @@ set(onnx_node_tests
   node/test_gemm_default_vector_bias
   node/test_gemm_default_zero_bias
   node/test_gemm_transposeB
+  node/test_clip
   node/test_globalaveragepool
   node/test_globalaveragepool_precomputed
   node/test_globalmaxpool
@@ -100,6 +102,10 @@ set(onnx_node_tests
 )
 # Not expressible in cnngen: the import must fail with a clear error containing the text after "|".
 set(onnx_node_tests_not_expressible
+  "node/test_add|no constant operand"
+  "node/test_concat_2d_axis_1|no constant operand"
+  "node/test_clip_example|rank 1"
+  "node/test_sum_one_input|rank 1"
   "node/test_averagepool_3d_default|has rank 5"
   "node/test_batchnorm_epsilon_training_mode|training_mode"
   "node/test_batchnorm_example_training_mode|training_mode"

@@ -76,4 +76,24 @@ Tensor batch_norm(const Tensor &input, const Tensor &weight, const Tensor &bias,
     return out;
 }
 
+Tensor batch_norm_training(const Tensor &input, const Tensor &weight, const Tensor &bias, double epsilon, Tensor *mean,
+                           Tensor *variance) {
+    const int C = input.shape[1];
+    size_t inner = 1;
+    for (size_t d = 2; d < input.shape.size(); ++d) inner *= size_t(input.shape[d]);
+    const double count = double(input.size()) / C;
+    std::vector<double> sum(size_t(C), 0.0), squares(size_t(C), 0.0);
+    for (size_t k = 0; k < input.size(); ++k) sum[(k / inner) % size_t(C)] += input.data[k];
+    Tensor m({C}), v({C});
+    for (int c = 0; c < C; ++c) m.data[size_t(c)] = sum[size_t(c)] / count;
+    for (size_t k = 0; k < input.size(); ++k) {
+        const size_t c = (k / inner) % size_t(C);
+        squares[c] += (input.data[k] - m.data[c]) * (input.data[k] - m.data[c]);
+    }
+    for (int c = 0; c < C; ++c) v.data[size_t(c)] = squares[size_t(c)] / count;
+    if (mean) *mean = m;
+    if (variance) *variance = v;
+    return batch_norm(input, weight, bias, m, v, epsilon);
+}
+
 }  // namespace reference

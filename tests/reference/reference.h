@@ -64,6 +64,10 @@ Tensor global_avg_pool(const Tensor &input);
 // Inference batch normalization per channel (dimension 1): (v - mean) / sqrt(var + eps) * w + b.
 Tensor batch_norm(const Tensor &input, const Tensor &weight, const Tensor &bias, const Tensor &mean,
                   const Tensor &variance, double epsilon);
+// Training batch normalization: each channel's own mean and biased variance over every other
+// dimension; `mean` and `variance` receive them when given.
+Tensor batch_norm_training(const Tensor &input, const Tensor &weight, const Tensor &bias, double epsilon,
+                           Tensor *mean = nullptr, Tensor *variance = nullptr);
 
 struct Lrn {
     bool inter_channel = true;
