@@ -90,6 +90,30 @@ class AlexNet(nn.Module):
         return self.fc8(F.relu(self.fc7(F.relu(self.fc6(x)))))
 
 
+class ResNetSmall(nn.Module):
+    """models/resnet-small.toml, its layer names as attributes: a stem, a residual block at 16
+    channels, one at 32 with a strided 1x1 projection shortcut, global average pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.input_shape = (1, 28, 28)
+        self.conv1, self.bn1 = nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16)
+        self.block1_conv1, self.block1_bn1 = nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16)
+        self.block1_conv2, self.block1_bn2 = nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16)
+        self.block2_conv1, self.block2_bn1 = nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32)
+        self.block2_conv2, self.block2_bn2 = nn.Conv2d(32, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32)
+        self.block2_shortcut, self.block2_shortcut_bn = nn.Conv2d(16, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        y = F.relu(self.block1_bn1(self.block1_conv1(x)))
+        x = F.relu(self.block1_bn2(self.block1_conv2(y)) + x)
+        y = F.relu(self.block2_bn1(self.block2_conv1(x)))
+        x = F.relu(self.block2_bn2(self.block2_conv2(y)) + self.block2_shortcut_bn(self.block2_shortcut(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 def vgg16():
     """models/vgg16.toml: torchvision's vgg16() (configuration D), random init."""
     import torchvision  # only this model needs it
@@ -98,8 +122,19 @@ def vgg16():
     return model
 
 
+def torchvision_model(name):
+    """models/NAME.toml (scripts/torchvision_spec.py): torchvision's network, random init."""
+    def make():
+        import torchvision
+        model = getattr(torchvision.models, name)(weights=None)
+        model.input_shape = (3, 224, 224)
+        return model
+    return make
+
+
 MODELS = {"lenet5": LeNet5, "lenet5_classic": LeNet5Classic, "alexnet_small": AlexNetSmall, "alexnet": AlexNet,
-          "vgg16": vgg16}
+          "vgg16": vgg16, "resnet_small": ResNetSmall, "resnet18": torchvision_model("resnet18"), "resnet50": torchvision_model("resnet50"),
+          "mobilenet_v2": torchvision_model("mobilenet_v2")}
 
 
 def timed(fn, seconds, device="cpu"):
@@ -125,7 +160,7 @@ def main():
     parser.add_argument("--model", default="lenet5", choices=sorted(MODELS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", default="1,64,256")
-    parser.add_argument("--train-batch", type=int, default=64)
+    parser.add_argument("--train-batch", type=int, default=64, help="0: no training step")
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU baseline")
     args = parser.parse_args()
@@ -142,6 +177,8 @@ def main():
             x = torch.rand(batch, *shape, device=device)
             median, mean = timed(lambda: model(x), args.seconds, device)
             print(f"{name},pytorch-{version},pytorch,inference,{batch},{median * 1e6:.1f},{batch / mean:.2f}")
+    if args.train_batch == 0:
+        return
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.rand(args.train_batch, *shape, device=device)

@@ -30,8 +30,11 @@ declare -A variant_schedule=(
 declare -A variant_flags=([cpu-chained]="--train-step chained" [mullapudi2016]=--inference-only
                           [li2018]=--inference-only [adams2019]=--inference-only)
 labels=${SCHEDULES:-"naive cpu cpu-chained fused tuned mullapudi2016 li2018 cuda"}
-# The models, by spec name; all but LeNet-5 in their default build only.
-models=${MODELS:-"lenet5 lenet5-classic alexnet-small alexnet vgg16"}
+# The models, by spec name; all but LeNet-5 in their default build only. torchvision's graph
+# networks build for inference only here (ResNet-18's training step alone takes 10 minutes to
+# generate; tests/models times it against PyTorch).
+models=${MODELS:-"lenet5 lenet5-classic alexnet-small resnet-small alexnet vgg16 resnet18 resnet50 mobilenet_v2"}
+inference_only=" resnet18 resnet50 mobilenet_v2 "
 mkdir -p "$results" "$variants"
 "$root/scripts/install-deps.sh" --with-torch --with-ort
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -84,8 +87,11 @@ for model in $models; do
   measured "$name" inference_b1 "$variants/$name-inference-bench.log" \
     "$variants/$name-inference/$name" --threads "$threads" bench --only-batch 1 --seconds "$seconds" || continue
   [[ $model == lenet5 ]] && continue  # built above as the `tuned` variant, its default
+  default_flags=""
+  [[ $inference_only == *" $model "* ]] && default_flags=--inference-only
+  # shellcheck disable=SC2086  # the flags are words
   measured "$name" build_default "$variants/$name.log" "$build/generators/cnngen" build "$root/models/$model.toml" \
-    --name "$name" -o "$variants/$name" --no-mpi || continue
+    --name "$name" -o "$variants/$name" --no-mpi $default_flags || continue
   echo "$model: generated (default build)"
   bench_log=$variants/$name-bench.csv
   measured "$name" bench "$bench_log" "$variants/$name/$name" --threads "$threads" bench --csv --seconds "$seconds" ||
@@ -119,6 +125,7 @@ for model in $models; do
   spec=$root/models/$model.toml
   batches=$(sed -n 's/^batch_sizes *= *\[\(.*\)\].*/\1/p' "$spec" | tr -d ' ')
   train_batch=$(sed -n 's/^train_batch *= *\([0-9]*\).*/\1/p' "$spec")
+  [[ $inference_only == *" $model "* ]] && train_batch=0
   /usr/bin/python3 "$root/bench/pytorch_models.py" --model "$name" --threads "$threads" --batches "$batches" \
     --train-batch "$train_batch" --seconds "$seconds" | tail -n +2 >>"$raw"
   shape=$(cd "$root/bench" && /usr/bin/python3 export_onnx.py "$name" "$ort/onnx" 2>"$ort-$name-export.log" | tail -1) ||
@@ -147,6 +154,13 @@ if [[ " $models " == *" lenet5 "* && -x $variants/tuned/lenet5 && -d $data ]]; t
   (cd "$root/bench" && to_accuracy pytorch pytorch /usr/bin/python3 pytorch_train_to_accuracy.py "$data" 89 "$threads" 20)
 elif [[ " $models " == *" lenet5 "* ]]; then
   echo "time to 89%: skipped (needs the tuned variant in SCHEDULES and $data)"
+fi
+# The small residual network beside LeNet-5: the main job's 10-epoch recipe (scripts/run.sh),
+# its test accuracy after each epoch.
+if [[ " $models " == *" resnet-small "* && -x $variants/resnet_small/resnet_small && -d $data ]]; then
+  (cd "$variants" && "$variants/resnet_small/resnet_small" --threads "$threads" train --data "$data" --epochs 10 \
+    --lr 0.01 --momentum 0.9 --seed 1 --lr-policy step --lr-stepsize 7496 --lr-gamma 0.1 \
+    --out "$variants/resnet_small-checkpoints") | grep "test accuracy" | tee "$results/resnet_small-accuracy.txt"
 fi
 peak=$("$variants/fma_peak" "$threads")
 /usr/bin/python3 "$root/bench/report.py" "$raw" "$peak" "$threads" "$results" "$scale"

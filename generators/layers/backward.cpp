@@ -242,11 +242,15 @@ Gradients batch_norm_backward(const std::string &name, const Tensor &input, cons
     const auto element = [&](const Func &f) { return shape.size() == 4 ? f(r.x, r.y, c, r.z) : f(c, r.x); };
     Func normalized(name + "_normalized");
     normalized(v) = (input.func(v) - mean(c)) * inv_std(c);
+    // Summed in double, as the forward statistics: dL/dx subtracts these sums from M dy.
+    Func sum_dy_double(name + "_sum_dy"), sum_dy_normalized_double(name + "_sum_dy_normalized");
+    sum_dy_double(c) = cast<double>(0);
+    sum_dy_double(c) += cast<double>(element(d_output.func));
+    sum_dy_normalized_double(c) = cast<double>(0);
+    sum_dy_normalized_double(c) += cast<double>(element(d_output.func) * element(normalized));
     Func sum_dy(name + "_d_bias"), sum_dy_normalized(name + "_d_weight");
-    sum_dy(c) = 0.0f;
-    sum_dy(c) += element(d_output.func);
-    sum_dy_normalized(c) = 0.0f;
-    sum_dy_normalized(c) += element(d_output.func) * element(normalized);
+    sum_dy(c) = cast<float>(sum_dy_double(c));
+    sum_dy_normalized(c) = cast<float>(sum_dy_normalized_double(c));
     const float count = float(batch_norm_count(shape));
     Func d_input(name + "_d_input");
     d_input(v) = weight(c) * inv_std(c) * (1.0f / count) *
@@ -254,7 +258,8 @@ Gradients batch_norm_backward(const std::string &name, const Tensor &input, cons
     Gradients g{name, "batch_norm", d_output};
     g.d_input = {d_input, shape};
     g.d_params = {{name + ".weight", sum_dy_normalized}, {name + ".bias", sum_dy}};
-    g.stages = {{"d_bias", sum_dy}, {"d_weight", sum_dy_normalized}};
+    g.stages = {{"d_bias", sum_dy}, {"d_weight", sum_dy_normalized}, {"sum_dy", sum_dy_double},
+                {"sum_dy_normalized", sum_dy_normalized_double}};
     g.reductions = {{"rb", r}};
     return g;
 }

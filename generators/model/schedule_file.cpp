@@ -52,6 +52,12 @@ std::string fusion_chain_problem(const ModelSchedule &schedule, const ModelSpec 
         const auto it = schedule.layers.find(spec.layers[k].name);
         return it == schedule.layers.end() ? LayerSchedule{} : it->second;
     };
+    // Who reads each layer's output, by position: a fusion group is a path of the graph.
+    std::vector<std::vector<size_t>> readers(spec.layers.size());
+    const std::vector<std::vector<int>> inputs = layer_input_indices(spec);
+    for (size_t k = 0; k < inputs.size(); ++k)
+        for (int a : inputs[k])
+            if (a > 0) readers[size_t(a - 1)].push_back(k);
     for (size_t k = 0; k < spec.layers.size(); ++k) {
         const std::string &at = settings(k).compute_at;
         if (at.empty()) continue;
@@ -60,6 +66,11 @@ std::string fusion_chain_problem(const ModelSchedule &schedule, const ModelSpec 
         if (c == spec.layers.size()) continue;  // not a later layer: read_layer says so
         if (settings(c).inline_into_consumer)
             return fmt::format("layer '{}' computes at '{}', which is inlined", spec.layers[k].name, at);
+        for (size_t j = k; j < c; ++j)
+            if (readers[j] != std::vector<size_t>{j + 1})
+                return fmt::format("layer '{}' computes at '{}', but '{}' between them is read by {} layer(s) other "
+                                   "than the next: a fusion group must be a path of the graph",
+                                   spec.layers[k].name, at, spec.layers[j].name, readers[j].size());
         for (size_t j = k + 1; j < c; ++j)
             if (!settings(j).inline_into_consumer && settings(j).compute_at != at)
                 return fmt::format("layer '{}' computes at '{}', but '{}' between them is neither inlined nor computed "

@@ -742,9 +742,17 @@ ImportedModel Importer::run(const std::string &name) {
         std::vector<std::string> data;
         for (int i = 0; i < n.input_size(); ++i)
             if (values_.count(n.input(i))) data.push_back(n.input(i));
-        if (data.empty())
+        if (data.empty()) {
+            const bool on_constants = std::all_of(n.input().begin(), n.input().end(), [&](const std::string &in) {
+                return in.empty() || constants_.count(in);
+            });
+            if (on_constants)
+                fail("{}: computes on constants only (a Transpose of weights, say); its result must be an initializer "
+                     "or a Constant: cnngen bakes weights in and computes only what the images flow through",
+                     where(n));
             fail("{}: not computed from the graph's input '{}'; cnngen imports what the images flow through",
                  where(n), input_->name());
+        }
         if (n.output_size() < 1 || n.output(0).empty()) fail("{}: no output", where(n));
         const ImportedValue &in = values_.at(data[0]);
         layer_ = in.layer;
@@ -761,6 +769,11 @@ ImportedModel Importer::run(const std::string &name) {
         }
         values_[n.output(0)] = {layer_, shape_, onnx_rank_, fold_target_, pad_};
     }
+    for (int k : order_)  // a computed value nothing reads would be a layer the output does not need
+        if (values_.count(node(k).output(0)) && !used(node(k).output(0)))
+            fail("{}: its output '{}' is never used: a dangling branch; cnngen builds one output, what every "
+                 "other value flows into",
+                 where(node(k)), node(k).output(0));
     if (graph_.output_size() != 1 || !values_.count(graph_.output(0).name()))
         fail("{}: the graph's outputs are [{}], expected exactly one value computed from the images", path_,
              fmt::join([&] {
