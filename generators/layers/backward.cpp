@@ -232,7 +232,7 @@ Gradients global_avg_pool_backward(const std::string &name, const Tensor &input,
 }
 
 Gradients batch_norm_backward(const std::string &name, const Tensor &input, const Layer &forward,
-                              const ParamSource &source, const Tensor &d_output) {
+                              const ParamSource &source, const Tensor &d_output, Type sum_type) {
     const Shape &shape = input.shape;
     const std::vector<Var> v = dims_for_rank(name, int(shape.size()));
     const Var c = v[v.size() - 2];
@@ -244,10 +244,10 @@ Gradients batch_norm_backward(const std::string &name, const Tensor &input, cons
     normalized(v) = (input.func(v) - mean(c)) * inv_std(c);
     // Summed in double, as the forward statistics: dL/dx subtracts these sums from M dy.
     Func sum_dy_double(name + "_sum_dy"), sum_dy_normalized_double(name + "_sum_dy_normalized");
-    sum_dy_double(c) = cast<double>(0);
-    sum_dy_double(c) += cast<double>(element(d_output.func));
-    sum_dy_normalized_double(c) = cast<double>(0);
-    sum_dy_normalized_double(c) += cast<double>(element(d_output.func) * element(normalized));
+    sum_dy_double(c) = cast(sum_type, 0);
+    sum_dy_double(c) += cast(sum_type, element(d_output.func));
+    sum_dy_normalized_double(c) = cast(sum_type, 0);
+    sum_dy_normalized_double(c) += cast(sum_type, element(d_output.func) * element(normalized));
     Func sum_dy(name + "_d_bias"), sum_dy_normalized(name + "_d_weight");
     sum_dy(c) = cast<float>(sum_dy_double(c));
     sum_dy_normalized(c) = cast<float>(sum_dy_normalized_double(c));

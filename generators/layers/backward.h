@@ -51,7 +51,8 @@ Gradients global_avg_pool_backward(const std::string &name, const Tensor &input,
 // inv_std it reads): with x^ = (x - mean) inv_std and M elements per channel,
 //   dL/dx = weight inv_std / M (M dy - sum dy - x^ sum dy x^), dL/dweight = sum dy x^, dL/dbias = sum dy.
 Gradients batch_norm_backward(const std::string &name, const Tensor &input, const Layer &forward,
-                              const ParamSource &source, const Tensor &d_output);
+                              const ParamSource &source, const Tensor &d_output,
+                              Halide::Type sum_type = Halide::Float(64));
 // The sum of the gradients a forked activation receives from its readers.
 Gradients gradient_sum(const std::string &name, const std::vector<Tensor> &contributions);
 Gradients lrn_backward(const std::string &name, const Tensor &input, const LrnParams &p, const Tensor &d_output);

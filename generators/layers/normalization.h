@@ -13,6 +13,9 @@ namespace cnngen {
 struct BatchNormParams {
     float epsilon = 1e-5f;
     float momentum = 0.1f;  // PyTorch's: running = (1 - momentum) running + momentum batch
+    // The type the batch statistics and their gradients are summed in: double, unless the
+    // target has none (OpenCL without cl_khr_fp64); set by the pipeline builder, not the spec.
+    Halide::Type sum_type = Halide::Float(64);
 };
 
 Layer batch_norm(const std::string &name, const Tensor &input, const BatchNormParams &params, const ParamSource &source);

@@ -39,8 +39,8 @@ Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &
     if (std::holds_alternative<ConcatParams>(l.params)) return concat_backward(l.name, inputs, d_output);
     const Tensor &input = inputs.at(0);
     if (std::holds_alternative<GlobalAvgPoolParams>(l.params)) return global_avg_pool_backward(l.name, input, d_output);
-    if (std::holds_alternative<BatchNormParams>(l.params))
-        return batch_norm_backward(l.name, input, forward, source, d_output);
+    if (auto p = std::get_if<BatchNormParams>(&l.params))
+        return batch_norm_backward(l.name, input, forward, source, d_output, p->sum_type);
     if (auto p = std::get_if<Conv2dParams>(&l.params))
         return conv2d_backward(l.name, input, *p, source, d_output, want_input);
     if (auto p = std::get_if<Pool2dParams>(&l.params); p && has_manual_backward(*p))

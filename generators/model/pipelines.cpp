@@ -333,9 +333,26 @@ void check_against_plan(const ModelPlan &plan, const PlannedFunction &f, const B
 
 }  // namespace
 
-ModelPipeline build_pipeline(const ModelPlan &plan, const PlannedFunction &f, const ModelSchedule &schedule,
+namespace {
+
+// The plan as this target computes it: batch statistics summed in float where the target has
+// no double (OpenCL without cl_khr_fp64, Metal, ...).
+ModelPlan plan_for_target(const ModelPlan &plan, const Target &target) {
+    const bool doubles = !target.has_gpu_feature() || target.has_feature(Target::CUDA) ||
+                         (target.has_feature(Target::OpenCL) && target.has_feature(Target::CLDoubles));
+    if (doubles) return plan;
+    ModelPlan adjusted = plan;
+    for (LayerSpec &layer : adjusted.spec.layers)
+        if (auto *p = std::get_if<BatchNormParams>(&layer.params)) p->sum_type = Float(32);
+    return adjusted;
+}
+
+}  // namespace
+
+ModelPipeline build_pipeline(const ModelPlan &given_plan, const PlannedFunction &f, const ModelSchedule &schedule,
                              const Target &target) {
     check_target(schedule, target);
+    const ModelPlan plan = plan_for_target(given_plan, target);
     Built b;
     switch (f.role) {
     case FunctionRole::forward: b = forward(plan, f); break;
