@@ -258,7 +258,8 @@ std::string activation_name(const ModelSpec &spec, int index) {
 void check_every_branch_is_read(const ModelPlan &plan) {
     std::vector<std::string> unread;
     for (int k = 0; k + 1 < plan.layer_count(); ++k)
-        if (plan.last_reader[size_t(k + 1)] < 0) unread.push_back(fmt::format("'{}' (#{})", plan.spec.layers[size_t(k)].name, k + 1));
+        if (plan.last_reader[size_t(k + 1)] < 0)
+            unread.push_back(fmt::format("'{}' (#{})", plan.spec.layers[size_t(k)].name, k + 1));
     if (!unread.empty())
         fail("{}: the output of layer {} is never read: a dangling branch; every layer but the last, '{}' (the "
              "model's output), must be an input of a later layer",
