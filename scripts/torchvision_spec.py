@@ -42,6 +42,8 @@ def module_layer(m):
             fields["bias"] = False
         return "conv2d", fields
     if isinstance(m, nn.BatchNorm2d):
+        if m.momentum is None:
+            raise SystemExit("torchvision_spec.py: BatchNorm2d with momentum=None (a cumulative average) has no cnngen form")
         return "batch_norm", {"epsilon": m.eps, "momentum": m.momentum}
     if isinstance(m, nn.ReLU):
         return "relu", {}

@@ -17,7 +17,8 @@ namespace cnngen {
 
 struct Gradients {
     std::string name;  // the forward layer's
-    std::string kind;  // "conv2d", "pool2d", "activation", "lrn", "fully_connected" or "loss"
+    std::string kind;  // "conv2d", "pool2d", "activation", "lrn", "fully_connected", "loss", "add", "concat",
+                       // "batch_norm", "global_avg_pool" or "gradient_sum"
     Tensor d_output;   // what the layer received
     Tensor d_input;    // func undefined when not requested
     std::vector<Tensor> d_inputs;  // layers with several inputs (add, concat): one per input, in order

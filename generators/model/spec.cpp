@@ -111,6 +111,7 @@ LayerSpec parse_layer(const toml::table &table, const std::string &where) {
         if (auto name = f.maybe_string("activation")) {
             ActivationParams a;
             a.kind = activation_kind_from_name(where, *name);
+            a.alpha = a.kind == ActivationKind::elu ? 1.0f : 0.01f;  // the standalone layers' defaults
             if (a.kind == ActivationKind::softmax) fail("{}: field 'activation' must be element-wise, not softmax", where);
             p.activation = a;
         }

@@ -64,7 +64,7 @@ private:
     const onnx::TensorProto *constant_input(const onnx::NodeProto &n, int k, const char *role, bool required) const;
     FloatTensor float_input(const onnx::NodeProto &n, int k, const char *role) const;
 
-    // The chain.
+    // The graph walk: each node on the current activation's state.
     void read_input();
     void visit(const onnx::NodeProto &n);
     void require_image(const onnx::NodeProto &n) const;
@@ -652,7 +652,12 @@ void Importer::batch_norm(const onnx::NodeProto &n) {
     }
     std::string folded_into;
     // Folding changes the conv's output for every reader: only where this is its one reader.
-    const bool sole_reader = consumers_[n.input(0)].size() == 1 && !graph_outputs_.count(n.input(0));
+    // (and only straight after it: an Identity between could have other readers of the conv).
+    auto producer = producers_.find(n.input(0));
+    const bool direct = producer != producers_.end() &&
+                        (node(producer->second).op_type() == "Conv" || node(producer->second).op_type() == "Gemm" ||
+                         node(producer->second).op_type() == "MatMul");
+    const bool sole_reader = direct && consumers_[n.input(0)].size() == 1 && !graph_outputs_.count(n.input(0));
     if (fold_target_ >= 0 && sole_reader) {
         LayerSpec &target = spec_.layers[size_t(fold_target_)];
         FloatTensor &weight = weights_[target.name + ".weight"];

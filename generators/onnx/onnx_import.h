@@ -1,6 +1,7 @@
 #pragma once
-// `cnngen import`: an ONNX model that is a chain of layers cnngen has, as a model spec (TOML a
-// person could have written) and its weights under their state_dict names.
+// `cnngen import`: an ONNX graph of the layers cnngen has (chains and branches that join by Add,
+// Sum or Concat), as a model spec (TOML a person could have written) and its weights under
+// their state_dict names.
 #include "../model/spec.h"
 #include "onnx_file.h"
 

@@ -224,7 +224,7 @@ def pytorch_steps(net, images, labels, dtype):
 
 def train(model, executable, work, steps):
     torch.manual_seed(2012)
-    net = MODELS[model]()  # eval(): no dropout (neither spec has it), no batch statistics
+    net = MODELS[model]()  # AlexNet: eval() (no dropout in its spec); the graphs train with batch statistics
     save_weights(net, f"{work}/initial")
     batch = {"resnet_small": 64, "resnet18": 4}.get(model, 8)
     images = torch.rand((steps, batch) + net.input_shape) * 2 - 1
