@@ -234,12 +234,13 @@ Gradients global_avg_pool_backward(const std::string &name, const Tensor &input,
 Gradients batch_norm_backward(const std::string &name, const Tensor &input, const Layer &forward,
                               const ParamSource &source, const Tensor &d_output, Type sum_type) {
     const Shape &shape = input.shape;
-    const std::vector<Var> v = dims_for_rank(name, int(shape.size()));
-    const Var c = v[v.size() - 2];
+    const ChannelReduction reduction = channel_reduction(name + "_back", shape);
+    const std::vector<Var> &v = reduction.vars;
+    const Var c = reduction.c;
+    const RDom &r = reduction.r;
+    const auto element = [&](const Func &f) { return reduction.element(f); };
     Func weight = source(name + ".weight", {shape[1]});
     Func mean = forward.stages.at("mean"), inv_std = forward.stages.at("inv_std");
-    RDom r = shape.size() == 4 ? RDom(0, shape[3], 0, shape[2], 0, shape[0], name + "_rb") : RDom(0, shape[0], name + "_rb");
-    const auto element = [&](const Func &f) { return shape.size() == 4 ? f(r.x, r.y, c, r.z) : f(c, r.x); };
     Func normalized(name + "_normalized");
     normalized(v) = (input.func(v) - mean(c)) * inv_std(c);
     // Summed in double, as the forward statistics: dL/dx subtracts these sums from M dy.

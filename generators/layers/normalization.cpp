@@ -16,17 +16,34 @@ Shape batch_norm_output_shape(const std::string &name, const Shape &input, const
     return input;
 }
 
+BatchNormTensors batch_norm_tensors(const std::string &name, int channels, const ParamSource &source) {
+    const Shape shape{channels};
+    return {source(name + ".weight", shape), source(name + ".bias", shape), source(name + ".running_mean", shape),
+            source(name + ".running_var", shape)};
+}
+
+ChannelReduction channel_reduction(const std::string &name, const Shape &shape) {
+    ChannelReduction reduction;
+    reduction.vars = dims_for_rank(name, int(shape.size()));
+    reduction.c = reduction.vars[reduction.vars.size() - 2];
+    reduction.r = shape.size() == 4 ? RDom(0, shape[3], 0, shape[2], 0, shape[0], name + "_r")
+                                    : RDom(0, shape[0], name + "_r");
+    return reduction;
+}
+
+Expr ChannelReduction::element(const Func &f) const {
+    return vars.size() == 4 ? f(r.x, r.y, c, r.z) : f(c, r.x);
+}
+
 Layer batch_norm(const std::string &name, const Tensor &input, const BatchNormParams &p, const ParamSource &source) {
     const Shape shape = batch_norm_output_shape(name, input.shape, p);
-    const Shape channels{shape[1]};
-    Func weight = source(name + ".weight", channels), bias = source(name + ".bias", channels);
-    Func mean = source(name + ".running_mean", channels), variance = source(name + ".running_var", channels);
+    const BatchNormTensors t = batch_norm_tensors(name, shape[1], source);
     const std::vector<Var> v = dims_for_rank(name, int(shape.size()));
     const Var c = v[v.size() - 2];
     // Per channel once: y = x * scale + shift.
     Func scale(name + "_scale"), shift(name + "_shift");
-    scale(c) = weight(c) / sqrt(variance(c) + p.epsilon);
-    shift(c) = bias(c) - mean(c) * scale(c);
+    scale(c) = t.weight(c) / sqrt(t.running_var(c) + p.epsilon);
+    shift(c) = t.bias(c) - t.running_mean(c) * scale(c);
     Func out(name);
     out(v) = input.func(v) * scale(c) + shift(c);
     return {name, "batch_norm", {out, shape}, {{"scale", scale}, {"shift", shift}}, {}};
@@ -37,16 +54,13 @@ int batch_norm_count(const Shape &input) { return int(element_count(input) / inp
 Layer batch_norm_training(const std::string &name, const Tensor &input, const BatchNormParams &p,
                           const ParamSource &source) {
     const Shape shape = batch_norm_output_shape(name, input.shape, p);
-    const Shape channels{shape[1]};
-    Func weight = source(name + ".weight", channels), bias = source(name + ".bias", channels);
-    Func running_mean = source(name + ".running_mean", channels), running_var = source(name + ".running_var", channels);
-    const std::vector<Var> v = dims_for_rank(name, int(shape.size()));
-    const Var c = v[v.size() - 2];
-    // Every element of channel c: (x, y, n) of an image, n of features.
-    RDom r = shape.size() == 4 ? RDom(0, shape[3], 0, shape[2], 0, shape[0], name + "_r") : RDom(0, shape[0], name + "_r");
-    const auto element = [&](const Func &f) {
-        return shape.size() == 4 ? f(r.x, r.y, c, r.z) : f(c, r.x);
-    };
+    const BatchNormTensors t = batch_norm_tensors(name, shape[1], source);
+    const ChannelReduction reduction = channel_reduction(name, shape);
+    const std::vector<Var> &v = reduction.vars;
+    const Var c = reduction.c;
+    const RDom &r = reduction.r;
+    const auto element = [&](const Func &f) { return reduction.element(f); };
+    Func weight = t.weight, bias = t.bias, running_mean = t.running_mean, running_var = t.running_var;
     const float count = float(batch_norm_count(shape));
     // Two passes, the mean first: the variance never subtracts two large sums. Both sum in
     // p.sum_type, double: a float running sum over 64 x 28 x 28 elements per channel drifted

@@ -25,6 +25,24 @@ Layer batch_norm_training(const std::string &name, const Tensor &input, const Ba
                           const ParamSource &source);
 // Elements per channel a batch's statistics average over: N, or N H W.
 int batch_norm_count(const Shape &input);
+
+// batch_norm's four tensors, each [C].
+struct BatchNormTensors {
+    Halide::Func weight, bias, running_mean, running_var;
+};
+BatchNormTensors batch_norm_tensors(const std::string &name, int channels, const ParamSource &source);
+
+// The Vars of an (N, C, H, W) or (N, F) tensor, its channel Var, and a reduction over every
+// element of one channel ((x, y, n) of an image, n of features): what the batch statistics and
+// their gradients sum over.
+struct ChannelReduction {
+    std::vector<Halide::Var> vars;
+    Halide::Var c;
+    Halide::RDom r;
+    // `f` at the reduction's point of channel c.
+    Halide::Expr element(const Halide::Func &f) const;
+};
+ChannelReduction channel_reduction(const std::string &name, const Shape &shape);
 Shape batch_norm_output_shape(const std::string &name, const Shape &input, const BatchNormParams &params);
 
 // Dropout (notes 002): the identity at inference, as PyTorch's eval mode.
