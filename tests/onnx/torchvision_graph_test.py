@@ -2,7 +2,8 @@
 """A torchvision network with branches (ResNet, MobileNetV2, DenseNet, GoogLeNet, SqueezeNet),
 random weights, exported as a user would (torch.onnx.export, opset 13, dynamic batch, eval mode),
 imported and built by `cnngen build MODEL.onnx` with the default schedule for inference at batch
-1 and 3, must give torchvision's logits within 1e-4 of their largest magnitude at both batches.
+1 and 3 (or the batches --batches names), must give torchvision's logits within 1e-4 of their
+largest magnitude at every batch.
 """
 import sys
 
@@ -42,16 +43,21 @@ def run_ok(*command):
 
 
 def main():
-    args = arguments(__doc__, lambda parser: parser.add_argument("--model", required=True))
+    def options(parser):
+        parser.add_argument("--model", required=True)
+        parser.add_argument("--batches", default="1,3", help="comma-separated batch sizes to build and check")
+
+    args = arguments(__doc__, options)
     work, name = args.work, args.model
+    batches = [int(b) for b in args.batches.split(",")]
     torch.manual_seed(2014)
     net = calibrate(network(name))
-    images = torch.rand(3, 3, 224, 224) * 2 - 1
+    images = torch.rand(max(batches), 3, 224, 224) * 2 - 1
     torch.onnx.export(net, images[:1], str(work / f"{name}.onnx"), input_names=["images"], output_names=["logits"],
                       dynamic_axes={"images": {0: "N"}, "logits": {0: "N"}}, opset_version=13)
-    run_ok(args.cnngen, "build", work / f"{name}.onnx", "-o", work / name, "--batch-sizes", "1,3", "--inference-only")
+    run_ok(args.cnngen, "build", work / f"{name}.onnx", "-o", work / name, "--batch-sizes", args.batches, "--inference-only")
     failed = False
-    for batch in (1, 3):
+    for batch in batches:
         with torch.no_grad():
             expected = net(images[:batch]).numpy()
         np.save(work / "images.npy", images[:batch].numpy())
