@@ -34,9 +34,16 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
     Dims d;
     Func weight = source(name + ".weight", conv2d_weight_shape(channels, p));
 
+    // Zero outside the image; without padding every tap is inside it, so the input is read as
+    // it is (no bounds test per load, nothing to copy).
+    const bool has_padding = p.height.pad_before || p.height.pad_after || p.width.pad_before || p.width.pad_after;
     Func padded(name + "_padded");
-    Func clamped = BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}});
-    padded(d.x, d.y, d.c, d.n) = clamped(d.x, d.y, d.c, d.n);
+    if (has_padding) {
+        Func clamped = BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}});
+        padded(d.x, d.y, d.c, d.n) = clamped(d.x, d.y, d.c, d.n);
+    } else {
+        padded(d.x, d.y, d.c, d.n) = input.func(d.x, d.y, d.c, d.n);
+    }
 
     // The differentiable form reduces over all input channels and masks other groups out:
     // indexing the input by (c / group_out) * group_in + r makes Halide 14's autodiff return a
@@ -73,7 +80,7 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
             {{"sum", sum}, {"padded", padded}, {"weight", weight}},
             {{"r", r}},
             {{"stride_x", p.width.stride}, {"stride_y", p.height.stride},
-             {"dilation_x", p.width.dilation}, {"dilation_y", p.height.dilation}}};
+             {"dilation_x", p.width.dilation}, {"dilation_y", p.height.dilation}, {"padding", has_padding}}};
 }
 
 }  // namespace cnngen

@@ -83,8 +83,9 @@ std::string description_source(const ModelPlan &plan, const std::string &target,
                                  role_name(f.role), f.batch, fn, fn, fn, f.layer, fmt::join(bindings, ", "));
     }
     for (const ParameterInfo &p : plan.parameters)
-        parameters += fmt::format("        {{\"{}\", \"{}\", {{{}}}, {}, cnngen::ParameterInit::{}}},\n", p.name,
-                                  p.identifier, fmt::join(p.shape, ", "), p.fan_in, parameter_init_name(p.init));
+        parameters += fmt::format("        {{\"{}\", \"{}\", {{{}}}, {}, cnngen::ParameterInit::{}, {{{}}}}},\n", p.name,
+                                  p.identifier, fmt::join(p.shape, ", "), p.fan_in, parameter_init_name(p.init),
+                                  fmt::join(p.packed_order, ", "));
     for (size_t k = 0; k < spec.layers.size(); ++k) {
         const Shape &per_sample = plan.activations[k + 1];
         layers += fmt::format("        \"{} {} -> {}\",\n", spec.layers[k].name, spec.layers[k].kind, shape_string(per_sample));
@@ -350,6 +351,9 @@ void build_model(const BuildOptions &options) {
     // The last target is the fallback: the runtime and the toolchain are chosen for it.
     const Toolchain tools = toolchain_for(targets.back());
     plan_options.split_step = options.mpi && !tools.mpi_library.empty();
+    plan_options.pack_weights = schedule.base == "cpu" && std::none_of(targets.begin(), targets.end(), [](const Target &t) {
+                                    return t.has_gpu_feature();
+                                });
     const ModelPlan plan = plan_model(spec, plan_options);
     if (options.out_dir.empty()) fail("cnngen build: no output directory (-o DIR)");
     for (Target &t : targets) {

@@ -36,6 +36,7 @@ ImageParam planned_input(const ModelPlan &plan, const PlannedArgument &a, int ba
     case ArgumentRole::parameter:
     case ArgumentRole::velocity:
     case ArgumentRole::gradient: shape = plan.parameters.at(size_t(a.index)).shape; break;
+    case ArgumentRole::packed_parameter: shape = plan.packed_shape(a.index); break;
     default: fail("{}: argument role {} is not a buffer input", plan.spec.path, argument_role_name(a.role));
     }
     ImageParam param(type, int(shape.size()), argument_name(plan, a));
@@ -43,15 +44,28 @@ ImageParam planned_input(const ModelPlan &plan, const PlannedArgument &a, int ba
     return param;
 }
 
-ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &indices) {
+ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &indices, bool packed) {
     ParameterInputs in;
     for (int k : indices) {
         const ParameterInfo &p = plan.parameters.at(size_t(k));
         in.info.push_back(p);
-        ImageParam param = planned_input(plan, {ArgumentRole::parameter, k}, 0);
         Func value(p.identifier + "_value");
-        value(_) = param(_);
-        in.params.push_back(param);
+        if (packed && !p.packed_order.empty()) {
+            // The layer indexes the tensor as ever (PyTorch's axes reversed); the buffer holds
+            // PyTorch axis packed_order[j] as its axis j.
+            ImageParam param = planned_input(plan, {ArgumentRole::packed_parameter, k}, 0);
+            const int rank = int(p.shape.size());
+            std::vector<Var> axes;
+            for (int h = 0; h < rank; ++h) axes.push_back(Var(fmt::format("a{}", h)));
+            std::vector<Expr> at(static_cast<size_t>(rank));
+            for (int j = 0; j < rank; ++j) at[size_t(rank - 1 - j)] = axes[size_t(rank - 1 - p.packed_order[size_t(j)])];
+            value(axes) = param(at);
+            in.params.push_back(param);
+        } else {
+            ImageParam param = planned_input(plan, {ArgumentRole::parameter, k}, 0);
+            value(_) = param(_);
+            in.params.push_back(param);
+        }
         in.values.push_back(value);
     }
     return in;

@@ -15,7 +15,9 @@ void check_target(const ModelSchedule &schedule, const Halide::Target &target);
 Halide::ImageParam planned_input(const ModelPlan &plan, const PlannedArgument &argument, int batch);
 
 // The learnable tensors `indices` (into plan.parameters) as inputs, each read through a
-// wrapper Func that autodiff can differentiate.
+// wrapper Func that autodiff can differentiate. `packed`: the tensors the plan packs are
+// inputs in their packed layout (the inference functions'), the wrapper indexing them as
+// the plain tensor.
 struct ParameterInputs {
     std::vector<ParameterInfo> info;
     std::vector<Halide::ImageParam> params;
@@ -23,7 +25,7 @@ struct ParameterInputs {
     // Serves build_network/build_layer by state_dict name.
     ParamSource source(const std::string &spec_path) const;
 };
-ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &indices);
+ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &indices, bool packed = false);
 
 // SGD with momentum and L2 weight decay, as torch.optim.SGD computes it:
 // v' = m v + g + wd p, p' = p - lr v'. State that is not trained (batch_norm's running

@@ -80,8 +80,13 @@ NetworkInputs network_inputs(const ModelPlan &plan, int batch, AlgorithmForm for
     Func images("images_value");
     images(_) = in.images(_);
     in.images_value = {images, plan.activation_shape(0, batch)};
-    in.params = parameter_inputs(plan, all_parameters(plan));
+    const bool packed = mode == NetworkMode::inference;
+    in.params = parameter_inputs(plan, all_parameters(plan), packed);
     in.net = build_network(plan.spec, in.images_value, in.params.source(plan.spec.path), form, mode);
+    // Schedules read packed weights as they are instead of transposing them per call.
+    for (size_t k = 0; packed && k < in.net.layers.size(); ++k)
+        for (int p : plan.parameters_of_layer(int(k)))
+            if (!plan.parameters[size_t(p)].packed_order.empty()) in.net.layers[k].sizes["packed_weights"] = 1;
     return in;
 }
 
@@ -106,6 +111,7 @@ Built forward(const ModelPlan &plan, const PlannedFunction &f) {
     for (const ImageParam &p : in.params.params) b.inputs.push_back(p);
     b.outputs.push_back(planned_output(plan, f.outputs.at(0), in.net.output.func, in.net.output.shape));
     b.funcs.forward = in.net.layers;
+    b.funcs.forward_inputs = in.net.inputs;
     b.funcs.inference = true;
     return b;
 }

@@ -132,9 +132,12 @@ void plan_functions(ModelPlan &plan, const PlanOptions &options) {
     for (size_t k = 0; k < all.size(); ++k) all[k] = int(k);
     const std::vector<PlannedArgument> scalars{
         {ArgumentRole::learning_rate}, {ArgumentRole::momentum}, {ArgumentRole::weight_decay}};
+    std::vector<PlannedArgument> as_read;  // by inference: packed where packed
+    for (int k : all)
+        as_read.push_back({plan.parameters[size_t(k)].packed_order.empty() ? ArgumentRole::parameter
+                                                                           : ArgumentRole::packed_parameter, k});
     for (int batch : plan.spec.batch_sizes)
-        add_function(plan, FunctionRole::forward, batch, -1,
-                     concat({{{ArgumentRole::activation, 0}}, each_parameter(ArgumentRole::parameter, all)}),
+        add_function(plan, FunctionRole::forward, batch, -1, concat({{{ArgumentRole::activation, 0}}, as_read}),
                      {{ArgumentRole::activation, layers}});
     if (!options.training) return;
     const int batch = plan.spec.train_batch;
@@ -191,8 +194,17 @@ const char *argument_role_name(ArgumentRole role) {
     case ArgumentRole::learning_rate: return "learning_rate";
     case ArgumentRole::momentum: return "momentum";
     case ArgumentRole::weight_decay: return "weight_decay";
+    case ArgumentRole::packed_parameter: return "packed_parameter";
     }
     return "?";
+}
+
+Shape ModelPlan::packed_shape(int index) const {
+    const ParameterInfo &p = parameters.at(size_t(index));
+    if (p.packed_order.empty()) return p.shape;
+    Shape packed;
+    for (int axis : p.packed_order) packed.push_back(p.shape.at(size_t(axis)));
+    return packed;
 }
 
 Shape ModelPlan::activation_shape(int index, int batch) const {
@@ -217,6 +229,7 @@ std::string argument_name(const ModelPlan &plan, const PlannedArgument &a) {
     case ArgumentRole::d_activation:
         return a.index == plan.layer_count() ? "d_logits" : fmt::format("d_activation_{}", a.index);
     case ArgumentRole::parameter: return parameter("param_");
+    case ArgumentRole::packed_parameter: return parameter("packed_");
     case ArgumentRole::velocity: return parameter("velocity_");
     case ArgumentRole::gradient: return parameter("grad_");
     case ArgumentRole::next_parameter: return parameter("next_param_");
@@ -336,6 +349,9 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
     }
     // The split step's update kernel sees gradients only, never the batch's statistics: a
     // model with running statistics trains in one process, with the fused step.
+    if (options.pack_weights)
+        for (ParameterInfo &p : plan.parameters)
+            if (p.layer >= 0 && plan.spec.layers[size_t(p.layer)].kind == "conv2d" && p.shape.size() == 4) p.packed_order = {1, 2, 3, 0};
     PlanOptions planned = options;
     if (has_state) planned.split_step = false;
     plan_functions(plan, planned);

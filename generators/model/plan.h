@@ -17,7 +17,7 @@ const char *role_name(FunctionRole role);
 // (0: the images, layer count: the logits) or a parameter; the rest take none.
 enum class ArgumentRole {
     activation, d_activation, labels, loss, parameter, velocity, gradient, next_parameter, next_velocity,
-    learning_rate, momentum, weight_decay
+    learning_rate, momentum, weight_decay, packed_parameter
 };
 const char *argument_role_name(ArgumentRole role);
 
@@ -54,6 +54,8 @@ struct ModelPlan {
     Shape activation_shape(int index, int batch) const;
     // Indices into `parameters` of the layer's own tensors (weight, then bias).
     std::vector<int> parameters_of_layer(int layer) const;
+    // The shape of parameter `index` as the inference functions read it (packed or not).
+    Shape packed_shape(int index) const;
 };
 
 struct PlanOptions {
@@ -63,6 +65,9 @@ struct PlanOptions {
     // logits) as one pipeline and the SGD update as another, so the gradients can be averaged
     // over processes in between. A chained step is split already.
     bool split_step = false;
+    // The inference functions read convolution weights packed (ParameterInfo::packed_order): for
+    // the cpu schedule, whose tiles load vectors of output channels.
+    bool pack_weights = false;
 };
 
 // Padding modes depend on the input's size: turns a convolution's or pooling's modes into
@@ -89,7 +94,7 @@ std::string training_obstacle(const ModelSpec &spec);
 ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options = {});
 
 // The Halide name of an argument. Unique within its function whatever the layer names: each
-// role has its own prefix (param_, velocity_, grad_, next_param_, next_velocity_, activation_,
+// role has its own prefix (param_, packed_, velocity_, grad_, next_param_, next_velocity_, activation_,
 // d_activation_), no prefix starts another, and every name starts with a letter or '_' in a
 // way no layer-derived Func name can (layer names start with a letter and parameter
 // identifiers are distinct per layer).

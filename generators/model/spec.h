@@ -64,6 +64,10 @@ struct ParameterInfo {
     // false: state the training step does not learn by gradients (batch_norm's running statistics)
     bool trainable = true;
     ParameterInit init = ParameterInit::fan_in_uniform;
+    // Non-empty: the inference functions read the tensor packed, its axes in this order of the
+    // PyTorch ones (a convolution's OIHW weights as IHWO, output channels contiguous); the runtime
+    // packs it once after every change (cnngen::Model), never per call.
+    std::vector<int> packed_order;
 };
 
 // Each layer's inputs as activation indices: 0 the images, j + 1 layer j's output. Throws

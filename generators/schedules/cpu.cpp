@@ -29,9 +29,9 @@ int vector_width(const LayerSchedule &options, const Target &target, int extent)
 
 // Register tile along x: each input load feeds channel_tile FMAs (weights broadcast).
 void conv_tile_along_x(const Layer &layer, const Target &target, const LayerSchedule &options, Var tile_var,
-                       bool parallel) {
+                       bool parallel, const Func *tile_owner) {
     Dims d;
-    Func out = layer.output.func, sum = layer.stages.at("sum");
+    Func out = tile_owner ? *tile_owner : layer.output.func, sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
     const int vec = vector_width(options, target, shape[3]);
@@ -66,9 +66,9 @@ void schedule_image_output(Func out, const Shape &shape, const Target &target, c
 // weight vector load feeding x_tile FMAs (inputs broadcast). Pays when the output is narrow
 // and the channel count a multiple of the vector width (LeNet-5's conv2: 16 x 10x10).
 void conv_tile_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options,
-                               Var tile_var, bool parallel) {
+                               Var tile_var, bool parallel, Func out) {
     Dims d;
-    Func out = layer.output.func, sum = layer.stages.at("sum");
+    Func sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
     // At most the channel count: a wider vector would shift its tile to negative channels
@@ -81,13 +81,16 @@ void conv_tile_across_channels(const Layer &layer, const Target &target, const L
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, x_tile).split(d.c, co, ci, vec * channel_vectors).reorder(xi, ci, xo, co, d.y, d.n);
     if (parallel) out.fuse(d.y, d.n, tile_var).parallel(tile_var);
-    // Weights with output channels innermost, once per call, so a vector of them is one load;
-    // in parallel over input channels (VGG-16's 512x512x3x3 took 6 ms a layer on one thread).
-    Func weight = layer.stages.at("weight");
-    Func transposed = weight.in(sum);
-    const std::vector<Var> w = transposed.args();  // kx, ky, ci, co
-    transposed.compute_root().reorder_storage(w[3], w[0], w[1], w[2]).reorder(w[3], w[0], w[1], w[2]).parallel(w[2]);
-    if (shape[1] % vec == 0) transposed.vectorize(w[3], vec);
+    // Weights with output channels innermost, so a vector of them is one load: packed so once
+    // after each change by the runtime (inference), else transposed once per call, in parallel
+    // over input channels (VGG-16's 512x512x3x3 took 6 ms a layer on one thread).
+    if (!layer.sizes.count("packed_weights")) {
+        Func weight = layer.stages.at("weight");
+        Func transposed = weight.in(sum);
+        const std::vector<Var> w = transposed.args();  // kx, ky, ci, co
+        transposed.compute_root().reorder_storage(w[3], w[0], w[1], w[2]).reorder(w[3], w[0], w[1], w[2]).parallel(w[2]);
+        if (shape[1] % vec == 0) transposed.vectorize(w[3], vec);
+    }
     sum.compute_at(out, xo).reorder_storage(d.c, d.x, d.y, d.n).vectorize(d.c, vec).unroll(d.c).unroll(d.x);
     std::vector<VarOrRVar> order{d.c, d.x};
     for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
@@ -96,10 +99,13 @@ void conv_tile_across_channels(const Layer &layer, const Target &target, const L
 }
 
 // `inside`: computed per sample within that consumer's loop, so not parallel itself.
+// `epilogue`: the last of the element-wise layers riding on the convolution's output (its
+// tiles are computed instead, the convolution's output and those layers inlined into them).
 void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule &options,
-                   const Func *inside = nullptr) {
+                   const Func *inside = nullptr, const Func *epilogue = nullptr) {
     Dims d;
-    Func out = layer.output.func;
+    Func out = epilogue ? *epilogue : layer.output.func;
+    if (epilogue) Func(layer.output.func).compute_inline();
     const Shape &shape = layer.output.shape;
     const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
     if (inside) {
@@ -108,10 +114,13 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
         out.compute_root();
     }
     // The zero-padded input is stored, so the inner loop loads plain vectors instead of
-    // testing every tap against the image border.
+    // testing every tap against the image border. Unpadded, it is the input itself.
     Func padded = layer.stages.at("padded");
     const int in_vec = vector_width(options, target, shape[3]);
-    if (inside) {
+    const auto padding = layer.sizes.find("padding");
+    if (padding != layer.sizes.end() && !padding->second) {
+        padded.compute_inline();
+    } else if (inside) {
         padded.compute_at(*inside, d.n).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
     } else {
         padded.compute_root().parallel(d.n).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
@@ -120,9 +129,9 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
                                  (options.vectorize.empty() && shape[1] % vec == 0 && shape[3] < 2 * vec);
     Var tile("tile");
     if (across_channels) {
-        conv_tile_across_channels(layer, target, options, tile, !inside);
+        conv_tile_across_channels(layer, target, options, tile, !inside, out);
     } else {
-        conv_tile_along_x(layer, target, options, tile, !inside);
+        conv_tile_along_x(layer, target, options, tile, !inside, &out);
     }
 }
 
@@ -221,6 +230,16 @@ void schedule_fully_connected(const Layer &layer, const Target &target, const La
 }
 
 }  // namespace
+
+void schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
+                                     const LayerSchedule &options, const Target &target) {
+    for (const Layer *layer : epilogue) {
+        // batch_norm's per-channel scale and shift, once per call.
+        for (const auto &[role, stage] : layer->stages) Func(stage).compute_root();
+        if (layer != epilogue.back()) Func(layer->output.func).compute_inline();
+    }
+    schedule_conv(conv, target, options, nullptr, &epilogue.back()->output.func);
+}
 
 void schedule_layer_cpu(const Layer &layer, const Target &target, const LayerSchedule &options) {
     Func out = layer.output.func;

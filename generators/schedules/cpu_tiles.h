@@ -16,8 +16,9 @@ int vector_width(const LayerSchedule &options, const Halide::Target &target, int
 
 // A convolution-shaped layer (output, stages["sum"], reductions["r"], x-y-c-n): the sum
 // over a register tile of x vectors times output channels; `parallel` over channel tiles
-// and samples, else left to the enclosing loop.
+// and samples, else left to the enclosing loop. The tiles are those of `tile_owner` when given
+// (an element-wise consumer the layer's output is inlined into), else of the layer's output.
 void conv_tile_along_x(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
-                       Halide::Var tile_var, bool parallel);
+                       Halide::Var tile_var, bool parallel, const Halide::Func *tile_owner = nullptr);
 
 }  // namespace cnngen

@@ -51,10 +51,49 @@ void schedule_model_layers_gpu(const ModelSchedule &schedule, const std::vector<
     }
 }
 
+// Layers that can run on a convolution's output tiles: element-wise, the output's shape
+// (batch_norm in its inference form, whose statistics are per-channel constants).
+bool rides_on_conv_output(const Layer &layer) {
+    return layer.kind == "activation" || layer.kind == "add" || layer.kind == "dropout" ||
+           (layer.kind == "batch_norm" && layer.stages.count("scale"));
+}
+
+// Per convolution (by index), the element-wise layers after it that its output tiles compute:
+// each next layer the only reader of the one before, free of schedule-file settings (its own,
+// or another layer's computed inside it).
+// A layer rides on one convolution at most (an add joining two convolutions: the first).
+std::map<size_t, std::vector<const Layer *>> conv_epilogues(const ModelSchedule &schedule,
+                                                            const std::vector<Layer> &layers,
+                                                            const std::vector<std::vector<int>> &inputs) {
+    std::vector<int> readers(layers.size() + 1, 0), sole_reader(layers.size() + 1, -1);
+    for (size_t k = 0; k < inputs.size(); ++k)
+        for (int a : inputs[k]) ++readers.at(size_t(a)), sole_reader.at(size_t(a)) = int(k);
+    std::set<std::string> set_in_file;
+    for (const auto &[name, options] : schedule.layers) {
+        if (!options.compute_at.empty() || options.inline_into_consumer) set_in_file.insert(name);
+        if (!options.compute_at.empty()) set_in_file.insert(options.compute_at);
+    }
+    const auto unscheduled = [&](const Layer &layer) { return !set_in_file.count(layer.name); };
+    std::map<size_t, std::vector<const Layer *>> epilogues;
+    std::vector<bool> taken(layers.size(), false);
+    for (size_t k = 0; k < layers.size(); ++k) {
+        if (layers[k].kind != "conv2d" || !unscheduled(layers[k])) continue;
+        size_t last = k;
+        while (readers[last + 1] == 1) {
+            const size_t next = size_t(sole_reader[last + 1]);
+            if (taken[next] || !rides_on_conv_output(layers[next]) || !unscheduled(layers[next])) break;
+            taken[next] = true;
+            epilogues[k].push_back(&layers[next]);
+            last = next;
+        }
+    }
+    return epilogues;
+}
+
 }  // namespace
 
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,
-                           bool fuse) {
+                           bool fuse, const std::vector<std::vector<int>> &inputs) {
     if (is_gpu_schedule(schedule.base)) return schedule_model_layers_gpu(schedule, layers, target, fuse);
     if (schedule.base != "cpu") {
         schedule_layers(schedule.base, layers, target);
@@ -77,8 +116,19 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
                  schedule.name, layers[k].name, at, layers[c].kind);
         consumers[at] = layers[c].output.func;
     }
-    for (const Layer &layer : layers) {
+    std::map<size_t, std::vector<const Layer *>> epilogues;
+    if (fuse && inputs.size() == layers.size()) epilogues = conv_epilogues(schedule, layers, inputs);
+    std::set<const Layer *> riding;
+    for (const auto &[conv, epilogue] : epilogues) riding.insert(epilogue.begin(), epilogue.end());
+    for (size_t k = 0; k < layers.size(); ++k) {
+        const Layer &layer = layers[k];
         const LayerSchedule options = options_for(schedule, layer);
+        if (riding.count(&layer)) continue;
+        auto epilogue = epilogues.find(k);
+        if (epilogue != epilogues.end()) {
+            schedule_conv_with_epilogue_cpu(layer, epilogue->second, options, target);
+            continue;
+        }
         if (fuse && options.inline_into_consumer) {
             if (layer.kind != "activation")
                 fail("schedule {}: layer '{}' ({}) cannot be inlined: only element-wise activations can", schedule.name,

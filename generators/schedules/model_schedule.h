@@ -35,8 +35,11 @@ ModelSchedule named_model_schedule(const std::string &name);
 
 // Schedules a model's layers. `fuse` applies compute_at and inlining; the training step
 // passes false, because autodiff reads every forward activation. (Under gpu, activations are
-// inlined either way: the gradient pass materializes what it reads.)
+// inlined either way: the gradient pass materializes what it reads.) `inputs`, the graph
+// (Network::inputs), lets cpu also run the element-wise layers after a convolution on its
+// output tiles (schedule_conv_with_epilogue_cpu) when fusing.
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers,
-                           const Halide::Target &target, bool fuse);
+                           const Halide::Target &target, bool fuse,
+                           const std::vector<std::vector<int>> &inputs = {});
 
 }  // namespace cnngen

@@ -41,6 +41,11 @@ void schedule_layer_cpu(const Layer &layer, const Halide::Target &target, const 
 void schedule_layer_cpu_inside(const Layer &layer, const Halide::Func &consumer, const LayerSchedule &options,
                                const Halide::Target &target);
 void schedule_fusion_consumer_cpu(const Layer &layer, const LayerSchedule &options, const Halide::Target &target);
+// A convolution whose output tiles carry `epilogue`, the element-wise layers after it (batch_norm,
+// activations, add), each read only by the next: one pass over memory instead of one per layer.
+// The last one is stored; the convolution's output and the others are inlined (inference).
+void schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
+                                     const LayerSchedule &options, const Halide::Target &target);
 // `inference`: convolutions stage their input window in shared memory (a training step keeps
 // the padded input in global memory, where the gradient kernels read it too).
 void schedule_layer_gpu(const Layer &layer, const Halide::Target &target, const LayerSchedule &options = {},

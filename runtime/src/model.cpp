@@ -12,6 +12,7 @@
 #include "resident_buffer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -32,6 +33,32 @@ size_t element_count(const std::vector<int> &shape) {
     size_t count = 1;
     for (int e : shape) count *= size_t(e);
     return count;
+}
+
+// A tensor's shape as its packed form lays it out (ParameterEntry::packed_order).
+std::vector<int> packed_shape(const ParameterEntry &p) {
+    std::vector<int> shape;
+    for (int axis : p.packed_order) shape.push_back(p.shape.at(size_t(axis)));
+    return shape;
+}
+
+// Copies a tensor between its PyTorch layout (`plain`) and its packed one, in the direction
+// `to_packed` says: packed axis j is PyTorch axis order[j].
+void repack(const ParameterEntry &p, const float *from, float *to, bool to_packed) {
+    const std::vector<int> &shape = p.shape, &order = p.packed_order;
+    const size_t rank = shape.size();
+    std::vector<size_t> plain_stride(rank, 1);
+    for (size_t axis = rank - 1; axis-- > 0;) plain_stride[axis] = plain_stride[axis + 1] * size_t(shape[axis + 1]);
+    const std::vector<int> packed = packed_shape(p);
+    std::vector<int> at(rank, 0);  // index into the packed tensor, last axis fastest
+    const size_t count = element_count(shape);
+    for (size_t linear = 0; linear < count; ++linear) {
+        size_t plain = 0;
+        for (size_t j = 0; j < rank; ++j) plain += size_t(at[j]) * plain_stride[size_t(order[j])];
+        if (to_packed) to[linear] = from[plain];
+        else to[plain] = from[linear];
+        for (size_t j = rank; j-- > 0 && ++at[j] == packed[j];) at[j] = 0;
+    }
 }
 
 bool is_scalar(ArgumentRole role) {
@@ -57,14 +84,20 @@ void check_entry(const ModelDescription &d, const PipelineEntry &e) {
 }  // namespace
 
 // Parameters and optimizer state. next_* are the step's outputs, swapped in after it.
+// `packed`: the tensors inference reads packed, in that layout (unallocated for the others).
+// They are written with the parameters, and rebuilt from them before the first inference after
+// a training step; a tensor no function reads plain is held packed alone (`parameters`
+// unallocated), so an inference library keeps one copy of its weights.
 struct Model::State {
     bool on_device = false;  // a GPU library: inputs are staged for upload, never bound in place
-    std::vector<Resident> parameters, velocities, next_parameters, next_velocities, gradients;
+    std::vector<Resident> parameters, packed, velocities, next_parameters, next_velocities, gradients;
+    std::atomic<bool> packed_stale{false};
+    std::mutex packing;    // the first inference after a step packs; others beside it wait
     CallContext context;   // for moving state between host and device outside a call
     std::mutex host_copy;  // readers beside each other bring state back one at a time
 
     ~State() {
-        for (auto *set : {&parameters, &velocities, &next_parameters, &next_velocities, &gradients})
+        for (auto *set : {&parameters, &packed, &velocities, &next_parameters, &next_velocities, &gradients})
             for (Resident &t : *set) t.release_device(context);
     }
 };
@@ -155,8 +188,15 @@ Model::Model(const ModelDescription &description)
     // Optimizer state only where the library can train; gradients only where a split step
     // hands them to the update (the fused step keeps them inside).
     const bool trains = train_batch() > 0, split = has_split_step();
-    for (const ParameterEntry &p : description_.parameters) {
-        state_->parameters.emplace_back(p.shape);
+    for (size_t k = 0; k < description_.parameters.size(); ++k) {
+        const ParameterEntry &p = description_.parameters[k];
+        const bool packed = !p.packed_order.empty();
+        bool read_plain = !packed;
+        for (const PipelineEntry &e : description_.pipelines)
+            for (const ArgumentBinding &a : e.arguments)
+                read_plain = read_plain || (a.role == ArgumentRole::parameter && a.index == int(k));
+        state_->parameters.emplace_back(p.shape, read_plain);
+        state_->packed.emplace_back(packed_shape(p), packed);
         state_->velocities.emplace_back(p.shape, trains);
         state_->next_parameters.emplace_back(p.shape, trains);
         state_->next_velocities.emplace_back(p.shape, trains);
@@ -220,7 +260,8 @@ DeviceInfo Model::device() const {
 
 Model::StateBytes Model::state_bytes() const {
     StateBytes bytes;
-    for (const Resident &t : state_->parameters) bytes.parameters += t.host_bytes();
+    for (const auto *set : {&state_->parameters, &state_->packed})
+        for (const Resident &t : *set) bytes.parameters += t.host_bytes();
     for (const auto *set : {&state_->velocities, &state_->next_parameters, &state_->next_velocities, &state_->gradients})
         for (const Resident &t : *set) bytes.optimizer += t.host_bytes();
     return bytes;
@@ -229,9 +270,10 @@ Model::StateBytes Model::state_bytes() const {
 void Model::initialize(uint32_t seed) {
     auto lock = lock_for_writing();
     std::mt19937 rng(seed);
+    std::vector<float> values;
     for (size_t k = 0; k < state_->parameters.size(); ++k) {
         const ParameterEntry &entry = description_.parameters[k];
-        HostVector<float> &values = state_->parameters[k].overwrite();
+        values.resize(element_count(entry.shape));
         if (entry.init == ParameterInit::fan_in_uniform) {
             const float bound = 1.0f / std::sqrt(float(std::max(1, entry.fan_in)));
             std::uniform_real_distribution<float> dist(-bound, bound);
@@ -239,9 +281,29 @@ void Model::initialize(uint32_t seed) {
         } else {
             std::fill(values.begin(), values.end(), entry.init == ParameterInit::ones ? 1.0f : 0.0f);
         }
+        store_parameter(k, values.data());
         HostVector<float> &velocity = state_->velocities[k].overwrite();
         std::fill(velocity.begin(), velocity.end(), 0.0f);
     }
+}
+
+void Model::store_parameter(size_t k, const float *values) {
+    Resident &plain = state_->parameters[k], &packed = state_->packed[k];
+    if (plain.host_bytes()) std::copy_n(values, element_count(plain.shape()), plain.overwrite().begin());
+    if (packed.host_bytes()) repack(description_.parameters[k], values, packed.overwrite().data(), true);
+}
+
+void Model::refresh_packed() {
+    State &state = *state_;
+    if (!state.packed_stale.load(std::memory_order_acquire)) return;
+    std::lock_guard<std::mutex> packing(state.packing);
+    if (!state.packed_stale.load(std::memory_order_relaxed)) return;
+    std::lock_guard<std::mutex> copy(state.host_copy);
+    for (size_t k = 0; k < state.packed.size(); ++k)
+        if (state.packed[k].host_bytes())
+            repack(description_.parameters[k], state.parameters[k].read(state.context).data(),
+                   state.packed[k].overwrite().data(), true);
+    state.packed_stale.store(false, std::memory_order_release);
 }
 
 namespace {
@@ -255,13 +317,17 @@ std::vector<Tensor> copy_out(std::vector<ResidentBuffer<float>> &tensors, CallCo
     return values;
 }
 
-void copy_in(const ModelDescription &d, std::vector<ResidentBuffer<float>> &tensors, const std::vector<Tensor> &values) {
-    if (values.size() != tensors.size())
-        runtime_fail("{}: {} tensors given, the model has {}", d.name, values.size(), tensors.size());
-    for (size_t k = 0; k < tensors.size(); ++k)
-        if (values[k].shape != tensors[k].shape() || values[k].data.size() != element_count(values[k].shape))
+void check_shapes(const ModelDescription &d, const std::vector<Tensor> &values) {
+    if (values.size() != d.parameters.size())
+        runtime_fail("{}: {} tensors given, the model has {}", d.name, values.size(), d.parameters.size());
+    for (size_t k = 0; k < values.size(); ++k)
+        if (values[k].shape != d.parameters[k].shape || values[k].data.size() != element_count(values[k].shape))
             runtime_fail("{}: tensor '{}' has shape {} ({} values), expected {}", d.name, d.parameters[k].name,
-                         shape_text(values[k].shape), values[k].data.size(), shape_text(tensors[k].shape()));
+                         shape_text(values[k].shape), values[k].data.size(), shape_text(d.parameters[k].shape));
+}
+
+void copy_in(const ModelDescription &d, std::vector<ResidentBuffer<float>> &tensors, const std::vector<Tensor> &values) {
+    check_shapes(d, values);
     for (size_t k = 0; k < tensors.size(); ++k)
         std::copy(values[k].data.begin(), values[k].data.end(), tensors[k].overwrite().begin());
 }
@@ -271,7 +337,19 @@ void copy_in(const ModelDescription &d, std::vector<ResidentBuffer<float>> &tens
 std::vector<Tensor> Model::parameters() const {
     auto lock = lock_for_reading();
     std::lock_guard<std::mutex> copy(state_->host_copy);
-    return copy_out(state_->parameters, state_->context);
+    std::vector<Tensor> values;
+    for (size_t k = 0; k < state_->parameters.size(); ++k) {
+        Resident &plain = state_->parameters[k];
+        if (plain.host_bytes() || !state_->packed[k].host_bytes()) {
+            const HostVector<float> &data = plain.read(state_->context);
+            values.push_back({plain.shape(), std::vector<float>(data.begin(), data.end())});
+        } else {  // held packed alone
+            values.push_back({plain.shape(), std::vector<float>(element_count(plain.shape()))});
+            repack(description_.parameters[k], state_->packed[k].read(state_->context).data(),
+                   values.back().data.data(), false);
+        }
+    }
+    return values;
 }
 
 std::vector<Tensor> Model::velocities() const {
@@ -283,7 +361,9 @@ std::vector<Tensor> Model::velocities() const {
 
 void Model::set_parameters(const std::vector<Tensor> &values) {
     auto lock = lock_for_writing();
-    copy_in(description_, state_->parameters, values);
+    check_shapes(description_, values);
+    for (size_t k = 0; k < values.size(); ++k) store_parameter(k, values[k].data.data());
+    state_->packed_stale = false;
 }
 
 void Model::set_velocities(const std::vector<Tensor> &values) {
@@ -351,6 +431,7 @@ void Model::invoke(const PipelineEntry &entry, const Call &call, Scratch &scratc
             args[k + 1] = &scalars[a.role == ArgumentRole::learning_rate ? 0 : a.role == ArgumentRole::momentum ? 1 : 2];
             continue;
         case ArgumentRole::parameter: buffer = state.parameters.at(index).bind(); break;
+        case ArgumentRole::packed_parameter: buffer = state.packed.at(index).bind(); break;
         case ArgumentRole::velocity: buffer = state.velocities.at(index).bind(); break;
         case ArgumentRole::gradient: buffer = state.gradients.at(index).bind(); break;
         case ArgumentRole::next_parameter: buffer = state.next_parameters.at(index).bind(); break;
@@ -378,6 +459,7 @@ std::vector<float> Model::logits(const float *images, int count) {
     if (count > 0 && !images) runtime_fail("{}: logits for {} images from a null pointer", description_.name, count);
     std::vector<float> result(size_t(count) * classes());
     auto lock = lock_for_reading();
+    refresh_packed();
     ScratchLease scratch(*this);
     int done = 0;
     while (done < count) {
@@ -538,6 +620,8 @@ void Model::invoke_update(Call &call, Scratch &scratch, const SgdSettings &sgd) 
 void Model::adopt_next_state() {
     std::swap(state_->parameters, state_->next_parameters);
     std::swap(state_->velocities, state_->next_velocities);
+    for (const Resident &t : state_->packed)
+        if (t.host_bytes()) state_->packed_stale = true;
 }
 
 std::vector<int> argmax_rows(const float *values, int rows, int columns) {

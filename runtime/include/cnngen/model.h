@@ -9,7 +9,8 @@
 // train_step(), load_weights(), initialize() and set_*() change parameters: they wait until
 // running logits() calls finish and hold later ones back until they are done, so an inference
 // sees the old or the new weights, never a mix. save_weights() and parameters() may run beside
-// logits().
+// logits(). The first logits() call after a training step repacks the weights inference reads
+// packed (the others beside it wait for that, once).
 //
 // GPU libraries: parameters, velocities and a call's activations live on the device from the
 // first call on; images and labels go up once per call and only what the caller reads (logits,
@@ -118,6 +119,10 @@ private:
     void compute_gradients(Call &call, Scratch &scratch);  // a split step's first half
     void invoke_update(Call &call, Scratch &scratch, const SgdSettings &sgd);
     void adopt_next_state();
+    // Parameter k from PyTorch-layout values, into the layouts the library reads it in.
+    void store_parameter(size_t k, const float *values);
+    // Packs what a training step changed, before an inference reads it.
+    void refresh_packed();
     StepResult batch_result(Call &call, Scratch &scratch, const int32_t *labels);
 
     const ModelDescription &description_;
