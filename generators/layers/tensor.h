@@ -27,7 +27,7 @@ struct Layer {
     std::map<std::string, Halide::RDom> reductions;
     // Hyperparameters a schedule sizes tiles by (conv2d: stride_x, stride_y, dilation_x, dilation_y;
     // padding: 1 when the input is zero-padded, 0 when its "padded" stage is the input itself;
-    // packed_weights: present when its weights arrive with output channels innermost).
+    // packed_weights: present when its weights arrive in blocks of output channels, innermost).
     std::map<std::string, int> sizes;
     // While training, the next value of state the layer keeps besides its learned parameters, by
     // parameter name (batch_norm: NAME.running_mean and NAME.running_var).

@@ -83,9 +83,9 @@ std::string description_source(const ModelPlan &plan, const std::string &target,
                                  role_name(f.role), f.batch, fn, fn, fn, f.layer, fmt::join(bindings, ", "));
     }
     for (const ParameterInfo &p : plan.parameters)
-        parameters += fmt::format("        {{\"{}\", \"{}\", {{{}}}, {}, cnngen::ParameterInit::{}, {{{}}}}},\n", p.name,
+        parameters += fmt::format("        {{\"{}\", \"{}\", {{{}}}, {}, cnngen::ParameterInit::{}, {}}},\n", p.name,
                                   p.identifier, fmt::join(p.shape, ", "), p.fan_in, parameter_init_name(p.init),
-                                  fmt::join(p.packed_order, ", "));
+                                  p.packed_block);
     for (size_t k = 0; k < spec.layers.size(); ++k) {
         const Shape &per_sample = plan.activations[k + 1];
         layers += fmt::format("        \"{} {} -> {}\",\n", spec.layers[k].name, spec.layers[k].kind, shape_string(per_sample));

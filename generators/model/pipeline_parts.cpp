@@ -50,16 +50,12 @@ ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &
         const ParameterInfo &p = plan.parameters.at(size_t(k));
         in.info.push_back(p);
         Func value(p.identifier + "_value");
-        if (packed && !p.packed_order.empty()) {
-            // The layer indexes the tensor as ever (PyTorch's axes reversed); the buffer holds
-            // PyTorch axis packed_order[j] as its axis j.
+        if (packed && p.packed_block) {
+            // The layer indexes the weights as ever, (kx, ky, ci, co); the buffer holds them
+            // as (co within its block, kx, ky, ci, block).
             ImageParam param = planned_input(plan, {ArgumentRole::packed_parameter, k}, 0);
-            const int rank = int(p.shape.size());
-            std::vector<Var> axes;
-            for (int h = 0; h < rank; ++h) axes.push_back(Var(fmt::format("a{}", h)));
-            std::vector<Expr> at(static_cast<size_t>(rank));
-            for (int j = 0; j < rank; ++j) at[size_t(rank - 1 - j)] = axes[size_t(rank - 1 - p.packed_order[size_t(j)])];
-            value(axes) = param(at);
+            Var kx("kx"), ky("ky"), ci("ci"), co("co");
+            value(kx, ky, ci, co) = param(co % p.packed_block, kx, ky, ci, co / p.packed_block);
             in.params.push_back(param);
         } else {
             ImageParam param = planned_input(plan, {ArgumentRole::parameter, k}, 0);

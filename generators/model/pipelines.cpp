@@ -86,7 +86,7 @@ NetworkInputs network_inputs(const ModelPlan &plan, int batch, AlgorithmForm for
     // Schedules read packed weights as they are instead of transposing them per call.
     for (size_t k = 0; packed && k < in.net.layers.size(); ++k)
         for (int p : plan.parameters_of_layer(int(k)))
-            if (!plan.parameters[size_t(p)].packed_order.empty()) in.net.layers[k].sizes["packed_weights"] = 1;
+            if (plan.parameters[size_t(p)].packed_block) in.net.layers[k].sizes["packed_weights"] = 1;
     return in;
 }
 

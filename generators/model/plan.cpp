@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <numeric>
 
 namespace cnngen {
 
@@ -134,8 +135,8 @@ void plan_functions(ModelPlan &plan, const PlanOptions &options) {
         {ArgumentRole::learning_rate}, {ArgumentRole::momentum}, {ArgumentRole::weight_decay}};
     std::vector<PlannedArgument> as_read;  // by inference: packed where packed
     for (int k : all)
-        as_read.push_back({plan.parameters[size_t(k)].packed_order.empty() ? ArgumentRole::parameter
-                                                                           : ArgumentRole::packed_parameter, k});
+        as_read.push_back({plan.parameters[size_t(k)].packed_block ? ArgumentRole::packed_parameter
+                                                                   : ArgumentRole::parameter, k});
     for (int batch : plan.spec.batch_sizes)
         add_function(plan, FunctionRole::forward, batch, -1, concat({{{ArgumentRole::activation, 0}}, as_read}),
                      {{ArgumentRole::activation, layers}});
@@ -201,10 +202,8 @@ const char *argument_role_name(ArgumentRole role) {
 
 Shape ModelPlan::packed_shape(int index) const {
     const ParameterInfo &p = parameters.at(size_t(index));
-    if (p.packed_order.empty()) return p.shape;
-    Shape packed;
-    for (int axis : p.packed_order) packed.push_back(p.shape.at(size_t(axis)));
-    return packed;
+    if (!p.packed_block) return p.shape;
+    return {p.shape[0] / p.packed_block, p.shape[1], p.shape[2], p.shape[3], p.packed_block};
 }
 
 Shape ModelPlan::activation_shape(int index, int batch) const {
@@ -351,7 +350,8 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
     // model with running statistics trains in one process, with the fused step.
     if (options.pack_weights)
         for (ParameterInfo &p : plan.parameters)
-            if (p.layer >= 0 && plan.spec.layers[size_t(p.layer)].kind == "conv2d" && p.shape.size() == 4) p.packed_order = {1, 2, 3, 0};
+            if (p.layer >= 0 && plan.spec.layers[size_t(p.layer)].kind == "conv2d" && p.shape.size() == 4)
+                p.packed_block = std::gcd(p.shape[0], kPackedChannelBlock);
     PlanOptions planned = options;
     if (has_state) planned.split_step = false;
     plan_functions(plan, planned);

@@ -65,10 +65,14 @@ struct PlanOptions {
     // logits) as one pipeline and the SGD update as another, so the gradients can be averaged
     // over processes in between. A chained step is split already.
     bool split_step = false;
-    // The inference functions read convolution weights packed (ParameterInfo::packed_order): for
+    // The inference functions read convolution weights packed (ParameterInfo::packed_block): for
     // the cpu schedule, whose tiles load vectors of output channels.
     bool pack_weights = false;
 };
+
+// Output channels per block of a packed convolution weight, where the count allows: one
+// AVX-512 vector, two AVX2 ones (a schedule's tile of channels starts on a block).
+constexpr int kPackedChannelBlock = 16;
 
 // Padding modes depend on the input's size: turns a convolution's or pooling's modes into
 // explicit pads for this 4-D input. The plan's spec holds them so.

@@ -64,10 +64,12 @@ struct ParameterInfo {
     // false: state the training step does not learn by gradients (batch_norm's running statistics)
     bool trainable = true;
     ParameterInit init = ParameterInit::fan_in_uniform;
-    // Non-empty: the inference functions read the tensor packed, its axes in this order of the
-    // PyTorch ones (a convolution's OIHW weights as IHWO, output channels contiguous); the runtime
-    // packs it once after every change (cnngen::Model), never per call.
-    std::vector<int> packed_order;
+    // Positive: the inference functions read this convolution weight (OIHW) packed in blocks of
+    // that many output channels, [O / block, I, H, W, block]: a tile's channels contiguous, and
+    // its weights one sequential stream (a plain stride of I x H x W floats, a power of two on
+    // ResNets, left the L2 cache a few sets). The runtime packs it once after every change
+    // (cnngen::Model), never per call.
+    int packed_block = 0;
 };
 
 // Each layer's inputs as activation indices: 0 the images, j + 1 layer j's output. Throws

@@ -53,6 +53,15 @@ void conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
 
 namespace {
 
+int reduction_extent(const RDom &r) {
+    int extent = 1;
+    for (int k = 0; k < r.dimensions(); ++k) {
+        const int64_t *e = Internal::as_const_int(r[k].extent());
+        extent *= e ? int(*e) : 0;
+    }
+    return extent;
+}
+
 // out(x, y, c, n): rows in parallel, x in vectors.
 void schedule_image_output(Func out, const Shape &shape, const Target &target, const LayerSchedule &options) {
     Dims d;
@@ -79,10 +88,20 @@ void conv_tile_across_channels(const Layer &layer, const Target &target, const L
     const int channel_vectors = shape[1] % (2 * vec) == 0 ? 2 : 1;
     const int x_tile = divisor_at_most(shape[3], options.tile > 0 ? options.tile : (registers - 6) / channel_vectors);
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
-    out.split(d.x, xo, xi, x_tile).split(d.c, co, ci, vec * channel_vectors).reorder(xi, ci, xo, co, d.y, d.n);
-    if (parallel) out.fuse(d.y, d.n, tile_var).parallel(tile_var);
-    // Weights with output channels innermost, so a vector of them is one load: packed so once
-    // after each change by the runtime (inference), else transposed once per call, in parallel
+    out.split(d.x, xo, xi, x_tile).split(d.c, co, ci, vec * channel_vectors);
+    // Weights past the L2 cache's reach (ResNet's and VGG-16's late layers: MBs over a few rows)
+    // are streamed once, a tile of output channels at a time over every row, in parallel over
+    // those tiles; small ones once per row, in parallel over rows (LeNet-5's conv2 is one tile).
+    const bool weights_outer = int64_t(reduction_extent(r)) * shape[1] * 4 > (256 << 10);
+    if (weights_outer) {
+        out.reorder(xi, ci, xo, d.y, co, d.n);
+        if (parallel) out.fuse(co, d.n, tile_var).parallel(tile_var);
+    } else {
+        out.reorder(xi, ci, xo, co, d.y, d.n);
+        if (parallel) out.fuse(d.y, d.n, tile_var).parallel(tile_var);
+    }
+    // Weights with output channels innermost, so a vector of them is one load: packed in blocks
+    // once after each change by the runtime (inference), else transposed once per call, in parallel
     // over input channels (VGG-16's 512x512x3x3 took 6 ms a layer on one thread).
     if (!layer.sizes.count("packed_weights")) {
         Func weight = layer.stages.at("weight");
@@ -135,14 +154,6 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
     }
 }
 
-int reduction_extent(const RDom &r) {
-    int extent = 1;
-    for (int k = 0; k < r.dimensions(); ++k) {
-        const int64_t *e = Internal::as_const_int(r[k].extent());
-        extent *= e ? int(*e) : 0;
-    }
-    return extent;
-}
 
 // Each output a dot product along the reduction, which is contiguous in both the weights
 // ([out, in] rows, PyTorch's layout) and the input, so the weights are read in place, never

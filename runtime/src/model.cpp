@@ -35,29 +35,25 @@ size_t element_count(const std::vector<int> &shape) {
     return count;
 }
 
-// A tensor's shape as its packed form lays it out (ParameterEntry::packed_order).
+// A weight's shape as its packed form lays it out (ParameterEntry::packed_block); unpacked
+// tensors have none.
 std::vector<int> packed_shape(const ParameterEntry &p) {
-    std::vector<int> shape;
-    for (int axis : p.packed_order) shape.push_back(p.shape.at(size_t(axis)));
-    return shape;
+    if (!p.packed_block) return {};
+    return {p.shape[0] / p.packed_block, p.shape[1], p.shape[2], p.shape[3], p.packed_block};
 }
 
-// Copies a tensor between its PyTorch layout (`plain`) and its packed one, in the direction
-// `to_packed` says: packed axis j is PyTorch axis order[j].
+// Copies an OIHW weight between PyTorch's layout and its packed one, [O / block, I, H, W,
+// block], in the direction `to_packed` says.
 void repack(const ParameterEntry &p, const float *from, float *to, bool to_packed) {
-    const std::vector<int> &shape = p.shape, &order = p.packed_order;
-    const size_t rank = shape.size();
-    std::vector<size_t> plain_stride(rank, 1);
-    for (size_t axis = rank - 1; axis-- > 0;) plain_stride[axis] = plain_stride[axis + 1] * size_t(shape[axis + 1]);
-    const std::vector<int> packed = packed_shape(p);
-    std::vector<int> at(rank, 0);  // index into the packed tensor, last axis fastest
-    const size_t count = element_count(shape);
-    for (size_t linear = 0; linear < count; ++linear) {
-        size_t plain = 0;
-        for (size_t j = 0; j < rank; ++j) plain += size_t(at[j]) * plain_stride[size_t(order[j])];
-        if (to_packed) to[linear] = from[plain];
-        else to[plain] = from[linear];
-        for (size_t j = rank; j-- > 0 && ++at[j] == packed[j];) at[j] = 0;
+    const size_t block = size_t(p.packed_block), outputs = size_t(p.shape[0]);
+    const size_t per_output = size_t(p.shape[1]) * size_t(p.shape[2]) * size_t(p.shape[3]);  // I x H x W
+    for (size_t o = 0; o < outputs; ++o) {
+        const size_t first = (o / block) * per_output * block + o % block;  // packed index of (o, 0, 0, 0)
+        for (size_t k = 0; k < per_output; ++k) {
+            const size_t plain = o * per_output + k, packed = first + k * block;
+            if (to_packed) to[packed] = from[plain];
+            else to[plain] = from[packed];
+        }
     }
 }
 
@@ -190,7 +186,7 @@ Model::Model(const ModelDescription &description)
     const bool trains = train_batch() > 0, split = has_split_step();
     for (size_t k = 0; k < description_.parameters.size(); ++k) {
         const ParameterEntry &p = description_.parameters[k];
-        const bool packed = !p.packed_order.empty();
+        const bool packed = p.packed_block > 0;
         bool read_plain = !packed;
         for (const PipelineEntry &e : description_.pipelines)
             for (const ArgumentBinding &a : e.arguments)

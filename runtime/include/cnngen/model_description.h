@@ -17,7 +17,7 @@ enum class PipelineKind { forward, train_step, gradients, layer_forward, layer_b
 
 // What one argument of a generated function holds. `index` selects the activation (0: the
 // images, layer count: the logits) or the parameter; other roles have none (-1).
-// packed_parameter: the parameter in its packed layout (ParameterEntry::packed_order).
+// packed_parameter: the parameter in its packed layout (ParameterEntry::packed_block).
 enum class ArgumentRole {
     activation, d_activation, labels, loss, parameter, velocity, gradient, next_parameter, next_velocity,
     learning_rate, momentum, weight_decay, packed_parameter
@@ -49,9 +49,9 @@ struct ParameterEntry {
     std::vector<int> shape;  // PyTorch order
     int fan_in;              // for PyTorch's default initialization
     ParameterInit init = ParameterInit::fan_in_uniform;
-    // Non-empty: inference reads the tensor packed, PyTorch axis packed_order[j] as its axis j
-    // (a convolution's OIHW weights as IHWO: output channels contiguous, for vector loads).
-    std::vector<int> packed_order;
+    // Positive: inference reads this convolution weight (OIHW) packed in blocks of that many
+    // output channels, as [O / block, I, H, W, block] (vectors of channels, one stream per tile).
+    int packed_block = 0;
 };
 
 struct ModelDescription {
