@@ -80,7 +80,8 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
             {{"sum", sum}, {"padded", padded}, {"weight", weight}},
             {{"r", r}},
             {{"stride_x", p.width.stride}, {"stride_y", p.height.stride},
-             {"dilation_x", p.width.dilation}, {"dilation_y", p.height.dilation}, {"padding", has_padding}}};
+             {"dilation_x", p.width.dilation}, {"dilation_y", p.height.dilation}, {"padding", has_padding},
+             {"groups", p.groups}}};
 }
 
 }  // namespace cnngen

@@ -27,6 +27,53 @@ int vector_width(const LayerSchedule &options, const Target &target, int extent)
     return options.vector_width > 0 ? std::min(options.vector_width, extent) : vector_width_for(target, extent);
 }
 
+namespace {
+
+int extent_of(const RVar &v) {
+    const int64_t *e = Internal::as_const_int(v.extent());
+    return e ? int(*e) : 0;
+}
+
+int reduction_extent(const RDom &r) {
+    int extent = 1;
+    for (int k = 0; k < r.dimensions(); ++k) extent *= extent_of(r[k]);
+    return extent;
+}
+
+int size_or(const Layer &layer, const char *name, int otherwise) {
+    auto it = layer.sizes.find(name);
+    return it == layer.sizes.end() ? otherwise : it->second;
+}
+
+// A convolution's loops over its register tiles: x tiles innermost, then rows and tiles of
+// output channels, by default a channel tile at a time over every row, in parallel over
+// channel tiles: its weights once from memory (ResNet's and VGG-16's late layers hold MBs of
+// them over a few rows), its output written plane by plane. Where the weights fit in L2 but a
+// sample's input does not, and every channel reads all of it (not grouped), rows go outside
+// instead, in parallel: each row's input then comes from memory once for all channel tiles
+// (ResNet-50's 1x1 convolutions at 56x56 read their 3 MB input once per channel tile the
+// other way, 2.0 against 1.0 ms; MobileNetV2's layers, inputs in cache, measured 17% slower
+// rows outside).
+void order_conv_tiles(Func out, const Layer &layer, Var xi, Var ci, Var xo, Var co, Var tile_var, bool parallel) {
+    Dims d;
+    const RDom &r = layer.reductions.at("r");
+    const Shape &shape = layer.output.shape;
+    const int64_t reduction = reduction_extent(r), weight_bytes = reduction * shape[1] * 4;
+    const int64_t input_channels = r.dimensions() == 3 ? extent_of(r[2]) : 1;  // (kx, ky, channels)
+    const int64_t input_bytes = input_channels * int64_t(shape[2]) * size_or(layer, "stride_y", 1) * shape[3] *
+                                size_or(layer, "stride_x", 1) * 4;
+    const bool rows_outside = size_or(layer, "groups", 1) == 1 && weight_bytes <= (256 << 10) && input_bytes > (512 << 10);
+    if (!rows_outside) {
+        out.reorder(xi, ci, xo, d.y, co, d.n);
+        if (parallel) out.fuse(co, d.n, tile_var).parallel(tile_var);
+    } else {
+        out.reorder(xi, ci, xo, co, d.y, d.n);
+        if (parallel) out.fuse(d.y, d.n, tile_var).parallel(tile_var);
+    }
+}
+
+}  // namespace
+
 // Register tile along x: each input load feeds channel_tile FMAs (weights broadcast).
 void conv_tile_along_x(const Layer &layer, const Target &target, const LayerSchedule &options, Var tile_var,
                        bool parallel, const Func *tile_owner) {
@@ -35,32 +82,28 @@ void conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
     const int vec = vector_width(options, target, shape[3]);
-    // Accumulators: vec lanes x channel_tile; leave registers for the input and broadcasts.
+    // Accumulators: x_vectors x channel_tile vectors; leave registers for the input and
+    // broadcasts. Two vectors along x on wide images halve the broadcasts per FMA (ResNet-50's
+    // 1x1 convolutions at 56x56 load a weight for every FMA with one); not where each output
+    // channel reads inputs of its own (grouped: MobileNetV2's depthwise layers measured slower).
     const int registers = vector_registers(target);
-    const int channel_tile = divisor_at_most(shape[1], options.tile > 0 ? options.tile : std::max(1, registers / 2 - 2));
+    const auto groups = layer.sizes.find("groups");
+    const bool shared_input = groups == layer.sizes.end() || groups->second == 1;
+    const int x_vectors = options.tile == 0 && shared_input && shape[3] >= 3 * vec ? 2 : 1;
+    const int channel_budget = x_vectors == 1 ? registers / 2 - 2 : (registers - 8) / x_vectors;
+    const int channel_tile = divisor_at_most(shape[1], options.tile > 0 ? options.tile : std::max(1, channel_budget));
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
-    out.split(d.x, xo, xi, vec, TailStrategy::ShiftInwards)
-        .split(d.c, co, ci, channel_tile)
-        .reorder(xi, ci, xo, d.y, co, d.n)
-        .vectorize(xi);
-    if (parallel) out.fuse(co, d.n, tile_var).parallel(tile_var);
-    sum.compute_at(out, xo).vectorize(d.x).unroll(d.c);
+    out.split(d.x, xo, xi, vec * x_vectors, TailStrategy::ShiftInwards).split(d.c, co, ci, channel_tile);
+    out.vectorize(xi, vec);
+    order_conv_tiles(out, layer, xi, ci, xo, co, tile_var, parallel);
+    sum.compute_at(out, xo).vectorize(d.x, vec).unroll(d.x).unroll(d.c);
     std::vector<VarOrRVar> order{d.x, d.c};
     for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
     order.insert(order.end(), {d.y, d.n});
-    sum.update().reorder(order).vectorize(d.x).unroll(d.c);
+    sum.update().reorder(order).vectorize(d.x, vec).unroll(d.x).unroll(d.c);
 }
 
 namespace {
-
-int reduction_extent(const RDom &r) {
-    int extent = 1;
-    for (int k = 0; k < r.dimensions(); ++k) {
-        const int64_t *e = Internal::as_const_int(r[k].extent());
-        extent *= e ? int(*e) : 0;
-    }
-    return extent;
-}
 
 // out(x, y, c, n): rows in parallel, x in vectors.
 void schedule_image_output(Func out, const Shape &shape, const Target &target, const LayerSchedule &options) {
@@ -89,17 +132,7 @@ void conv_tile_across_channels(const Layer &layer, const Target &target, const L
     const int x_tile = divisor_at_most(shape[3], options.tile > 0 ? options.tile : (registers - 6) / channel_vectors);
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, x_tile).split(d.c, co, ci, vec * channel_vectors);
-    // Weights past the L2 cache's reach (ResNet's and VGG-16's late layers: MBs over a few rows)
-    // are streamed once, a tile of output channels at a time over every row, in parallel over
-    // those tiles; small ones once per row, in parallel over rows (LeNet-5's conv2 is one tile).
-    const bool weights_outer = int64_t(reduction_extent(r)) * shape[1] * 4 > (256 << 10);
-    if (weights_outer) {
-        out.reorder(xi, ci, xo, d.y, co, d.n);
-        if (parallel) out.fuse(co, d.n, tile_var).parallel(tile_var);
-    } else {
-        out.reorder(xi, ci, xo, co, d.y, d.n);
-        if (parallel) out.fuse(d.y, d.n, tile_var).parallel(tile_var);
-    }
+    order_conv_tiles(out, layer, xi, ci, xo, co, tile_var, parallel);
     // Weights with output channels innermost, so a vector of them is one load: packed in blocks
     // once after each change by the runtime (inference), else transposed once per call, in parallel
     // over input channels (VGG-16's 512x512x3x3 took 6 ms a layer on one thread).
@@ -142,7 +175,10 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
     } else if (inside) {
         padded.compute_at(*inside, d.n).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
     } else {
-        padded.compute_root().parallel(d.n).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
+        // In parallel over channels too: at batch 1 a sample is the whole image (MobileNetV2's
+        // first depthwise input, 96x113x113, took 0.65 ms on one thread).
+        Var cn("cn");
+        padded.compute_root().fuse(d.c, d.n, cn).parallel(cn).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
     }
     const bool across_channels = options.vectorize == "channels" ||
                                  (options.vectorize.empty() && shape[1] % vec == 0 && shape[3] < 2 * vec);

@@ -256,8 +256,11 @@ DeviceInfo Model::device() const {
 
 Model::StateBytes Model::state_bytes() const {
     StateBytes bytes;
-    for (const auto *set : {&state_->parameters, &state_->packed})
-        for (const Resident &t : *set) bytes.parameters += t.host_bytes();
+    for (size_t k = 0; k < state_->parameters.size(); ++k) {
+        const size_t plain = state_->parameters[k].host_bytes(), packed = state_->packed[k].host_bytes();
+        bytes.parameters += plain ? plain : packed;
+        if (plain) bytes.packed_copies += packed;
+    }
     for (const auto *set : {&state_->velocities, &state_->next_parameters, &state_->next_velocities, &state_->gradients})
         for (const Resident &t : *set) bytes.optimizer += t.host_bytes();
     return bytes;

@@ -255,8 +255,10 @@ void print_memory(const Model &model) {
     fmt::print("  total: {} activations ({:.1f} MiB) per image with every output kept; {} parameters ({:.1f} MiB)\n",
                with_commas(activations), mib(activations * 4), with_commas(parameters), mib(parameters * 4));
     const Model::StateBytes held = model.state_bytes();
-    fmt::print("held by this model: parameters {:.1f} MiB, optimizer state {:.1f} MiB{}\n", mib(held.parameters),
-               mib(held.optimizer), model.train_batch() ? "" : " (inference only)");
+    fmt::print("held by this model: parameters {:.1f} MiB, optimizer state {:.1f} MiB, packed weight copies {:.1f} "
+               "MiB{}\n",
+               mib(held.parameters), mib(held.optimizer), mib(held.packed_copies),
+               model.train_batch() ? "" : " (inference only)");
 }
 
 void info(const Model &model) {

@@ -189,19 +189,21 @@ def memory(executable):
     holds them twice for a moment: not measured here.)"""
     info = subprocess.run([executable, "info"], check=True, capture_output=True, text=True).stdout
     found = re.search(r"total: [\d,]+ activations \(([\d.]+) MiB\) per image.*\(([\d.]+) MiB\)\n", info)
-    held = re.search(r"held by this model: parameters ([\d.]+) MiB, optimizer state ([\d.]+) MiB.*", info)
+    held = re.search(r"held by this model: parameters ([\d.]+) MiB, optimizer state ([\d.]+) MiB, packed weight "
+                     r"copies ([\d.]+) MiB.*", info)
     if not found or not held:
         sys.exit(f"{executable} info: no memory accounting in\n{info}")
     activations, parameters, optimizer = float(found.group(1)), float(found.group(2)), float(held.group(2))
+    packed = float(held.group(3))  # what inference reads packed, beside the plain copies training reads
     inference_only = "(inference only)" in held.group(0)
     if float(held.group(1)) != parameters or (inference_only and optimizer != 0):
         sys.exit(f"{executable}: {held.group(0)}, expected {parameters} MiB of parameters, and no optimizer state "
                  "when the library cannot train")
     peak = peak_mib([executable, "--threads", "2", "bench", "--only-batch", "1", "--seconds", "0.2"])
-    bound = parameters + optimizer + activations + PROCESS_MIB
+    bound = parameters + optimizer + packed + activations + PROCESS_MIB
     print(f"batch-1 inference peak {peak:.0f} MiB; bound {bound:.0f} MiB = parameters {parameters} + optimizer "
-          f"state {optimizer}{' (inference only)' if inference_only else ''} + every output of one image "
-          f"{activations} + {PROCESS_MIB}")
+          f"state {optimizer}{' (inference only)' if inference_only else ''} + packed weight copies {packed} + every "
+          f"output of one image {activations} + {PROCESS_MIB}")
     return peak <= bound
 
 

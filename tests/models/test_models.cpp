@@ -1,6 +1,6 @@
 // Generated model libraries against chains of the plain-loop references, with weights
-// and inputs written by numpy. Six libraries are linked into this one program (lenet5 with
-// four schedules, lenet5_classic, alexnet_small) with a single Halide runtime.
+// and inputs written by numpy. Seven libraries are linked into this one program (lenet5 with
+// four schedules and inference-only, lenet5_classic, alexnet_small) with a single Halide runtime.
 #include "model_references.h"
 
 #include <catch2/catch.hpp>
@@ -14,6 +14,7 @@
 #include "lenet5_chained.h"
 #include "lenet5_classic.h"
 #include "lenet5_fused.h"
+#include "lenet5_inference.h"
 #include "lenet5_naive.h"
 
 namespace {
@@ -218,6 +219,54 @@ TEST_CASE("a split step's gradient exchange sees the step and decides the update
     CHECK_FALSE(plain.has_split_step());  // built with --no-mpi: the fused step alone
     CHECK_THROWS_WITH(plain.train_step(input.data.data(), labels.data(), {}, [](std::vector<float> &, cnngen::StepResult &) {}),
                       Catch::Contains("has no split training step"));
+}
+
+TEST_CASE("inference reads the convolution weights packed, packed again after every change", "[model][packed]") {
+    cnngen::Model model(lenet5_model());
+    size_t packed_bytes = 0;
+    for (const cnngen::ParameterEntry &p : model.description().parameters) {
+        INFO(p.name);
+        CHECK((p.packed_block > 0) == (p.shape.size() == 4));  // the cpu schedule packs every conv weight
+        if (p.packed_block) packed_bytes += size_t(p.shape[0] * p.shape[1] * p.shape[2] * p.shape[3]) * sizeof(float);
+    }
+    CHECK(model.state_bytes().packed_copies == packed_bytes);  // beside the plain ones training reads
+    model.load_weights(kFixtures + "/lenet5_weights");
+    const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/lenet5_input_64.npy");
+    std::vector<int32_t> labels(64, 0);
+    for (int n = 0; n < 64; ++n) labels[size_t(n)] = n % 10;
+    const std::vector<float> before = model.logits(input.data.data(), 64);
+    for (int step = 0; step < 2; ++step) model.train_step(input.data.data(), labels.data(), {0.05f, 0.9f, 0.0f});
+    const std::vector<float> after = model.logits(input.data.data(), 64);
+    // The same weights set on a fresh model (packed as they are set), and on the naive
+    // schedule's, which reads them plain.
+    cnngen::Model fresh(lenet5_model()), naive(lenet5_naive_model());
+    fresh.set_parameters(model.parameters());
+    naive.set_parameters(model.parameters());
+    const std::vector<float> from_fresh = fresh.logits(input.data.data(), 64);
+    const std::vector<float> from_naive = naive.logits(input.data.data(), 64);
+    const auto as_tensor = [](const std::vector<float> &logits) { return logits_tensor(logits, 64, 10); };
+    CHECK(reference::relative_error(as_tensor(after), as_tensor(from_fresh)) < 1e-6);
+    CHECK(reference::relative_error(as_tensor(after), as_tensor(from_naive)) < kForwardTolerance);
+    CHECK(reference::relative_error(as_tensor(before), as_tensor(after)) > 1e-2);  // the steps changed the logits
+}
+
+TEST_CASE("an inference-only library holds its convolution weights packed alone, and gives them back as PyTorch's",
+          "[model][packed]") {
+    for (int batch : {1, 64}) check_forward(lenet5_inference_model(), "lenet5", batch, lenet5_reference);
+    cnngen::Model model(lenet5_inference_model());
+    CHECK(model.state_bytes().packed_copies == 0);
+    model.load_weights(kFixtures + "/lenet5_weights");
+    const std::vector<cnngen::Tensor> held = model.parameters();
+    const auto &parameters = model.description().parameters;
+    size_t bytes = 0;
+    for (size_t k = 0; k < parameters.size(); ++k) {
+        INFO(parameters[k].name);
+        const cnngen::NpyArray loaded = cnngen::read_npy(kFixtures + "/lenet5_weights/" + parameters[k].name + ".npy");
+        CHECK(held[k].shape == loaded.shape);
+        CHECK(held[k].data == loaded.data);
+        bytes += loaded.data.size() * sizeof(float);
+    }
+    CHECK(model.state_bytes().parameters == bytes);
 }
 
 TEST_CASE("loading weights rejects bad tensors naming them", "[model][errors]") {

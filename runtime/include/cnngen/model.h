@@ -77,10 +77,12 @@ public:
     // API and the device's name (opening the device if no call has yet).
     DeviceInfo device() const;
 
-    // Host bytes of the parameters and, where the library trains, the optimizer state (velocities,
-    // the step's next parameters and velocities, and a chained step's gradients).
+    // Host bytes of the parameters (one copy each, in whichever layout is held), where the library
+    // trains the optimizer state (velocities, the step's next parameters and velocities, and a
+    // chained step's gradients), and the packed copies inference reads beside the plain ones a
+    // training step reads.
     struct StateBytes {
-        size_t parameters = 0, optimizer = 0;
+        size_t parameters = 0, optimizer = 0, packed_copies = 0;
     };
     StateBytes state_bytes() const;
 
