@@ -316,6 +316,21 @@ TEST_CASE("graph layer gradients match finite differences", "[gradient][graph]")
         check(c, rng);
     }
     {
+        cnngen::DropoutParams p;
+        p.p = 0.4f;
+        p.seed = Halide::Expr(99);
+        GradientCase c;
+        c.label = "dropout (training, seed 99)";
+        c.input = random_tensor({2, 4, 3, 5}, rng);
+        c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &) { return cnngen::dropout("drop", in, p); };
+        c.forward = [](const reference::Tensor &in, std::map<std::string, reference::Tensor> &) {
+            return reference::dropout_training(in, 99, double(0.4f));
+        };
+        c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &, const cnngen::Layer &,
+                         const cnngen::Tensor &d_output) { return cnngen::dropout_backward("drop", in, p, d_output); };
+        check(c, rng);
+    }
+    {
         GradientCase c;
         c.label = "global_avg_pool";
         c.input = random_tensor({2, 3, 5, 6}, rng);

@@ -7,6 +7,9 @@
 #include <layers/normalization.h>
 #include <layers/pooling.h>
 
+#include <algorithm>
+#include <cmath>
+
 using namespace testing_support;
 
 namespace {
@@ -128,6 +131,42 @@ TEST_CASE("batch_norm normalizes each channel with its running statistics", "[gr
                                                                 t.at("bn.running_mean"), t.at("bn.running_var"), epsilon)) <
                       kTolerance);
             }
+}
+
+TEST_CASE("dropout while training zeroes elements with probability p as its seed's hash says, scaling the rest",
+          "[graph][dropout]") {
+    std::mt19937 rng(61);
+    Params none;
+    const auto run_dropout = [&](const reference::Tensor &input, float p, uint32_t seed, const std::string &schedule) {
+        cnngen::DropoutParams params;
+        params.p = p;
+        params.seed = Halide::Expr(int32_t(seed));
+        return run_layer([&](const cnngen::Tensor &in, const cnngen::ParamSource &) { return cnngen::dropout("drop", in, params); },
+                         input, none, schedule);
+    };
+    for (const std::string &schedule : kSchedules)
+        for (const std::vector<int> &shape : std::vector<std::vector<int>>{{2, 3, 4, 5}, {3, 17}})
+            for (float p : {0.1f, 0.5f})
+                for (uint32_t seed : {1u, 12345u, 4000000000u}) {
+                    INFO("schedule " << schedule << " rank " << shape.size() << " p " << p << " seed " << seed);
+                    const auto input = random_tensor(shape, rng);
+                    CHECK(relative_error(run_dropout(input, p, seed, schedule), reference::dropout_training(input, seed, p)) <
+                          kTolerance);
+                }
+    // Over 32k elements: the kept fraction is 1 - p, and another seed draws another mask.
+    reference::Tensor ones({4, 8, 32, 32});
+    std::fill(ones.data.begin(), ones.data.end(), 1.0);
+    const auto a = run_dropout(ones, 0.3f, 7, "cpu"), b = run_dropout(ones, 0.3f, 8, "cpu");
+    size_t kept = 0, differ = 0;
+    for (size_t k = 0; k < ones.size(); ++k) {
+        kept += a.data[k] != 0;
+        differ += (a.data[k] != 0) != (b.data[k] != 0);
+        if (a.data[k] != 0) CHECK(a.data[k] == Approx(1 / 0.7).epsilon(1e-6));
+    }
+    const double kept_fraction = double(kept) / double(ones.size()), differ_fraction = double(differ) / double(ones.size());
+    INFO("kept " << kept_fraction << ", differing between seeds " << differ_fraction);
+    CHECK(std::abs(kept_fraction - 0.7) < 0.02);      // 8 standard deviations
+    CHECK(std::abs(differ_fraction - 0.42) < 0.03);   // 2 x 0.7 x 0.3 for independent masks
 }
 
 TEST_CASE("dropout is the identity at inference", "[graph][dropout]") {

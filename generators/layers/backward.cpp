@@ -189,6 +189,17 @@ Gradients activation_backward(const std::string &name, const Tensor &input, cons
     return g;
 }
 
+Gradients dropout_backward(const std::string &name, const Tensor &input, const DropoutParams &p, const Tensor &d_output) {
+    if (!p.seed.defined()) fail("{}: dropout's backward pass needs the step's seed (training)", name);
+    const std::vector<Var> v = dims_for_rank(name, int(input.shape.size()));
+    const std::vector<Expr> at(v.begin(), v.end());
+    Func d_input(name + "_d_input");
+    d_input(v) = d_output.func(at) * dropout_scale(at, p.seed, p.p);
+    Gradients g{name, "dropout", d_output};
+    g.d_input = {d_input, input.shape};
+    return g;
+}
+
 Gradients add_backward(const std::string &name, const std::vector<Tensor> &inputs, const AddParams &p,
                        const Tensor &output, const Tensor &d_output) {
     const std::vector<Var> v = dims_for_rank(name, int(output.shape.size()));

@@ -18,7 +18,7 @@ namespace cnngen {
 struct Gradients {
     std::string name;  // the forward layer's
     std::string kind;  // "conv2d", "pool2d", "activation", "lrn", "fully_connected", "loss", "add", "concat",
-                       // "batch_norm", "global_avg_pool" or "gradient_sum"
+                       // "batch_norm", "global_avg_pool", "dropout" or "gradient_sum"
     Tensor d_output;   // what the layer received
     Tensor d_input;    // func undefined when not requested
     std::vector<Tensor> d_inputs;  // layers with several inputs (add, concat): one per input, in order
@@ -48,6 +48,8 @@ Gradients add_backward(const std::string &name, const std::vector<Tensor> &input
                        const Tensor &output, const Tensor &d_output);
 Gradients concat_backward(const std::string &name, const std::vector<Tensor> &inputs, const Tensor &d_output);
 Gradients global_avg_pool_backward(const std::string &name, const Tensor &input, const Tensor &d_output);
+// dropout while training: d_output through the forward's mask and scale (recomputed from the seed).
+Gradients dropout_backward(const std::string &name, const Tensor &input, const DropoutParams &p, const Tensor &d_output);
 // batch_norm with batch statistics (`forward` is batch_norm_training's layer, whose mean and
 // inv_std it reads): with x^ = (x - mean) inv_std and M elements per channel,
 //   dL/dx = weight inv_std / M (M dy - sum dy - x^ sum dy x^), dL/dweight = sum dy x^, dL/dbias = sum dy.

@@ -88,11 +88,34 @@ Layer batch_norm_training(const std::string &name, const Tensor &input, const Ba
     return layer;
 }
 
+namespace {
+
+Expr u32(uint32_t value) { return cast<uint32_t>(Expr(int32_t(value))); }
+
+}  // namespace
+
+Expr dropout_scale(const std::vector<Expr> &at, const Expr &seed, float p) {
+    Expr h = cast<uint32_t>(seed) * u32(0x9E3779B9u);
+    for (const Expr &coordinate : at) {
+        h = (h ^ cast<uint32_t>(coordinate)) * u32(0x85EBCA6Bu);
+        h = h ^ (h >> 15);
+    }
+    h = h ^ (h >> 16);
+    h = h * u32(0xC2B2AE35u);
+    h = h ^ (h >> 13);
+    const Expr fraction = cast<float>(h >> 8) * (1.0f / 16777216.0f);
+    return select(fraction >= p, 1.0f / (1.0f - p), 0.0f);
+}
+
 Layer dropout(const std::string &name, const Tensor &input, const DropoutParams &p) {
     if (!(p.p >= 0.0f && p.p < 1.0f)) fail("{}: dropout's p {} must be in [0, 1)", name, p.p);
     const std::vector<Var> v = dims_for_rank(name, int(input.shape.size()));
     Func out(name);
-    out(v) = input.func(v);
+    if (p.seed.defined()) {
+        out(v) = input.func(v) * dropout_scale(std::vector<Expr>(v.begin(), v.end()), p.seed, p.p);
+    } else {
+        out(v) = input.func(v);
+    }
     return {name, "dropout", {out, input.shape}, {}, {}};
 }
 

@@ -45,10 +45,23 @@ struct ChannelReduction {
 ChannelReduction channel_reduction(const std::string &name, const Shape &shape);
 Shape batch_norm_output_shape(const std::string &name, const Shape &input, const BatchNormParams &params);
 
-// Dropout (notes 002): the identity at inference, as PyTorch's eval mode.
+// Dropout (notes 002): the identity at inference, as PyTorch's eval mode. While training (a
+// `seed` given) each element is zeroed with probability p and the others scaled by 1 / (1 - p),
+// as PyTorch's train mode. The mask is a hash of the element's coordinates and the seed
+// (dropout_keep), so the backward pass recomputes it instead of storing it, and a step is
+// reproducible from its seed.
 struct DropoutParams {
     float p = 0.5f;  // the probability of zeroing an element while training
+    // The step's seed (an int32 scalar argument), set by the pipeline builder, not the spec;
+    // undefined at inference.
+    Halide::Expr seed;
 };
 Layer dropout(const std::string &name, const Tensor &input, const DropoutParams &params);
+// 1 / (1 - p) where the element at `at` (x, y, c, n or i, n) is kept, 0 where dropped: kept when
+// the top 24 bits of a 32-bit hash of (seed, then each coordinate in that order), read as a
+// fraction of 2^24, are at least p. The hash: h = seed * 0x9E3779B9; per coordinate
+// h = (h ^ coordinate) * 0x85EBCA6B, h ^= h >> 15; then h ^= h >> 16, h *= 0xC2B2AE35,
+// h ^= h >> 13 (all modulo 2^32).
+Halide::Expr dropout_scale(const std::vector<Halide::Expr> &at, const Halide::Expr &seed, float p);
 
 }  // namespace cnngen

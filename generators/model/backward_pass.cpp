@@ -16,10 +16,8 @@ bool has_manual_backward(const LayerSpec &layer) {
                           std::is_same_v<P, FullyConnectedParams> || std::is_same_v<P, AddParams> ||
                           std::is_same_v<P, ConcatParams> || std::is_same_v<P, GlobalAvgPoolParams>)
                 return true;
-            else if constexpr (std::is_same_v<P, BatchNormParams>)
+            else if constexpr (std::is_same_v<P, BatchNormParams> || std::is_same_v<P, DropoutParams>)
                 return true;
-            else if constexpr (std::is_same_v<P, DropoutParams>)
-                return false;  // inference only so far (training_obstacle)
             else return has_manual_backward(p);
         },
         layer.params);
@@ -39,6 +37,7 @@ Gradients layer_backward_pass(const ModelSpec &spec, size_t index, const Layer &
     if (std::holds_alternative<ConcatParams>(l.params)) return concat_backward(l.name, inputs, d_output);
     const Tensor &input = inputs.at(0);
     if (std::holds_alternative<GlobalAvgPoolParams>(l.params)) return global_avg_pool_backward(l.name, input, d_output);
+    if (auto p = std::get_if<DropoutParams>(&l.params)) return dropout_backward(l.name, input, *p, d_output);
     if (auto p = std::get_if<BatchNormParams>(&l.params))
         return batch_norm_backward(l.name, input, forward, source, d_output, p->sum_type);
     if (auto p = std::get_if<Conv2dParams>(&l.params))

@@ -66,11 +66,14 @@ std::vector<ImageParam> add_sgd_updates(const ModelPlan &plan, int batch, const 
     return velocities;
 }
 
-// The images and the network on them.
+// The images and the network on them; while training, dropout's seed and the spec with the
+// seed in its dropout layers (the backward pass recomputes their masks from it).
 struct NetworkInputs {
     ImageParam images;
     Tensor images_value;
     ParameterInputs params;
+    Param<int32_t> dropout_seed{argument_role_name(ArgumentRole::dropout_seed)};
+    ModelSpec spec;
     Network net;
 };
 
@@ -82,7 +85,13 @@ NetworkInputs network_inputs(const ModelPlan &plan, int batch, AlgorithmForm for
     in.images_value = {images, plan.activation_shape(0, batch)};
     const bool packed = mode == NetworkMode::inference;
     in.params = parameter_inputs(plan, all_parameters(plan), packed);
-    in.net = build_network(plan.spec, in.images_value, in.params.source(plan.spec.path), form, mode);
+    in.spec = plan.spec;
+    if (mode == NetworkMode::training) {
+        in.dropout_seed.set_estimate(1);
+        for (LayerSpec &layer : in.spec.layers)
+            if (auto *p = std::get_if<DropoutParams>(&layer.params)) p->seed = in.dropout_seed;
+    }
+    in.net = build_network(in.spec, in.images_value, in.params.source(plan.spec.path), form, mode);
     // Schedules read packed weights as they are instead of transposing them per call.
     for (size_t k = 0; packed && k < in.net.layers.size(); ++k)
         for (int p : plan.parameters_of_layer(int(k)))
@@ -149,7 +158,7 @@ LossAndGradients loss_and_gradients(const ModelPlan &plan, const PlannedFunction
         BackwardFuncs loss_grad = loss_gradient(plan, in.net.output, label_values);
         d_logits(d.i, d.n) = loss_grad.gradients.d_input.func(d.i, d.n);
         b.funcs.backward.push_back(loss_grad);
-        BackwardPass pass = backward_pass(plan.spec, in.net, in.images_value, in.params, {d_logits, in.net.output.shape});
+        BackwardPass pass = backward_pass(in.spec, in.net, in.images_value, in.params, {d_logits, in.net.output.shape});
         r.grads = pass.parameter_gradients;
         for (size_t k = 0; k < pass.layers.size(); ++k) {
             BackwardFuncs backward{pass.layers[k], in.params.values};
@@ -185,6 +194,7 @@ Built train_step(const ModelPlan &plan, const PlannedFunction &f, const ModelSch
         add_sgd_updates(plan, f.batch, r.in.params.params, r.grads, sgd, b, state_updates);
     for (const ImageParam &v : velocities) b.inputs.push_back(v);
     b.inputs.insert(b.inputs.end(), {sgd.learning_rate, sgd.momentum, sgd.weight_decay});
+    if (plan.has_dropout()) b.inputs.push_back(r.in.dropout_seed);
     return b;
 }
 
@@ -199,6 +209,7 @@ Built gradients_step(const ModelPlan &plan, const PlannedFunction &f, const Mode
         b.funcs.updates.push_back(b.outputs.back());
         b.funcs.update_elements.push_back(element_count(shape));
     }
+    if (plan.has_dropout()) b.inputs.push_back(r.in.dropout_seed);
     return b;
 }
 

@@ -133,6 +133,8 @@ void plan_functions(ModelPlan &plan, const PlanOptions &options) {
     for (size_t k = 0; k < all.size(); ++k) all[k] = int(k);
     const std::vector<PlannedArgument> scalars{
         {ArgumentRole::learning_rate}, {ArgumentRole::momentum}, {ArgumentRole::weight_decay}};
+    std::vector<PlannedArgument> seed;  // dropout's masks: the fused step's last input
+    if (plan.has_dropout()) seed.push_back({ArgumentRole::dropout_seed});
     std::vector<PlannedArgument> as_read;  // by inference: packed where packed
     for (int k : all)
         as_read.push_back({plan.parameters[size_t(k)].packed_block ? ArgumentRole::packed_parameter
@@ -146,14 +148,14 @@ void plan_functions(ModelPlan &plan, const PlanOptions &options) {
         add_function(plan, FunctionRole::train_step, batch, -1,
                      concat({{{ArgumentRole::activation, 0}, {ArgumentRole::labels}},
                              each_parameter(ArgumentRole::parameter, all), each_parameter(ArgumentRole::velocity, all),
-                             scalars}),
+                             scalars, seed}),
                      concat({{{ArgumentRole::loss}, {ArgumentRole::activation, layers}},
                              each_parameter(ArgumentRole::next_parameter, all),
                              each_parameter(ArgumentRole::next_velocity, all)}));
         if (!options.split_step) return;
         add_function(plan, FunctionRole::gradients, batch, -1,
                      concat({{{ArgumentRole::activation, 0}, {ArgumentRole::labels}},
-                             each_parameter(ArgumentRole::parameter, all)}),
+                             each_parameter(ArgumentRole::parameter, all), seed}),
                      concat({{{ArgumentRole::loss}, {ArgumentRole::activation, layers}},
                              each_parameter(ArgumentRole::gradient, all)}));
     } else {
@@ -196,6 +198,7 @@ const char *argument_role_name(ArgumentRole role) {
     case ArgumentRole::momentum: return "momentum";
     case ArgumentRole::weight_decay: return "weight_decay";
     case ArgumentRole::packed_parameter: return "packed_parameter";
+    case ArgumentRole::dropout_seed: return "dropout_seed";
     }
     return "?";
 }
@@ -247,6 +250,11 @@ void resolve_padding_modes(LayerSpec &layer, const Shape &input) {
             }
         },
         layer.params);
+}
+
+bool ModelPlan::has_dropout() const {
+    return std::any_of(spec.layers.begin(), spec.layers.end(),
+                       [](const LayerSpec &l) { return std::holds_alternative<DropoutParams>(l.params); });
 }
 
 bool ModelPlan::is_chain() const {
@@ -339,6 +347,8 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
         fail("{}: train_step = \"chained\" has no kernel that updates batch_norm's running statistics; use the "
              "fused step",
              spec.path);
+    if (options.training && options.train_step == TrainStep::chained && plan.has_dropout())
+        fail("{}: train_step = \"chained\" has no kernel that draws dropout's masks; use the fused step", spec.path);
     if (options.training && options.train_step == TrainStep::chained && !plan.is_chain()) {
         size_t k = 0;
         while (plan.inputs[k] == std::vector<int>{int(k)}) ++k;
@@ -371,11 +381,6 @@ long long peak_live_activations(const ModelPlan &plan) {
 
 std::string training_obstacle(const ModelSpec &spec) {
     if (!spec.inference_only.empty()) return spec.inference_only;
-    for (const LayerSpec &layer : spec.layers) {
-        if (std::holds_alternative<DropoutParams>(layer.params))
-            return fmt::format("layer '{}' is a dropout, which builds for inference only so far (the identity)",
-                               layer.name);
-    }
     for (const LayerSpec &layer : spec.layers)
         if (auto *pool = std::get_if<Pool2dParams>(&layer.params); pool && !pool_window_unrolled(*pool))
             return fmt::format("layer '{}' pools {}x{} windows; windows over 64 taps have no backward pass here",

@@ -17,7 +17,7 @@ const char *role_name(FunctionRole role);
 // (0: the images, layer count: the logits) or a parameter; the rest take none.
 enum class ArgumentRole {
     activation, d_activation, labels, loss, parameter, velocity, gradient, next_parameter, next_velocity,
-    learning_rate, momentum, weight_decay, packed_parameter
+    learning_rate, momentum, weight_decay, packed_parameter, dropout_seed
 };
 const char *argument_role_name(ArgumentRole role);
 
@@ -48,6 +48,8 @@ struct ModelPlan {
     int layer_count() const { return int(spec.layers.size()); }
     // Whether every layer reads just the layer before it (or the images, the first).
     bool is_chain() const;
+    // Whether a layer is a dropout: the training step then takes the step's seed for its masks.
+    bool has_dropout() const;
     // The output's size per sample: the classes of an (N, classes) output.
     int classes() const { return int(element_count(activations.back())); }
     // Activation `index` with the batch dimension in front.

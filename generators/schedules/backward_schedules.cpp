@@ -70,6 +70,7 @@ void schedule_conv_backward_cpu(const Gradients &g, const Target &target) {
     Func(g.d_input.func).compute_root();
     Layer as_conv{g.name + "_d_input", "conv2d", g.d_input, {{"sum", g.stages.at("d_input_sum")}},
                   {{"r", g.reductions.at("rk")}}};
+    as_conv.sizes["groups"] = g.d_input.shape[1] / g.weight_shape[1];  // the tiling's guess at input reuse
     conv_tile_along_x(as_conv, target, {}, Var("tile"), /*parallel=*/true);
     Func(g.stages.at("d_output_padded"))
         .compute_root()

@@ -53,8 +53,10 @@ int size_or(const Layer &layer, const char *name, int otherwise) {
 // instead, in parallel: each row's input then comes from memory once for all channel tiles
 // (ResNet-50's 1x1 convolutions at 56x56 read their 3 MB input once per channel tile the
 // other way, 2.0 against 1.0 ms; MobileNetV2's layers, inputs in cache, measured 17% slower
-// rows outside).
-void order_conv_tiles(Func out, const Layer &layer, Var xi, Var ci, Var xo, Var co, Var tile_var, bool parallel) {
+// rows outside). Rows go outside too where channel tiles and samples are too few to share
+// among threads (LeNet-5's conv2 at batch 1 is one channel tile).
+void order_conv_tiles(Func out, const Layer &layer, int channel_tile, Var xi, Var ci, Var xo, Var co, Var tile_var,
+                      bool parallel) {
     Dims d;
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
@@ -62,7 +64,9 @@ void order_conv_tiles(Func out, const Layer &layer, Var xi, Var ci, Var xo, Var 
     const int64_t input_channels = r.dimensions() == 3 ? extent_of(r[2]) : 1;  // (kx, ky, channels)
     const int64_t input_bytes = input_channels * int64_t(shape[2]) * size_or(layer, "stride_y", 1) * shape[3] *
                                 size_or(layer, "stride_x", 1) * 4;
-    const bool rows_outside = size_or(layer, "groups", 1) == 1 && weight_bytes <= (256 << 10) && input_bytes > (512 << 10);
+    const bool few_tiles = int64_t(shape[1] / channel_tile) * shape[0] < 4;
+    const bool rows_outside =
+        few_tiles || (size_or(layer, "groups", 1) == 1 && weight_bytes <= (256 << 10) && input_bytes > (512 << 10));
     if (!rows_outside) {
         out.reorder(xi, ci, xo, d.y, co, d.n);
         if (parallel) out.fuse(co, d.n, tile_var).parallel(tile_var);
@@ -95,7 +99,7 @@ void conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, vec * x_vectors, TailStrategy::ShiftInwards).split(d.c, co, ci, channel_tile);
     out.vectorize(xi, vec);
-    order_conv_tiles(out, layer, xi, ci, xo, co, tile_var, parallel);
+    order_conv_tiles(out, layer, channel_tile, xi, ci, xo, co, tile_var, parallel);
     sum.compute_at(out, xo).vectorize(d.x, vec).unroll(d.x).unroll(d.c);
     std::vector<VarOrRVar> order{d.x, d.c};
     for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
@@ -132,7 +136,7 @@ void conv_tile_across_channels(const Layer &layer, const Target &target, const L
     const int x_tile = divisor_at_most(shape[3], options.tile > 0 ? options.tile : (registers - 6) / channel_vectors);
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, x_tile).split(d.c, co, ci, vec * channel_vectors);
-    order_conv_tiles(out, layer, xi, ci, xo, co, tile_var, parallel);
+    order_conv_tiles(out, layer, vec * channel_vectors, xi, ci, xo, co, tile_var, parallel);
     // Weights with output channels innermost, so a vector of them is one load: packed in blocks
     // once after each change by the runtime (inference), else transposed once per call, in parallel
     // over input channels (VGG-16's 512x512x3x3 took 6 ms a layer on one thread).

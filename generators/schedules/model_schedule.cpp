@@ -2,6 +2,8 @@
 
 #include "../layers/errors.h"
 
+#include <set>
+
 using namespace Halide;
 
 namespace cnngen {

@@ -1,6 +1,6 @@
 // Plain loops for the layers graph networks add: clip and hardswish, add, concat, global
-// average pooling and inference batch normalization. Written from the definitions, not the
-// Halide algorithms.
+// average pooling, batch normalization and dropout while training. Written from the
+// definitions, not the Halide algorithms.
 #include "reference.h"
 
 #include <algorithm>
@@ -94,6 +94,35 @@ Tensor batch_norm_training(const Tensor &input, const Tensor &weight, const Tens
     if (mean) *mean = m;
     if (variance) *variance = v;
     return batch_norm(input, weight, bias, m, v, epsilon);
+}
+
+namespace {
+
+// Whether dropout keeps the element at `coordinates` (innermost first) under `seed`.
+bool dropout_keeps(uint32_t seed, const std::vector<int> &coordinates, double p) {
+    uint32_t h = seed * 0x9E3779B9u;
+    for (int coordinate : coordinates) {
+        h = (h ^ uint32_t(coordinate)) * 0x85EBCA6Bu;
+        h ^= h >> 15;
+    }
+    h ^= h >> 16;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 13;
+    return double(h >> 8) / 16777216.0 >= p;
+}
+
+}  // namespace
+
+Tensor dropout_training(const Tensor &input, uint32_t seed, double p) {
+    Tensor out(input.shape);
+    const int rank = int(input.shape.size());
+    std::vector<int> index(size_t(rank), 0);  // PyTorch order, last fastest
+    for (size_t k = 0; k < input.size(); ++k) {
+        const std::vector<int> innermost_first(index.rbegin(), index.rend());
+        out.data[k] = dropout_keeps(seed, innermost_first, p) ? input.data[k] / (1 - p) : 0.0;
+        for (int d = rank - 1; d >= 0 && ++index[size_t(d)] == input.shape[size_t(d)]; --d) index[size_t(d)] = 0;
+    }
+    return out;
 }
 
 }  // namespace reference

@@ -2,6 +2,7 @@
 // Plain-loop references for every layer, written from the notes without Halide,
 // accumulating in double. Tensors are dense, C order, PyTorch layouts.
 #include <cstddef>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -68,6 +69,11 @@ Tensor batch_norm(const Tensor &input, const Tensor &weight, const Tensor &bias,
 // dimension; `mean` and `variance` receive them when given.
 Tensor batch_norm_training(const Tensor &input, const Tensor &weight, const Tensor &bias, double epsilon,
                            Tensor *mean = nullptr, Tensor *variance = nullptr);
+
+// Dropout while training: each element zeroed or scaled by 1 / (1 - p) as a 32-bit hash of the
+// seed and the element's coordinates, innermost first ((w, h, c, n) or (f, n)), decides (the
+// hash cnngen::dropout_scale documents, written again here from that description).
+Tensor dropout_training(const Tensor &input, uint32_t seed, double p);
 
 struct Lrn {
     bool inter_channel = true;

@@ -64,7 +64,8 @@ public:
     std::vector<int> inference_batches() const;
 
     // PyTorch's default for Conv2d and Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights
-    // and biases (kaiming_uniform with a = sqrt(5)); velocities zero.
+    // and biases (kaiming_uniform with a = sqrt(5)); velocities zero. Dropout's masks follow
+    // from the seed too: each training step draws them from the next seed in turn.
     void initialize(uint32_t seed);
     // Copies of the current parameters and velocities (from the device on GPU libraries). A
     // library without a training step holds no velocities: asking for them is an error.

@@ -17,10 +17,11 @@ enum class PipelineKind { forward, train_step, gradients, layer_forward, layer_b
 
 // What one argument of a generated function holds. `index` selects the activation (0: the
 // images, layer count: the logits) or the parameter; other roles have none (-1).
-// packed_parameter: the parameter in its packed layout (ParameterEntry::packed_block).
+// packed_parameter: the parameter in its packed layout (ParameterEntry::packed_block);
+// dropout_seed: an int32 scalar, the step's seed for dropout's masks.
 enum class ArgumentRole {
     activation, d_activation, labels, loss, parameter, velocity, gradient, next_parameter, next_velocity,
-    learning_rate, momentum, weight_decay, packed_parameter
+    learning_rate, momentum, weight_decay, packed_parameter, dropout_seed
 };
 
 struct ArgumentBinding {
