@@ -49,6 +49,18 @@ reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p) {
     return reference::fully_connected(h, p["fc3.weight"], p["fc3.bias"]);
 }
 
+reference::Tensor lenet5_dropout_first_step_reference(const reference::Tensor &x, Params &p) {
+    reference::Conv2d pad2;
+    pad2.pad_top = pad2.pad_bottom = pad2.pad_left = pad2.pad_right = 2;
+    const reference::Pool2d pool{reference::Pool::max, 2, 2, 2, 2};
+    auto h = reference::pool2d(relu(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], pad2)), pool);
+    h = reference::pool2d(relu(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], {})), pool);
+    h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
+    h = reference::dropout_training(h, kFirstDropoutSeed, 0.5);
+    h = relu(reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]));
+    return reference::fully_connected(h, p["fc3.weight"], p["fc3.bias"]);
+}
+
 reference::Tensor lenet5_classic_reference(const reference::Tensor &x, Params &p) {
     reference::Conv2d pad2;
     pad2.pad_top = pad2.pad_bottom = pad2.pad_left = pad2.pad_right = 2;

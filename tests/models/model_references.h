@@ -27,6 +27,10 @@ double finite_difference(Params &params, const std::string &name, size_t at,
 
 reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p);
 reference::Tensor lenet5_classic_reference(const reference::Tensor &x, Params &p);
+// tests/models/lenet5-dropout.toml in its first training step after initialize(1): the mask
+// from the seed that step takes (cnngen::Model: initialize's seed times 0x9E3779B9).
+constexpr uint32_t kFirstDropoutSeed = 1u * 0x9E3779B9u;
+reference::Tensor lenet5_dropout_first_step_reference(const reference::Tensor &x, Params &p);
 reference::Tensor alexnet_small_reference(const reference::Tensor &x, Params &p);
 
 }  // namespace cnngen_test
