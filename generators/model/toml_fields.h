@@ -24,8 +24,10 @@ public:
     int integer(const std::string &key, std::optional<int> fallback = std::nullopt, int minimum = 1) const {
         auto node = table_.get(key);
         if (!node) return required(key, fallback);
-        auto value = node->value<int64_t>();
-        if (!value || node->is_floating_point()) fail("{}: field '{}' must be an integer, found {}", where_, key, describe(*node));
+        // Integers only: toml++ converts a float to int64 unchecked (undefined past its range;
+        // the spec fuzzer found n = 5.7e51).
+        auto value = node->is_integer() ? node->value<int64_t>() : std::nullopt;
+        if (!value) fail("{}: field '{}' must be an integer, found {}", where_, key, describe(*node));
         if (*value < minimum || *value > 1'000'000)
             fail("{}: field '{}' is {}, expected {} to 1000000", where_, key, *value, minimum);
         return int(*value);
@@ -68,8 +70,8 @@ public:
                 fail("{}: field '{}' has {} values, expected {}", where_, key, array->size(), fmt::join(counts, " or "));
             std::vector<int> values;
             for (const auto &element : *array) {
-                auto value = element.value<int64_t>();
-                if (!value || element.is_floating_point() || *value < minimum || *value > 1'000'000)
+                auto value = element.is_integer() ? element.value<int64_t>() : std::nullopt;
+                if (!value || *value < minimum || *value > 1'000'000)
                     fail("{}: field '{}' holds {}, expected integers >= {}", where_, key, describe(element), minimum);
                 values.push_back(int(*value));
             }
