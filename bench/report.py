@@ -30,6 +30,9 @@ VGG16_CONVS = [(224, 3, 64), (224, 64, 64), (112, 64, 128), (112, 128, 128), (56
                (14, 512, 512)]
 FORWARD_MACS["vgg16"] = (sum(size * size * 9 * c_in * c_out for size, c_in, c_out in VGG16_CONVS)
                          + 25088 * 4096 + 4096 * 4096 + 4096 * 1000)
+# torchvision's graph networks at 3x224x224: the multiply-adds torchvision's model documentation
+# gives (its "GFLOPS" column counts multiply-adds): ResNet-18 1.814G, ResNet-50 4.089G, MobileNetV2 0.3005G.
+FORWARD_MACS.update({"resnet18": 1.814e9, "resnet50": 4.089e9, "mobilenet_v2": 0.3005e9})
 # The cpu schedule's row is a peer too: `cnngen tune` is measured against it (and against the
 # hand-written `fused` row) in the same run.
 PEERS = [("PyTorch", "pytorch"), ("ORT", "ort-in-library"), ("cpu", "cpu")]

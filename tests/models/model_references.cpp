@@ -38,27 +38,31 @@ double finite_difference(Params &params, const std::string &name, size_t at,
     return (plus - minus) / (2 * h);
 }
 
-reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p) {
+namespace {
+
+// LeNet-5 up to fc1's ReLU, and from fc2 on: lenet5-dropout.toml puts its dropout between.
+reference::Tensor lenet5_through_fc1(const reference::Tensor &x, Params &p) {
     reference::Conv2d pad2;
     pad2.pad_top = pad2.pad_bottom = pad2.pad_left = pad2.pad_right = 2;
     const reference::Pool2d pool{reference::Pool::max, 2, 2, 2, 2};
     auto h = reference::pool2d(relu(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], pad2)), pool);
     h = reference::pool2d(relu(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], {})), pool);
-    h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
-    h = relu(reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]));
-    return reference::fully_connected(h, p["fc3.weight"], p["fc3.bias"]);
+    return relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
+}
+
+reference::Tensor lenet5_from_fc2(const reference::Tensor &h, Params &p) {
+    return reference::fully_connected(relu(reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"])),
+                                      p["fc3.weight"], p["fc3.bias"]);
+}
+
+}  // namespace
+
+reference::Tensor lenet5_reference(const reference::Tensor &x, Params &p) {
+    return lenet5_from_fc2(lenet5_through_fc1(x, p), p);
 }
 
 reference::Tensor lenet5_dropout_first_step_reference(const reference::Tensor &x, Params &p) {
-    reference::Conv2d pad2;
-    pad2.pad_top = pad2.pad_bottom = pad2.pad_left = pad2.pad_right = 2;
-    const reference::Pool2d pool{reference::Pool::max, 2, 2, 2, 2};
-    auto h = reference::pool2d(relu(reference::conv2d(x, p["conv1.weight"], p["conv1.bias"], pad2)), pool);
-    h = reference::pool2d(relu(reference::conv2d(h, p["conv2.weight"], p["conv2.bias"], {})), pool);
-    h = relu(reference::fully_connected(h, p["fc1.weight"], p["fc1.bias"]));
-    h = reference::dropout_training(h, kFirstDropoutSeed, 0.5);
-    h = relu(reference::fully_connected(h, p["fc2.weight"], p["fc2.bias"]));
-    return reference::fully_connected(h, p["fc3.weight"], p["fc3.bias"]);
+    return lenet5_from_fc2(reference::dropout_training(lenet5_through_fc1(x, p), kFirstDropoutSeed, 0.5), p);
 }
 
 reference::Tensor lenet5_classic_reference(const reference::Tensor &x, Params &p) {
