@@ -48,7 +48,7 @@ Shape batch_norm_output_shape(const std::string &name, const Shape &input, const
 // Dropout (notes 002): the identity at inference, as PyTorch's eval mode. While training (a
 // `seed` given) each element is zeroed with probability p and the others scaled by 1 / (1 - p),
 // as PyTorch's train mode. The mask is a hash of the element's coordinates and the seed
-// (dropout_keep), so the backward pass recomputes it instead of storing it, and a step is
+// (dropout_scale), so the backward pass recomputes it instead of storing it, and a step is
 // reproducible from its seed.
 struct DropoutParams {
     float p = 0.5f;  // the probability of zeroing an element while training

@@ -49,19 +49,19 @@ ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &
     for (int k : indices) {
         const ParameterInfo &p = plan.parameters.at(size_t(k));
         in.info.push_back(p);
+        const bool read_packed = packed && p.packed_block;
+        ImageParam param =
+            planned_input(plan, {read_packed ? ArgumentRole::packed_parameter : ArgumentRole::parameter, k}, 0);
         Func value(p.identifier + "_value");
-        if (packed && p.packed_block) {
+        if (read_packed) {
             // The layer indexes the weights as ever, (kx, ky, ci, co); the buffer holds them
             // as (co within its block, kx, ky, ci, block).
-            ImageParam param = planned_input(plan, {ArgumentRole::packed_parameter, k}, 0);
             Var kx("kx"), ky("ky"), ci("ci"), co("co");
             value(kx, ky, ci, co) = param(co % p.packed_block, kx, ky, ci, co / p.packed_block);
-            in.params.push_back(param);
         } else {
-            ImageParam param = planned_input(plan, {ArgumentRole::parameter, k}, 0);
             value(_) = param(_);
-            in.params.push_back(param);
         }
+        in.params.push_back(param);
         in.values.push_back(value);
     }
     return in;

@@ -278,7 +278,7 @@ void Model::initialize(uint32_t seed) {
     for (size_t k = 0; k < state_->parameters.size(); ++k) {
         const ParameterEntry &entry = description_.parameters[k];
         // Drawn in place where the plain tensor is held (no copy of VGG-16's 400 MB fc6 weights).
-        Resident &plain = state_->parameters[k], &packed = state_->packed[k];
+        Resident &plain = state_->parameters[k];
         if (!plain.host_bytes()) packed_only.resize(element_count(entry.shape));
         float *values = plain.host_bytes() ? plain.overwrite().data() : packed_only.data();
         const size_t count = element_count(entry.shape);
@@ -289,7 +289,7 @@ void Model::initialize(uint32_t seed) {
         } else {
             std::fill_n(values, count, entry.init == ParameterInit::ones ? 1.0f : 0.0f);
         }
-        if (packed.host_bytes()) repack(entry, values, packed.overwrite().data(), true);
+        store_parameter(k, values);
         HostVector<float> &velocity = state_->velocities[k].overwrite();
         std::fill(velocity.begin(), velocity.end(), 0.0f);
     }
@@ -298,7 +298,10 @@ void Model::initialize(uint32_t seed) {
 
 void Model::store_parameter(size_t k, const float *values) {
     Resident &plain = state_->parameters[k], &packed = state_->packed[k];
-    if (plain.host_bytes()) std::copy_n(values, element_count(plain.shape()), plain.overwrite().begin());
+    if (plain.host_bytes()) {
+        HostVector<float> &held = plain.overwrite();
+        if (held.data() != values) std::copy_n(values, held.size(), held.begin());  // drawn in place: done
+    }
     if (packed.host_bytes()) repack(description_.parameters[k], values, packed.overwrite().data(), true);
 }
 
@@ -317,13 +320,9 @@ void Model::refresh_packed() {
 
 namespace {
 
-std::vector<Tensor> copy_out(std::vector<ResidentBuffer<float>> &tensors, CallContext &context) {
-    std::vector<Tensor> values;
-    for (ResidentBuffer<float> &t : tensors) {
-        const HostVector<float> &data = t.read(context);
-        values.push_back({t.shape(), std::vector<float>(data.begin(), data.end())});
-    }
-    return values;
+Tensor copy_out(ResidentBuffer<float> &tensor, CallContext &context) {
+    const HostVector<float> &data = tensor.read(context);
+    return {tensor.shape(), std::vector<float>(data.begin(), data.end())};
 }
 
 void check_shapes(const ModelDescription &d, const std::vector<Tensor> &values) {
@@ -350,8 +349,7 @@ std::vector<Tensor> Model::parameters() const {
     for (size_t k = 0; k < state_->parameters.size(); ++k) {
         Resident &plain = state_->parameters[k];
         if (plain.host_bytes() || !state_->packed[k].host_bytes()) {
-            const HostVector<float> &data = plain.read(state_->context);
-            values.push_back({plain.shape(), std::vector<float>(data.begin(), data.end())});
+            values.push_back(copy_out(plain, state_->context));
         } else {  // held packed alone
             values.push_back({plain.shape(), std::vector<float>(element_count(plain.shape()))});
             repack(description_.parameters[k], state_->packed[k].read(state_->context).data(),
@@ -365,7 +363,9 @@ std::vector<Tensor> Model::velocities() const {
     if (train_batch() == 0) runtime_fail("{}: the library has no training step, so no velocities", description_.name);
     auto lock = lock_for_reading();
     std::lock_guard<std::mutex> copy(state_->host_copy);
-    return copy_out(state_->velocities, state_->context);
+    std::vector<Tensor> values;
+    for (Resident &v : state_->velocities) values.push_back(copy_out(v, state_->context));
+    return values;
 }
 
 void Model::set_parameters(const std::vector<Tensor> &values) {

@@ -272,7 +272,8 @@ TEST_CASE("an inference-only library holds its convolution weights packed alone,
     CHECK(model.state_bytes().parameters == bytes);
 }
 
-TEST_CASE("dropout trains with a mask drawn from a seed per step, and is the identity at inference", "[model][dropout]") {
+TEST_CASE("dropout draws a new mask each training step, the same from the same seed, and is the identity at inference",
+          "[model][dropout]") {
     const cnngen::NpyArray input = cnngen::read_npy(kFixtures + "/lenet5_input_64.npy");
     std::vector<int32_t> labels(64, 0);
     for (int n = 0; n < 64; ++n) labels[size_t(n)] = n % 10;
