@@ -155,6 +155,10 @@ int main(int argc, char **argv) {
     build->add_option("--train-batch", options.train_batch,
                       "Training batch size, replacing the spec's; under mpirun, each process's share of the global "
                       "batch");
+    build->add_option("--forward-parts", options.forward_parts,
+                      fmt::format("Inference as this many pipelines per batch size (at most one per layer), run in turn "
+                                  "(default 0: one per about {} Halide stages, where Halide's compile time stays short)",
+                                  cnngen::kStagesPerForwardPart));
     build->add_flag("--emit-stmt", options.emit_stmt, "Also write Halide's .stmt and .html per function");
     build->add_flag("--profile", options.profile, "Build with Halide's profiler (prints per-Func time at exit)");
     build->add_flag("-v,--verbose", options.verbose, "Print the compiler commands");

@@ -354,6 +354,9 @@ void build_model(const BuildOptions &options) {
     plan_options.pack_weights = schedule.base == "cpu" && std::none_of(targets.begin(), targets.end(), [](const Target &t) {
                                     return t.has_gpu_feature();
                                 });
+    if (options.forward_parts < 0)
+        fail("cnngen build: --forward-parts is {}, expected 0 (by the model's size) or more", options.forward_parts);
+    plan_options.forward_parts = options.forward_parts;
     const ModelPlan plan = plan_model(spec, plan_options);
     if (options.out_dir.empty()) fail("cnngen build: no output directory (-o DIR)");
     for (Target &t : targets) {

@@ -21,6 +21,7 @@ struct BuildOptions {
     bool mpi = true;
     std::vector<int> batch_sizes;  // override the spec's [build] batch_sizes; empty: the spec's
     int train_batch = 0;           // override the spec's [build] train_batch; 0: the spec's
+    int forward_parts = 0;         // inference pipelines per batch size; 0: by the model's size
     bool emit_stmt = false;      // Halide's stmt and HTML per function, for inspection
     bool profile = false;        // Halide's profiler in every function
     bool verbose = false;

@@ -66,6 +66,14 @@ std::vector<ImageParam> add_sgd_updates(const ModelPlan &plan, int batch, const 
     return velocities;
 }
 
+// Schedules read packed weights as they are instead of transposing them per call. `layers`
+// are the model's from layer `first` on.
+void mark_packed_weights(const ModelPlan &plan, int first, std::vector<Layer> &layers) {
+    for (size_t k = 0; k < layers.size(); ++k)
+        for (int p : plan.parameters_of_layer(first + int(k)))
+            if (plan.parameters[size_t(p)].packed_block) layers[k].sizes["packed_weights"] = 1;
+}
+
 // The images and the network on them; while training, dropout's seed and the spec with the
 // seed in its dropout layers (the backward pass recomputes their masks from it).
 struct NetworkInputs {
@@ -92,10 +100,7 @@ NetworkInputs network_inputs(const ModelPlan &plan, int batch, AlgorithmForm for
             if (auto *p = std::get_if<DropoutParams>(&layer.params)) p->seed = in.dropout_seed;
     }
     in.net = build_network(in.spec, in.images_value, in.params.source(plan.spec.path), form, mode);
-    // Schedules read packed weights as they are instead of transposing them per call.
-    for (size_t k = 0; packed && k < in.net.layers.size(); ++k)
-        for (int p : plan.parameters_of_layer(int(k)))
-            if (plan.parameters[size_t(p)].packed_block) in.net.layers[k].sizes["packed_weights"] = 1;
+    if (packed) mark_packed_weights(plan, 0, in.net.layers);
     return in;
 }
 
@@ -121,6 +126,47 @@ Built forward(const ModelPlan &plan, const PlannedFunction &f) {
     b.outputs.push_back(planned_output(plan, f.outputs.at(0), in.net.output.func, in.net.output.shape));
     b.funcs.forward = in.net.layers;
     b.funcs.forward_inputs = in.net.inputs;
+    b.funcs.inference = true;
+    return b;
+}
+
+// Layers [first, end) of the forward on the activations earlier parts returned, returning
+// those later parts read. The scheduling pass sees the part's graph with activations counted
+// from the part (0: anything made before it) and those it returns as read once more, so no
+// convolution's tiles take in a layer whose input must leave the pipeline.
+Built forward_part(const ModelPlan &plan, const PlannedFunction &f) {
+    const size_t part = size_t(std::find(plan.forward_parts.begin(), plan.forward_parts.end(), f.layer) -
+                               plan.forward_parts.begin());
+    const auto [first, end] = plan.forward_part_layers(part);
+    Built b;
+    std::map<int, Tensor> given;
+    std::vector<int> parameters;
+    for (const PlannedArgument &a : f.inputs) {
+        if (a.role != ArgumentRole::activation) {
+            parameters.push_back(a.index);
+            continue;
+        }
+        ImageParam input = planned_input(plan, a, f.batch);
+        Func value(argument_name(plan, a) + "_value");
+        value(_) = input(_);
+        given[a.index] = {value, plan.activation_shape(a.index, f.batch)};
+        b.inputs.push_back(input);
+    }
+    const ParameterInputs params = parameter_inputs(plan, parameters, /*packed=*/true);
+    for (const ImageParam &p : params.params) b.inputs.push_back(p);
+    Network net = build_network_part(plan.spec, size_t(first), size_t(end), given, params.source(plan.spec.path));
+    mark_packed_weights(plan, first, net.layers);
+    const auto local = [first = first, end = end](int a) { return a > first && a <= end ? a - first : 0; };
+    for (const std::vector<int> &reads : net.inputs) {
+        b.funcs.forward_inputs.emplace_back();
+        for (int a : reads) b.funcs.forward_inputs.back().push_back(local(a));
+    }
+    for (const PlannedArgument &a : f.outputs) {
+        const Tensor &value = net.activations.at(size_t(a.index));
+        b.outputs.push_back(planned_output(plan, a, value.func, value.shape));
+        b.funcs.forward_returns.push_back(local(a.index));
+    }
+    b.funcs.forward = net.layers;
     b.funcs.inference = true;
     return b;
 }
@@ -379,6 +425,7 @@ ModelPipeline build_pipeline(const ModelPlan &given_plan, const PlannedFunction 
     case FunctionRole::layer_backward: b = layer_backward(plan, f, schedule); break;
     case FunctionRole::loss: b = loss_kernel(plan, f); break;
     case FunctionRole::sgd_update: b = sgd_kernel(plan, f); break;
+    case FunctionRole::forward_part: b = forward_part(plan, f); break;
     }
     check_against_plan(plan, f, b);
     b.funcs.outputs = b.outputs;

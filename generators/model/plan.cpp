@@ -89,6 +89,11 @@ void add_function(ModelPlan &plan, FunctionRole role, int batch, int layer, std:
         break;
     case FunctionRole::loss: name = fmt::format("{}_loss_b{}", model, batch); break;
     case FunctionRole::sgd_update: name = fmt::format("{}_sgd_update_b{}", model, batch); break;
+    case FunctionRole::forward_part: {
+        const auto part = std::find(plan.forward_parts.begin(), plan.forward_parts.end(), layer);
+        name = fmt::format("{}_forward_part{}_b{}", model, part - plan.forward_parts.begin(), batch);
+        break;
+    }
     }
     plan.functions.push_back({name, role, batch, layer, std::move(inputs), std::move(outputs)});
 }
@@ -139,9 +144,30 @@ void plan_functions(ModelPlan &plan, const PlanOptions &options) {
     for (int k : all)
         as_read.push_back({plan.parameters[size_t(k)].packed_block ? ArgumentRole::packed_parameter
                                                                    : ArgumentRole::parameter, k});
-    for (int batch : plan.spec.batch_sizes)
-        add_function(plan, FunctionRole::forward, batch, -1, concat({{{ArgumentRole::activation, 0}}, as_read}),
-                     {{ArgumentRole::activation, layers}});
+    for (int batch : plan.spec.batch_sizes) {
+        if (plan.forward_parts.empty()) {
+            add_function(plan, FunctionRole::forward, batch, -1, concat({{{ArgumentRole::activation, 0}}, as_read}),
+                         {{ArgumentRole::activation, layers}});
+            continue;
+        }
+        // A part reads the activations its layers take from earlier parts and returns those
+        // later parts (or the caller: the logits) take.
+        for (size_t part = 0; part < plan.forward_parts.size(); ++part) {
+            const auto [first, end] = plan.forward_part_layers(part);
+            std::vector<PlannedArgument> inputs, outputs;
+            for (int a = 0; a <= first; ++a) {
+                bool read = false;
+                for (int k = first; k < end && !read; ++k)
+                    read = std::count(plan.inputs[size_t(k)].begin(), plan.inputs[size_t(k)].end(), a) > 0;
+                if (read) inputs.push_back({ArgumentRole::activation, a});
+            }
+            for (int k = first; k < end; ++k)
+                for (int p : plan.parameters_of_layer(k)) inputs.push_back(as_read.at(size_t(p)));
+            for (int a = first + 1; a <= end; ++a)
+                if (plan.last_reader[size_t(a)] >= end) outputs.push_back({ArgumentRole::activation, a});
+            add_function(plan, FunctionRole::forward_part, batch, first, inputs, outputs);
+        }
+    }
     if (!options.training) return;
     const int batch = plan.spec.train_batch;
     if (options.train_step == TrainStep::fused) {
@@ -179,6 +205,7 @@ const char *role_name(FunctionRole role) {
     case FunctionRole::layer_backward: return "layer_backward";
     case FunctionRole::loss: return "loss";
     case FunctionRole::sgd_update: return "sgd_update";
+    case FunctionRole::forward_part: return "forward_part";
     }
     return "?";
 }
@@ -257,6 +284,10 @@ bool ModelPlan::has_dropout() const {
                        [](const LayerSpec &l) { return std::holds_alternative<DropoutParams>(l.params); });
 }
 
+std::pair<int, int> ModelPlan::forward_part_layers(size_t part) const {
+    return {forward_parts.at(part), part + 1 < forward_parts.size() ? forward_parts[part + 1] : layer_count()};
+}
+
 bool ModelPlan::is_chain() const {
     for (size_t k = 0; k < inputs.size(); ++k)
         if (inputs[k] != std::vector<int>{int(k)}) return false;
@@ -284,6 +315,50 @@ void check_every_branch_is_read(const ModelPlan &plan) {
         fail("{}: the output of layer {} is never read: a dangling branch; every layer but the last, '{}' (the "
              "model's output), must be an input of a later layer",
              plan.spec.path, fmt::join(unread, ", "), plan.spec.layers.back().name);
+}
+
+// Stages in Halide's sense: a concat copies each input in an update of its own.
+int stage_count(const LayerSpec &layer) {
+    return std::holds_alternative<ConcatParams>(layer.params) ? std::max(1, int(layer.inputs.size())) : 1;
+}
+
+// Activations made before layer `cut` and read from it on: what crosses a cut there.
+int activations_crossing(const ModelPlan &plan, int cut) {
+    int crossing = 0;
+    for (int a = 0; a <= cut; ++a) crossing += plan.last_reader[size_t(a)] >= cut;
+    return crossing;
+}
+
+// The parts' first layers: `parts` (0: by kStagesPerForwardPart) of about equal stage counts,
+// each cut moved up to a quarter of a part to where the fewest activations cross, and off an
+// element-wise layer a convolution's tiles would otherwise compute (conv-BN-ReLU stays whole).
+std::vector<int> plan_forward_parts(const ModelPlan &plan, int parts) {
+    const int layers = plan.layer_count();
+    std::vector<int> stages_before{0};  // stages of layers [0, k)
+    for (const LayerSpec &layer : plan.spec.layers) stages_before.push_back(stages_before.back() + stage_count(layer));
+    const int total = stages_before.back();
+    if (parts <= 0) parts = (total + kStagesPerForwardPart - 1) / kStagesPerForwardPart;
+    parts = std::min(parts, layers);
+    if (parts <= 1) return {};
+    const auto elementwise = [&](int k) {
+        const std::string &kind = plan.spec.layers[size_t(k)].kind;
+        return kind == "activation" || kind == "batch_norm" || kind == "add" || kind == "dropout";
+    };
+    const int window = std::max(1, layers / parts / 4);
+    std::vector<int> firsts{0};
+    for (int part = 1; part < parts; ++part) {
+        const int goal = int(total * (long long)part / parts);
+        const int target = int(std::lower_bound(stages_before.begin(), stages_before.end(), goal) - stages_before.begin());
+        const int least = firsts.back() + 1, most = layers - (parts - part);
+        int best = std::clamp(target, least, most);
+        std::pair<int, int> best_cost{activations_crossing(plan, best) + elementwise(best), 0};
+        for (int cut = std::max(least, target - window); cut <= std::min(most, target + window); ++cut) {
+            const std::pair<int, int> cost{activations_crossing(plan, cut) + elementwise(cut), std::abs(cut - target)};
+            if (cost < best_cost) best = cut, best_cost = cost;
+        }
+        firsts.push_back(best);
+    }
+    return firsts;
 }
 
 }  // namespace
@@ -362,6 +437,7 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
         for (ParameterInfo &p : plan.parameters)
             if (p.layer >= 0 && plan.spec.layers[size_t(p.layer)].kind == "conv2d" && p.shape.size() == 4)
                 p.packed_block = std::gcd(p.shape[0], kPackedChannelBlock);
+    plan.forward_parts = plan_forward_parts(plan, options.forward_parts);
     PlanOptions planned = options;
     if (has_state) planned.split_step = false;
     plan_functions(plan, planned);

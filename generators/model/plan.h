@@ -10,7 +10,7 @@
 namespace cnngen {
 
 // What a generated function computes; mirrors the runtime's PipelineKind.
-enum class FunctionRole { forward, train_step, gradients, layer_forward, layer_backward, loss, sgd_update };
+enum class FunctionRole { forward, train_step, gradients, layer_forward, layer_backward, loss, sgd_update, forward_part };
 const char *role_name(FunctionRole role);
 
 // What one argument holds; mirrors the runtime's ArgumentRole. `index` selects an activation
@@ -30,7 +30,7 @@ struct PlannedFunction {
     std::string name;  // lenet5_forward_b64
     FunctionRole role;
     int batch;
-    int layer = -1;  // layer kernels: index into the spec's layers
+    int layer = -1;  // layer kernels: index into the spec's layers; forward parts: their first layer
     // Halide's order: the inputs as compiled, then the pipeline's outputs.
     std::vector<PlannedArgument> inputs, outputs;
 };
@@ -44,6 +44,9 @@ struct ModelPlan {
     std::vector<int> last_reader;
     std::vector<ParameterInfo> parameters;
     std::vector<PlannedFunction> functions;
+    // Where inference is cut into several pipelines (forward parts, run in turn): each part's
+    // first layer, 0 first; empty when one pipeline computes it all.
+    std::vector<int> forward_parts;
 
     int layer_count() const { return int(spec.layers.size()); }
     // Whether every layer reads just the layer before it (or the images, the first).
@@ -54,6 +57,8 @@ struct ModelPlan {
     int classes() const { return int(element_count(activations.back())); }
     // Activation `index` with the batch dimension in front.
     Shape activation_shape(int index, int batch) const;
+    // The layers [first, end) of forward part `part`.
+    std::pair<int, int> forward_part_layers(size_t part) const;
     // Indices into `parameters` of the layer's own tensors (weight, then bias).
     std::vector<int> parameters_of_layer(int layer) const;
     // The shape of parameter `index` as the inference functions read it (packed or not).
@@ -70,7 +75,16 @@ struct PlanOptions {
     // The inference functions read convolution weights packed (ParameterInfo::packed_block): for
     // the cpu schedule, whose tiles load vectors of output channels.
     bool pack_weights = false;
+    // Inference pipelines per batch size: 0 by the model's size (kStagesPerForwardPart), else
+    // that many (at most one per layer).
+    int forward_parts = 0;
 };
+
+// Halide's lowering time grows faster than a pipeline's stage count: DenseNet-121 (371 layers
+// and 535 concat copies) ran over 10 minutes and 5 GB in one pipeline. Inference of a larger
+// model is cut into parts of about this many stages (a layer each, a concat one per input),
+// each its own pipeline, where the fewest activations cross.
+constexpr int kStagesPerForwardPart = 100;
 
 // Output channels per block of a packed convolution weight, where the count allows: one
 // AVX-512 vector, two AVX2 ones (a schedule's tile of channels starts on a block).

@@ -387,14 +387,27 @@ Layer build_layer(const ModelSpec &spec, size_t index, const std::vector<Tensor>
 
 Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source, AlgorithmForm form,
                       NetworkMode mode) {
+    return build_network_part(spec, 0, spec.layers.size(), {{0, input}}, source, form, mode);
+}
+
+Network build_network_part(const ModelSpec &spec, size_t first, size_t end, const std::map<int, Tensor> &given,
+                           const ParamSource &source, AlgorithmForm form, NetworkMode mode) {
     Network net;
     net.inputs = layer_input_indices(spec);
-    net.activations.push_back(input);
-    for (size_t k = 0; k < spec.layers.size(); ++k) {
+    net.inputs.erase(net.inputs.begin() + std::ptrdiff_t(end), net.inputs.end());
+    net.inputs.erase(net.inputs.begin(), net.inputs.begin() + std::ptrdiff_t(first));
+    net.activations.resize(end + 1);
+    for (const auto &[index, tensor] : given) net.activations.at(size_t(index)) = tensor;
+    for (size_t k = first; k < end; ++k) {
         std::vector<Tensor> inputs;
-        for (int a : net.inputs[k]) inputs.push_back(net.activations.at(size_t(a)));
+        for (int a : net.inputs[k - first]) {
+            if (!net.activations.at(size_t(a)).func.defined())
+                fail("internal error: layer '{}' reads activation {}, which the part given [{}, {}) lacks",
+                     spec.layers[k].name, a, first, end);
+            inputs.push_back(net.activations[size_t(a)]);
+        }
         Layer layer = build_layer(spec, k, inputs, source, form, mode);
-        net.activations.push_back(layer.output);
+        net.activations[k + 1] = layer.output;
         net.layers.push_back(layer);
     }
     net.output = net.activations.back();

@@ -10,6 +10,7 @@
 #include "../layers/normalization.h"
 #include "../layers/pooling.h"
 
+#include <map>
 #include <variant>
 
 namespace cnngen {
@@ -90,6 +91,12 @@ struct Network {
 };
 Network build_network(const ModelSpec &spec, const Tensor &input, const ParamSource &source,
                       AlgorithmForm form = AlgorithmForm::direct, NetworkMode mode = NetworkMode::inference);
+// Layers [first, end) on the activations `given` by index (those they read from earlier
+// layers or the images): a forward part. `layers` and `inputs` hold those layers alone,
+// `inputs` still by the whole model's activation indices.
+Network build_network_part(const ModelSpec &spec, size_t first, size_t end, const std::map<int, Tensor> &given,
+                           const ParamSource &source, AlgorithmForm form = AlgorithmForm::direct,
+                           NetworkMode mode = NetworkMode::inference);
 // Layer `index` of the spec alone, on its `inputs`: for per-layer kernels.
 Layer build_layer(const ModelSpec &spec, size_t index, const std::vector<Tensor> &inputs, const ParamSource &source,
                   AlgorithmForm form = AlgorithmForm::direct, NetworkMode mode = NetworkMode::inference);

@@ -64,12 +64,15 @@ bool rides_on_conv_output(const Layer &layer) {
 // each next layer the only reader of the one before, free of schedule-file settings (its own,
 // or another layer's computed inside it).
 // A layer rides on one convolution at most (an add joining two convolutions: the first).
+// An activation the pipeline returns counts one reader more, with no layer.
 std::map<size_t, std::vector<const Layer *>> conv_epilogues(const ModelSchedule &schedule,
                                                             const std::vector<Layer> &layers,
-                                                            const std::vector<std::vector<int>> &inputs) {
+                                                            const std::vector<std::vector<int>> &inputs,
+                                                            const std::vector<int> &returned) {
     std::vector<int> readers(layers.size() + 1, 0), sole_reader(layers.size() + 1, -1);
     for (size_t k = 0; k < inputs.size(); ++k)
         for (int a : inputs[k]) ++readers.at(size_t(a)), sole_reader.at(size_t(a)) = int(k);
+    for (int a : returned) ++readers.at(size_t(a)), sole_reader.at(size_t(a)) = -1;
     std::set<std::string> set_in_file;
     for (const auto &[name, options] : schedule.layers) {
         if (!options.compute_at.empty() || options.inline_into_consumer) set_in_file.insert(name);
@@ -81,7 +84,7 @@ std::map<size_t, std::vector<const Layer *>> conv_epilogues(const ModelSchedule 
     for (size_t k = 0; k < layers.size(); ++k) {
         if (layers[k].kind != "conv2d" || !unscheduled(layers[k])) continue;
         size_t last = k;
-        while (readers[last + 1] == 1) {
+        while (readers[last + 1] == 1 && sole_reader[last + 1] >= 0) {
             const size_t next = size_t(sole_reader[last + 1]);
             if (taken[next] || !rides_on_conv_output(layers[next]) || !unscheduled(layers[next])) break;
             taken[next] = true;
@@ -95,7 +98,7 @@ std::map<size_t, std::vector<const Layer *>> conv_epilogues(const ModelSchedule 
 }  // namespace
 
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,
-                           bool fuse, const std::vector<std::vector<int>> &inputs) {
+                           bool fuse, const std::vector<std::vector<int>> &inputs, const std::vector<int> &returned) {
     if (is_gpu_schedule(schedule.base)) return schedule_model_layers_gpu(schedule, layers, target, fuse);
     if (schedule.base != "cpu") {
         schedule_layers(schedule.base, layers, target);
@@ -119,7 +122,7 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
         consumers[at] = layers[c].output.func;
     }
     std::map<size_t, std::vector<const Layer *>> epilogues;
-    if (fuse && inputs.size() == layers.size()) epilogues = conv_epilogues(schedule, layers, inputs);
+    if (fuse && inputs.size() == layers.size()) epilogues = conv_epilogues(schedule, layers, inputs, returned);
     std::set<const Layer *> riding;
     for (const auto &[conv, epilogue] : epilogues) riding.insert(epilogue.begin(), epilogue.end());
     for (size_t k = 0; k < layers.size(); ++k) {

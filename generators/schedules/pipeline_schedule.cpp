@@ -65,7 +65,8 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
         autoschedule(pipeline, schedule.base, target);
         return;
     }
-    schedule_model_layers(schedule, funcs.forward, target, funcs.inference, funcs.forward_inputs);
+    schedule_model_layers(schedule, funcs.forward, target, funcs.inference, funcs.forward_inputs,
+                          funcs.forward_returns);
     if (funcs.inference) {
         // The outputs copy the last layer; wrappers of inputs and parameters stay inlined.
         if (is_gpu_schedule(schedule.base))

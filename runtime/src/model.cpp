@@ -109,6 +109,7 @@ struct Model::Scratch {
     std::map<int, ResidentBuffer<int32_t>> labels;
     Resident loss{std::vector<int>{}};
     std::vector<Resident> activations, deltas;  // chained step: by activation index
+    std::map<int, std::vector<Resident>> between_parts;  // forward parts: by batch, then activation index
     std::vector<float> flat_gradients;          // a data-parallel step's, for the exchange
 
     ~Scratch() {
@@ -118,6 +119,8 @@ struct Model::Scratch {
         loss.release_device(context);
         for (auto *set : {&activations, &deltas})
             for (Resident &t : *set) t.release_device(context);
+        for (auto &[batch, set] : between_parts)
+            for (Resident &t : set) t.release_device(context);
     }
 };
 
@@ -242,8 +245,9 @@ int Model::train_batch() const {
 std::vector<int> Model::inference_batches() const {
     std::vector<int> batches;
     for (const PipelineEntry &e : description_.pipelines)
-        if (e.kind == PipelineKind::forward) batches.push_back(e.batch);
+        if (e.kind == PipelineKind::forward || e.kind == PipelineKind::forward_part) batches.push_back(e.batch);
     std::sort(batches.begin(), batches.end());
+    batches.erase(std::unique(batches.begin(), batches.end()), batches.end());
     return batches;
 }
 
@@ -485,7 +489,7 @@ std::vector<float> Model::logits(const float *images, int count) {
         call.images = input_rows(scratch->images, batch, description_.input_shape, state_->on_device,
                                  images + size_t(done) * sample_size(), used, in_place);
         call.logits = &tensor_for(scratch->logits, batch, output_shape());
-        invoke(*find(PipelineKind::forward, batch), call, *scratch);
+        compute_logits(call, *scratch);
         const HostVector<float> &out = call.logits->read(scratch->context);
         std::copy(out.begin(), out.begin() + size_t(used) * classes(), result.begin() + size_t(done) * classes());
         done += used;
@@ -618,6 +622,38 @@ void Model::compute_gradients(Call &call, Scratch &scratch) {
     for (size_t k = layers; k-- > 0;)
         if (const PipelineEntry *backward = find(PipelineKind::layer_backward, call.batch, int(k)))
             invoke(*backward, call, scratch);  // none for a first layer without parameters
+}
+
+// Inference in one pipeline, else in parts (in the description's order, the plan's), the
+// activations passed between them held in the scratch from call to call.
+void Model::compute_logits(Call &call, Scratch &scratch) {
+    if (const PipelineEntry *whole = find(PipelineKind::forward, call.batch)) {
+        invoke(*whole, call, scratch);
+        return;
+    }
+    const size_t layers = description_.layer_outputs.size();
+    auto [between, fresh] = scratch.between_parts.try_emplace(call.batch);
+    if (fresh) {
+        std::vector<bool> passed(layers + 1, false);  // the images and logits are the call's
+        for (const PipelineEntry &e : description_.pipelines)
+            for (const ArgumentBinding &a : e.arguments)
+                if (e.kind == PipelineKind::forward_part && e.batch == call.batch &&
+                    a.role == ArgumentRole::activation && a.index > 0 && size_t(a.index) < layers)
+                    passed[size_t(a.index)] = true;
+        between->second.reserve(layers + 1);
+        for (size_t k = 0; k <= layers; ++k) {
+            if (!passed[k]) {
+                between->second.emplace_back();
+                continue;
+            }
+            std::vector<int> shape = description_.layer_outputs[k - 1];
+            shape.insert(shape.begin(), call.batch);
+            between->second.emplace_back(shape);
+        }
+    }
+    call.activations = &between->second;
+    for (const PipelineEntry &e : description_.pipelines)
+        if (e.kind == PipelineKind::forward_part && e.batch == call.batch) invoke(e, call, scratch);
 }
 
 // The next parameters and velocities from the state's gradients.

@@ -120,6 +120,7 @@ private:
     void invoke(const PipelineEntry &entry, const Call &call, Scratch &scratch, const SgdSettings *sgd = nullptr);
     void bind_training_inputs(Call &call, const float *images, const int32_t *labels);
     void compute_gradients(Call &call, Scratch &scratch);  // a split step's first half
+    void compute_logits(Call &call, Scratch &scratch);     // the forward pipeline, or its parts in turn
     void invoke_update(Call &call, Scratch &scratch, const SgdSettings &sgd);
     void adopt_next_state();
     // Parameter k from PyTorch-layout values, into the layouts the library reads it in.

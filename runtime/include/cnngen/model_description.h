@@ -13,7 +13,9 @@ namespace cnngen {
 // parameter; a chained step computes the gradients in kernels the runtime calls in turn:
 // layer_forward (input -> output) per layer, loss (logits, labels -> loss, d_logits),
 // layer_backward (d_output -> d_input, gradients) from the last layer to the first.
-enum class PipelineKind { forward, train_step, gradients, layer_forward, layer_backward, loss, sgd_update };
+// forward_part: a large model's inference as several pipelines, called in turn (`layer`: the
+// part's first layer), each reading and returning activations by index.
+enum class PipelineKind { forward, train_step, gradients, layer_forward, layer_backward, loss, sgd_update, forward_part };
 
 // What one argument of a generated function holds. `index` selects the activation (0: the
 // images, layer count: the logits) or the parameter; other roles have none (-1).
@@ -37,7 +39,7 @@ struct PipelineEntry {
     int (*argv)(void **args);
     const halide_filter_metadata_t *(*metadata)();
     const char *function_name;
-    int layer;  // index into ModelDescription::layers for layer kernels, else -1
+    int layer;  // index into ModelDescription::layers for layer kernels and forward parts, else -1
     std::vector<ArgumentBinding> arguments;  // inputs, then outputs, as Halide orders them
 };
 
