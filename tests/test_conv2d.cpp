@@ -135,6 +135,43 @@ TEST_CASE("conv2d cpu schedule matches the reference over the hyperparameter gri
     check_grid("cpu", 1);
 }
 
+// Depthwise layers wide enough for several channel tiles per sample, where the cpu schedule
+// pads each tile's own channels a row ahead of its output rows instead of the whole input.
+TEST_CASE("depthwise conv2d with channel tiles matches the reference", "[conv2d][grid][depthwise]") {
+    std::mt19937 rng(11);
+    const std::vector<std::array<int, 4>> paddings = {{1, 1, 1, 1}, {0, 2, 1, 0}, {2, 2, 2, 2}};
+    int variant = 0;
+    for (int channels : {32, 48, 36})
+        for (int stride = 1; stride <= 2; ++stride)
+            for (const auto &pad : paddings) {
+                ++variant;
+                ConvCase c;
+                c.input_shape = {1 + variant % 2, channels, 9 + variant % 7, 17 + variant % 19};
+                c.out_channels = channels;
+                c.kh = variant % 3 ? 3 : 5;
+                c.kw = variant % 4 ? 3 : 5;
+                c.hyper.stride_h = c.hyper.stride_w = stride;
+                c.hyper.pad_top = pad[0];
+                c.hyper.pad_bottom = pad[1];
+                c.hyper.pad_left = pad[2];
+                c.hyper.pad_right = pad[3];
+                c.hyper.groups = channels;
+                INFO(c.describe());
+                Params params;
+                params.tensors["conv.weight"] = random_tensor({channels, 1, c.kh, c.kw}, rng);
+                params.tensors["conv.bias"] = random_tensor({channels}, rng);
+                const auto input = random_tensor(c.input_shape, rng);
+                const auto expected =
+                    reference::conv2d(input, params.tensors["conv.weight"], params.tensors["conv.bias"], c.hyper);
+                for (const char *schedule : {"naive", "cpu"}) {
+                    INFO("schedule " << schedule);
+                    const auto got = run_conv(c, input, params, schedule);
+                    REQUIRE(got.shape == expected.shape);
+                    CHECK(relative_error(got, expected) < kTolerance);
+                }
+            }
+}
+
 TEST_CASE("conv2d autoscheduled versions match the reference", "[conv2d][auto]") {
     check_grid("mullapudi2016", 9);
     check_grid("li2018", 9);

@@ -18,7 +18,8 @@ int vector_width(const LayerSchedule &options, const Halide::Target &target, int
 // over a register tile of x vectors times output channels; `parallel` over channel tiles
 // and samples, else left to the enclosing loop. The tiles are those of `tile_owner` when given
 // (an element-wise consumer the layer's output is inlined into), else of the layer's output.
-void conv_tile_along_x(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
+// Returns whether rows are the outer loop (else a channel tile's rows run in turn inside it).
+bool conv_tile_along_x(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
                        Halide::Var tile_var, bool parallel, const Halide::Func *tile_owner = nullptr);
 
 }  // namespace cnngen
