@@ -160,7 +160,8 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
 // `epilogue`: the last of the element-wise layers riding on the convolution's output (its
 // tiles are computed instead, the convolution's output and those layers inlined into them).
 void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule &options,
-                   const Func *inside = nullptr, const Func *epilogue = nullptr) {
+                   const Func *inside = nullptr, const Func *epilogue = nullptr,
+                   const ConvProducer *producer = nullptr) {
     Dims d;
     Func out = epilogue ? *epilogue : layer.output.func;
     if (epilogue) Func(layer.output.func).compute_inline();
@@ -181,11 +182,35 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
     Func padded = layer.stages.at("padded");
     const int in_vec = vector_width(options, target, shape[3]);
     const int groups = size_or(layer, "groups", 1);
+    const bool depthwise_rows =
+        !inside && size_or(layer, "padding", 1) && groups > 1 && groups == shape[1] && !rows_outside;
+    if (producer) {
+        for (const Layer *l : producer->epilogue) {
+            for (const auto &[role, stage] : l->stages) Func(stage).compute_root();
+            if (l != producer->epilogue.back()) Func(l->output.func).compute_inline();
+        }
+        Func produced = producer->epilogue.empty() ? producer->conv->output.func
+                                                   : producer->epilogue.back()->output.func;
+        if (depthwise_rows && !size_or(*producer->conv, "padding", 1)) {
+            if (!producer->epilogue.empty()) Func(producer->conv->output.func).compute_inline();
+            Func(producer->conv->stages.at("padded")).compute_inline();
+            produced.store_at(out, tile).compute_at(out, d.y);
+            LayerSchedule matched = producer->options;  // tiles of the same channels
+            matched.vectorize = across_channels ? "channels" : "x";
+            if (matched.vectorize == "channels")
+                conv_tile_across_channels(*producer->conv, target, matched, Var("producer_tile"), false, produced);
+            else
+                conv_tile_along_x(*producer->conv, target, matched, Var("producer_tile"), false, &produced);
+        } else {
+            schedule_conv(*producer->conv, target, producer->options, nullptr,
+                          producer->epilogue.empty() ? nullptr : &produced);
+        }
+    }
     if (!size_or(layer, "padding", 1)) {
         padded.compute_inline();
     } else if (inside) {
         padded.compute_at(*inside, d.n).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
-    } else if (groups > 1 && groups == shape[1] && !rows_outside) {
+    } else if (depthwise_rows) {
         // Depthwise: a channel tile reads its own channels alone, so it pads them itself, a row
         // ahead of its output rows (sliding over y, storage folded to the kernel's rows), in
         // cache instead of a padded copy of the whole input through memory (MobileNetV2's
@@ -288,13 +313,15 @@ void schedule_fully_connected(const Layer &layer, const Target &target, const La
 }  // namespace
 
 void schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
-                                     const LayerSchedule &options, const Target &target) {
+                                     const LayerSchedule &options, const Target &target,
+                                     const ConvProducer *producer) {
     for (const Layer *layer : epilogue) {
         // batch_norm's per-channel scale and shift, once per call.
         for (const auto &[role, stage] : layer->stages) Func(stage).compute_root();
         if (layer != epilogue.back()) Func(layer->output.func).compute_inline();
     }
-    schedule_conv(conv, target, options, nullptr, &epilogue.back()->output.func);
+    schedule_conv(conv, target, options, nullptr, epilogue.empty() ? nullptr : &epilogue.back()->output.func,
+                  producer);
 }
 
 void schedule_layer_cpu(const Layer &layer, const Target &target, const LayerSchedule &options) {

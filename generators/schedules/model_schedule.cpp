@@ -2,6 +2,7 @@
 
 #include "../layers/errors.h"
 
+#include <optional>
 #include <set>
 
 using namespace Halide;
@@ -65,10 +66,14 @@ bool rides_on_conv_output(const Layer &layer) {
 // or another layer's computed inside it).
 // A layer rides on one convolution at most (an add joining two convolutions: the first).
 // An activation the pipeline returns counts one reader more, with no layer.
-std::map<size_t, std::vector<const Layer *>> conv_epilogues(const ModelSchedule &schedule,
-                                                            const std::vector<Layer> &layers,
-                                                            const std::vector<std::vector<int>> &inputs,
-                                                            const std::vector<int> &returned) {
+// `producers`: per depthwise convolution (by index), the convolution whose output, after its
+// epilogue, it alone reads (schedule_conv_with_epilogue_cpu may compute it inside).
+struct ConvFusion {
+    std::map<size_t, std::vector<const Layer *>> epilogues;
+    std::map<size_t, size_t> producers;
+};
+ConvFusion conv_fusion(const ModelSchedule &schedule, const std::vector<Layer> &layers,
+                       const std::vector<std::vector<int>> &inputs, const std::vector<int> &returned) {
     std::vector<int> readers(layers.size() + 1, 0), sole_reader(layers.size() + 1, -1);
     for (size_t k = 0; k < inputs.size(); ++k)
         for (int a : inputs[k]) ++readers.at(size_t(a)), sole_reader.at(size_t(a)) = int(k);
@@ -79,20 +84,33 @@ std::map<size_t, std::vector<const Layer *>> conv_epilogues(const ModelSchedule 
         if (!options.compute_at.empty()) set_in_file.insert(options.compute_at);
     }
     const auto unscheduled = [&](const Layer &layer) { return !set_in_file.count(layer.name); };
-    std::map<size_t, std::vector<const Layer *>> epilogues;
+    const auto sole_reader_of = [&](size_t k) {  // of layer k's output, or -1
+        return readers[k + 1] == 1 ? sole_reader[k + 1] : -1;
+    };
+    ConvFusion fusion;
     std::vector<bool> taken(layers.size(), false);
     for (size_t k = 0; k < layers.size(); ++k) {
         if (layers[k].kind != "conv2d" || !unscheduled(layers[k])) continue;
         size_t last = k;
-        while (readers[last + 1] == 1 && sole_reader[last + 1] >= 0) {
-            const size_t next = size_t(sole_reader[last + 1]);
+        while (sole_reader_of(last) >= 0) {
+            const size_t next = size_t(sole_reader_of(last));
             if (taken[next] || !rides_on_conv_output(layers[next]) || !unscheduled(layers[next])) break;
             taken[next] = true;
-            epilogues[k].push_back(&layers[next]);
+            fusion.epilogues[k].push_back(&layers[next]);
             last = next;
         }
+        const int reader = sole_reader_of(last);
+        if (reader < 0 || taken[size_t(reader)]) continue;
+        const Layer &consumer = layers[size_t(reader)];
+        const auto size = [&](const char *name) {
+            auto it = consumer.sizes.find(name);
+            return it == consumer.sizes.end() ? 0 : it->second;
+        };
+        if (consumer.kind == "conv2d" && unscheduled(consumer) && size("groups") > 1 &&
+            size("groups") == consumer.output.shape[1])
+            fusion.producers[size_t(reader)] = k;
     }
-    return epilogues;
+    return fusion;
 }
 
 }  // namespace
@@ -121,17 +139,28 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
                  schedule.name, layers[k].name, at, layers[c].kind);
         consumers[at] = layers[c].output.func;
     }
-    std::map<size_t, std::vector<const Layer *>> epilogues;
-    if (fuse && inputs.size() == layers.size()) epilogues = conv_epilogues(schedule, layers, inputs, returned);
-    std::set<const Layer *> riding;
+    ConvFusion fusion;
+    if (fuse && inputs.size() == layers.size()) fusion = conv_fusion(schedule, layers, inputs, returned);
+    const auto &epilogues = fusion.epilogues;
+    std::set<const Layer *> riding;  // scheduled with another layer
     for (const auto &[conv, epilogue] : epilogues) riding.insert(epilogue.begin(), epilogue.end());
+    for (const auto &[consumer, producer] : fusion.producers) riding.insert(&layers[producer]);
     for (size_t k = 0; k < layers.size(); ++k) {
         const Layer &layer = layers[k];
         const LayerSchedule options = options_for(schedule, layer);
         if (riding.count(&layer)) continue;
         auto epilogue = epilogues.find(k);
-        if (epilogue != epilogues.end()) {
-            schedule_conv_with_epilogue_cpu(layer, epilogue->second, options, target);
+        auto producer = fusion.producers.find(k);
+        if (epilogue != epilogues.end() || producer != fusion.producers.end()) {
+            const std::vector<const Layer *> none;
+            std::optional<ConvProducer> made;
+            if (producer != fusion.producers.end()) {
+                const Layer &conv = layers[producer->second];
+                auto its = epilogues.find(producer->second);
+                made = ConvProducer{&conv, its == epilogues.end() ? none : its->second, options_for(schedule, conv)};
+            }
+            schedule_conv_with_epilogue_cpu(layer, epilogue == epilogues.end() ? none : epilogue->second, options,
+                                            target, made ? &*made : nullptr);
             continue;
         }
         if (fuse && options.inline_into_consumer) {

@@ -44,8 +44,19 @@ void schedule_fusion_consumer_cpu(const Layer &layer, const LayerSchedule &optio
 // A convolution whose output tiles carry `epilogue`, the element-wise layers after it (batch_norm,
 // activations, add), each read only by the next: one pass over memory instead of one per layer.
 // The last one is stored; the convolution's output and the others are inlined (inference).
+// `epilogue` may be empty.
+// `producer`: the convolution (with its epilogue) whose output this one alone reads. Where this
+// is a depthwise convolution whose channel tiles run their rows in turn, the producer's tiles
+// are computed inside them, a row ahead (MobileNetV2's 1x1 expansion into its depthwise 3x3: the
+// expanded activation, 6x the block's width, never goes through memory); else at root as usual.
+struct ConvProducer {
+    const Layer *conv;
+    std::vector<const Layer *> epilogue;
+    LayerSchedule options;
+};
 void schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
-                                     const LayerSchedule &options, const Halide::Target &target);
+                                     const LayerSchedule &options, const Halide::Target &target,
+                                     const ConvProducer *producer = nullptr);
 // `inference`: convolutions stage their input window in shared memory (a training step keeps
 // the padded input in global memory, where the gradient kernels read it too).
 void schedule_layer_gpu(const Layer &layer, const Halide::Target &target, const LayerSchedule &options = {},
