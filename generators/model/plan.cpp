@@ -340,9 +340,10 @@ std::vector<int> plan_forward_parts(const ModelPlan &plan, int parts) {
     if (parts <= 0) parts = (total + kStagesPerForwardPart - 1) / kStagesPerForwardPart;
     parts = std::min(parts, layers);
     if (parts <= 1) return {};
-    const auto elementwise = [&](int k) {
-        const std::string &kind = plan.spec.layers[size_t(k)].kind;
-        return kind == "activation" || kind == "batch_norm" || kind == "add" || kind == "dropout";
+    const auto elementwise = [&](int k) {  // what a convolution's tiles may carry (conv_fusion)
+        const auto &params = plan.spec.layers[size_t(k)].params;
+        return std::holds_alternative<ActivationParams>(params) || std::holds_alternative<BatchNormParams>(params) ||
+               std::holds_alternative<AddParams>(params) || std::holds_alternative<DropoutParams>(params);
     };
     const int window = std::max(1, layers / parts / 4);
     std::vector<int> firsts{0};

@@ -191,11 +191,15 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
         }
         Func produced = producer->epilogue.empty() ? producer->conv->output.func
                                                    : producer->epilogue.back()->output.func;
-        if (depthwise_rows && !size_or(*producer->conv, "padding", 1)) {
+        // Tiles of the same channels: the producer's default tile is at most the depthwise one's
+        // (a wider one, from a schedule file, would shift below channel 0).
+        const bool matching = options.tile == 0 && producer->options.tile == 0 &&
+                              producer->options.vector_width == options.vector_width;
+        if (depthwise_rows && matching && !size_or(*producer->conv, "padding", 1)) {
             if (!producer->epilogue.empty()) Func(producer->conv->output.func).compute_inline();
             Func(producer->conv->stages.at("padded")).compute_inline();
             produced.store_at(out, tile).compute_at(out, d.y);
-            LayerSchedule matched = producer->options;  // tiles of the same channels
+            LayerSchedule matched = producer->options;
             matched.vectorize = across_channels ? "channels" : "x";
             if (matched.vectorize == "channels")
                 conv_tile_across_channels(*producer->conv, target, matched, Var("producer_tile"), false, produced);

@@ -100,7 +100,9 @@ ConvFusion conv_fusion(const ModelSchedule &schedule, const std::vector<Layer> &
             last = next;
         }
         const int reader = sole_reader_of(last);
-        if (reader < 0 || taken[size_t(reader)]) continue;
+        // Not a depthwise convolution that is computed inside another already (a depthwise
+        // after a depthwise: the first stays the second's consumer, never both).
+        if (reader < 0 || taken[size_t(reader)] || fusion.producers.count(k)) continue;
         const Layer &consumer = layers[size_t(reader)];
         const auto size = [&](const char *name) {
             auto it = consumer.sizes.find(name);
@@ -130,9 +132,9 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
         const std::string &at = it->second.compute_at;
         size_t c = k + 1;
         while (c < layers.size() && layers[c].name != at) ++c;
-        if (c == layers.size())
-            fail("schedule {}: layer '{}' computes at '{}', which is not a later layer", schedule.name, layers[k].name,
-                 at);
+        // Not among these layers: in a later forward part (schedule files name later layers,
+        // checked when read), so the producer is computed at root, its output returned.
+        if (c == layers.size()) continue;
         if (layers[c].output.shape.size() != 4 || layers[c].kind == "conv2d")
             fail("schedule {}: layer '{}' cannot compute at '{}' ({}): producers fuse into pooling, LRN or activation "
                  "layers",
@@ -170,7 +172,7 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
             Func(layer.output.func).compute_inline();
             continue;
         }
-        if (fuse && !options.compute_at.empty()) {
+        if (fuse && !options.compute_at.empty() && consumers.count(options.compute_at)) {
             schedule_layer_cpu_inside(layer, consumers.at(options.compute_at), options, target);
         } else if (consumers.count(layer.name)) {
             schedule_fusion_consumer_cpu(layer, options, target);

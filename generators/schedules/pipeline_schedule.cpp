@@ -57,6 +57,15 @@ void schedule_output_gpu(Func f) {
     gpu_every_definition(f, 128);
 }
 
+// A forward part's returned activation, a copy of a layer's stored output: in vectors, in
+// parallel over channels and samples (the logits, small, stay a plain loop).
+void schedule_output_cpu(Func f, const Target &target) {
+    const std::vector<Var> a = f.args();
+    if (f.num_update_definitions() > 0 || a.size() != 4) return;
+    Var cn("cn");
+    f.fuse(a[2], a[3], cn).parallel(cn).vectorize(a[0], target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
+}
+
 }  // namespace
 
 void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const PipelineFuncs &funcs,
@@ -69,8 +78,10 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
                           funcs.forward_returns);
     if (funcs.inference) {
         // The outputs copy the last layer; wrappers of inputs and parameters stay inlined.
-        if (is_gpu_schedule(schedule.base))
-            for (const Func &out : funcs.outputs) schedule_output_gpu(out);
+        for (const Func &out : funcs.outputs) {
+            if (is_gpu_schedule(schedule.base)) schedule_output_gpu(out);
+            else if (schedule.base == "cpu") schedule_output_cpu(out, target);
+        }
         return;
     }
     // The hand-derived passes (the loss gradient among them), then generic schedules for what is
