@@ -135,9 +135,7 @@ Built forward(const ModelPlan &plan, const PlannedFunction &f) {
 // from the part (0: anything made before it) and those it returns as read once more, so no
 // convolution's tiles take in a layer whose input must leave the pipeline.
 Built forward_part(const ModelPlan &plan, const PlannedFunction &f) {
-    const size_t part = size_t(std::find(plan.forward_parts.begin(), plan.forward_parts.end(), f.layer) -
-                               plan.forward_parts.begin());
-    const auto [first, end] = plan.forward_part_layers(part);
+    const auto [first, end] = plan.forward_part_layers(plan.forward_part_starting_at(f.layer));
     Built b;
     std::map<int, Tensor> given;
     std::vector<int> parameters;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
 
 namespace cnngen {
 
@@ -89,11 +90,9 @@ void add_function(ModelPlan &plan, FunctionRole role, int batch, int layer, std:
         break;
     case FunctionRole::loss: name = fmt::format("{}_loss_b{}", model, batch); break;
     case FunctionRole::sgd_update: name = fmt::format("{}_sgd_update_b{}", model, batch); break;
-    case FunctionRole::forward_part: {
-        const auto part = std::find(plan.forward_parts.begin(), plan.forward_parts.end(), layer);
-        name = fmt::format("{}_forward_part{}_b{}", model, part - plan.forward_parts.begin(), batch);
+    case FunctionRole::forward_part:
+        name = fmt::format("{}_forward_part{}_b{}", model, plan.forward_part_starting_at(layer), batch);
         break;
-    }
     }
     plan.functions.push_back({name, role, batch, layer, std::move(inputs), std::move(outputs)});
 }
@@ -154,13 +153,12 @@ void plan_functions(ModelPlan &plan, const PlanOptions &options) {
         // later parts (or the caller: the logits) take.
         for (size_t part = 0; part < plan.forward_parts.size(); ++part) {
             const auto [first, end] = plan.forward_part_layers(part);
+            std::set<int> read;  // made before the part, in order
+            for (int k = first; k < end; ++k)
+                for (int a : plan.inputs[size_t(k)])
+                    if (a <= first) read.insert(a);
             std::vector<PlannedArgument> inputs, outputs;
-            for (int a = 0; a <= first; ++a) {
-                bool read = false;
-                for (int k = first; k < end && !read; ++k)
-                    read = std::count(plan.inputs[size_t(k)].begin(), plan.inputs[size_t(k)].end(), a) > 0;
-                if (read) inputs.push_back({ArgumentRole::activation, a});
-            }
+            for (int a : read) inputs.push_back({ArgumentRole::activation, a});
             for (int k = first; k < end; ++k)
                 for (int p : plan.parameters_of_layer(k)) inputs.push_back(as_read.at(size_t(p)));
             for (int a = first + 1; a <= end; ++a)
@@ -282,6 +280,10 @@ void resolve_padding_modes(LayerSpec &layer, const Shape &input) {
 bool ModelPlan::has_dropout() const {
     return std::any_of(spec.layers.begin(), spec.layers.end(),
                        [](const LayerSpec &l) { return std::holds_alternative<DropoutParams>(l.params); });
+}
+
+size_t ModelPlan::forward_part_starting_at(int layer) const {
+    return size_t(std::find(forward_parts.begin(), forward_parts.end(), layer) - forward_parts.begin());
 }
 
 std::pair<int, int> ModelPlan::forward_part_layers(size_t part) const {

@@ -57,8 +57,9 @@ struct ModelPlan {
     int classes() const { return int(element_count(activations.back())); }
     // Activation `index` with the batch dimension in front.
     Shape activation_shape(int index, int batch) const;
-    // The layers [first, end) of forward part `part`.
+    // The layers [first, end) of forward part `part`, and the part whose first layer is `layer`.
     std::pair<int, int> forward_part_layers(size_t part) const;
+    size_t forward_part_starting_at(int layer) const;
     // Indices into `parameters` of the layer's own tensors (weight, then bias).
     std::vector<int> parameters_of_layer(int layer) const;
     // The shape of parameter `index` as the inference functions read it (packed or not).
@@ -82,7 +83,7 @@ struct PlanOptions {
 
 // Halide's lowering time grows faster than a pipeline's stage count: DenseNet-121 (371 layers
 // and 535 concat copies) was still compiling after 8 minutes in one pipeline, 77 s in 10 parts;
-// small DenseNets took 9 s at 71 layers and 30 s at 119. Inference of a larger
+// small DenseNets built in 11 s at 71 layers and 32 s at 119. Inference of a larger
 // model is cut into parts of about this many stages (a layer each, a concat one per input),
 // each its own pipeline, where the fewest activations cross.
 constexpr int kStagesPerForwardPart = 100;

@@ -156,6 +156,36 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
     return rows_outside;
 }
 
+// Whether a convolution's register tile runs across output channels (else along x): as its
+// options say, else where the channels fill vectors and rows are narrow.
+bool tiles_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options) {
+    const Shape &shape = layer.output.shape;
+    const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
+    return options.vectorize == "channels" ||
+           (options.vectorize.empty() && shape[1] % vec == 0 && shape[3] < 2 * vec);
+}
+
+// The convolution's register tiles on `out`; returns whether rows are the outer loop.
+bool schedule_conv_tiles(const Layer &layer, const Target &target, const LayerSchedule &options, Func out,
+                         Var tile, bool parallel) {
+    return tiles_across_channels(layer, target, options)
+               ? conv_tile_across_channels(layer, target, options, tile, parallel, out)
+               : conv_tile_along_x(layer, target, options, tile, parallel, &out);
+}
+
+// The Func whose tiles compute `conv` and the element-wise layers riding on it: the last of
+// them, the others and the convolution's output inlined into it (batch_norm's per-channel
+// scale and shift once per call); the convolution's own output where there are none.
+Func epilogue_tiles(const Layer &conv, const std::vector<const Layer *> &epilogue) {
+    if (epilogue.empty()) return conv.output.func;
+    for (const Layer *layer : epilogue) {
+        for (const auto &[role, stage] : layer->stages) Func(stage).compute_root();
+        if (layer != epilogue.back()) Func(layer->output.func).compute_inline();
+    }
+    Func(conv.output.func).compute_inline();
+    return epilogue.back()->output.func;
+}
+
 // `inside`: computed per sample within that consumer's loop, so not parallel itself.
 // `epilogue`: the last of the element-wise layers riding on the convolution's output (its
 // tiles are computed instead, the convolution's output and those layers inlined into them).
@@ -164,52 +194,37 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
                    const ConvProducer *producer = nullptr) {
     Dims d;
     Func out = epilogue ? *epilogue : layer.output.func;
-    if (epilogue) Func(layer.output.func).compute_inline();
     const Shape &shape = layer.output.shape;
-    const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
     if (inside) {
         out.compute_at(*inside, d.n);
     } else {
         out.compute_root();
     }
-    // The zero-padded input is stored, so the inner loop loads plain vectors instead of
-    // testing every tap against the image border. Unpadded, it is the input itself.
-    const bool across_channels = options.vectorize == "channels" ||
-                                 (options.vectorize.empty() && shape[1] % vec == 0 && shape[3] < 2 * vec);
     Var tile("tile");
-    const bool rows_outside = across_channels ? conv_tile_across_channels(layer, target, options, tile, !inside, out)
-                                              : conv_tile_along_x(layer, target, options, tile, !inside, &out);
-    Func padded = layer.stages.at("padded");
-    const int in_vec = vector_width(options, target, shape[3]);
+    const bool rows_outside = schedule_conv_tiles(layer, target, options, out, tile, !inside);
     const int groups = size_or(layer, "groups", 1);
     const bool depthwise_rows =
         !inside && size_or(layer, "padding", 1) && groups > 1 && groups == shape[1] && !rows_outside;
     if (producer) {
-        for (const Layer *l : producer->epilogue) {
-            for (const auto &[role, stage] : l->stages) Func(stage).compute_root();
-            if (l != producer->epilogue.back()) Func(l->output.func).compute_inline();
-        }
-        Func produced = producer->epilogue.empty() ? producer->conv->output.func
-                                                   : producer->epilogue.back()->output.func;
         // Tiles of the same channels: the producer's default tile is at most the depthwise one's
         // (a wider one, from a schedule file, would shift below channel 0).
         const bool matching = options.tile == 0 && producer->options.tile == 0 &&
                               producer->options.vector_width == options.vector_width;
         if (depthwise_rows && matching && !size_or(*producer->conv, "padding", 1)) {
-            if (!producer->epilogue.empty()) Func(producer->conv->output.func).compute_inline();
-            Func(producer->conv->stages.at("padded")).compute_inline();
-            produced.store_at(out, tile).compute_at(out, d.y);
             LayerSchedule matched = producer->options;
-            matched.vectorize = across_channels ? "channels" : "x";
-            if (matched.vectorize == "channels")
-                conv_tile_across_channels(*producer->conv, target, matched, Var("producer_tile"), false, produced);
-            else
-                conv_tile_along_x(*producer->conv, target, matched, Var("producer_tile"), false, &produced);
+            matched.vectorize = tiles_across_channels(layer, target, options) ? "channels" : "x";
+            Func produced = epilogue_tiles(*producer->conv, producer->epilogue);
+            produced.store_at(out, tile).compute_at(out, d.y);
+            Func(producer->conv->stages.at("padded")).compute_inline();
+            schedule_conv_tiles(*producer->conv, target, matched, produced, Var("producer_tile"), false);
         } else {
-            schedule_conv(*producer->conv, target, producer->options, nullptr,
-                          producer->epilogue.empty() ? nullptr : &produced);
+            schedule_conv_with_epilogue_cpu(*producer->conv, producer->epilogue, producer->options, target);
         }
     }
+    // The zero-padded input is stored, so the inner loop loads plain vectors instead of
+    // testing every tap against the image border. Unpadded, it is the input itself.
+    Func padded = layer.stages.at("padded");
+    const int in_vec = vector_width(options, target, shape[3]);
     if (!size_or(layer, "padding", 1)) {
         padded.compute_inline();
     } else if (inside) {
@@ -319,13 +334,8 @@ void schedule_fully_connected(const Layer &layer, const Target &target, const La
 void schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
                                      const LayerSchedule &options, const Target &target,
                                      const ConvProducer *producer) {
-    for (const Layer *layer : epilogue) {
-        // batch_norm's per-channel scale and shift, once per call.
-        for (const auto &[role, stage] : layer->stages) Func(stage).compute_root();
-        if (layer != epilogue.back()) Func(layer->output.func).compute_inline();
-    }
-    schedule_conv(conv, target, options, nullptr, epilogue.empty() ? nullptr : &epilogue.back()->output.func,
-                  producer);
+    const Func tiles = epilogue_tiles(conv, epilogue);
+    schedule_conv(conv, target, options, nullptr, epilogue.empty() ? nullptr : &tiles, producer);
 }
 
 void schedule_layer_cpu(const Layer &layer, const Target &target, const LayerSchedule &options) {

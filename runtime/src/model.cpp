@@ -633,27 +633,27 @@ void Model::compute_logits(Call &call, Scratch &scratch) {
     }
     const size_t layers = description_.layer_outputs.size();
     auto [between, fresh] = scratch.between_parts.try_emplace(call.batch);
+    std::vector<const PipelineEntry *> parts;
+    for (const PipelineEntry &e : description_.pipelines)
+        if (e.kind == PipelineKind::forward_part && e.batch == call.batch) parts.push_back(&e);
     if (fresh) {
         std::vector<bool> passed(layers + 1, false);  // the images and logits are the call's
-        for (const PipelineEntry &e : description_.pipelines)
-            for (const ArgumentBinding &a : e.arguments)
-                if (e.kind == PipelineKind::forward_part && e.batch == call.batch &&
-                    a.role == ArgumentRole::activation && a.index > 0 && size_t(a.index) < layers)
+        for (const PipelineEntry *e : parts)
+            for (const ArgumentBinding &a : e->arguments)
+                if (a.role == ArgumentRole::activation && a.index > 0 && size_t(a.index) < layers)
                     passed[size_t(a.index)] = true;
         between->second.reserve(layers + 1);
         for (size_t k = 0; k <= layers; ++k) {
-            if (!passed[k]) {
-                between->second.emplace_back();
-                continue;
+            std::vector<int> shape;
+            if (passed[k]) {
+                shape = description_.layer_outputs[k - 1];
+                shape.insert(shape.begin(), call.batch);
             }
-            std::vector<int> shape = description_.layer_outputs[k - 1];
-            shape.insert(shape.begin(), call.batch);
-            between->second.emplace_back(shape);
+            between->second.emplace_back(shape, passed[k]);  // shape only, no memory, where not passed
         }
     }
     call.activations = &between->second;
-    for (const PipelineEntry &e : description_.pipelines)
-        if (e.kind == PipelineKind::forward_part && e.batch == call.batch) invoke(e, call, scratch);
+    for (const PipelineEntry *e : parts) invoke(*e, call, scratch);
 }
 
 // The next parameters and velocities from the state's gradients.
