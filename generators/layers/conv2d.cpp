@@ -1,6 +1,7 @@
 #include "conv2d.h"
 
 #include "errors.h"
+#include "winograd.h"
 
 using namespace Halide;
 
@@ -26,6 +27,7 @@ Shape conv2d_output_shape(const std::string &name, const Shape &input, const Con
 
 Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p, const ParamSource &source,
              AlgorithmForm form) {
+    if (p.winograd_tile) return conv2d_winograd(name, input, p, source);
     const Shape out_shape = conv2d_output_shape(name, input.shape, p);
     const int channels = input.shape[1], height = input.shape[2], width = input.shape[3];
     const int group_in = channels / p.groups, group_out = p.out_channels / p.groups;

@@ -13,6 +13,9 @@ struct Conv2dParams {
     // false: cross-correlation (what frameworks call convolution);
     // true: the notes' convolution Y*K, i.e. cross-correlation with the kernel flipped.
     bool flip_kernel = false;
+    // 2 or 4: computed by Winograd's F(m x m, 3 x 3) from weights transformed once (winograd.h),
+    // where it applies; 0: directly. The plan sets it for inference under the cpu schedule.
+    int winograd_tile = 0;
 };
 
 // Input NCHW, weight OIHW = [out, in/groups, kh, kw] named NAME.weight, bias [out] named NAME.bias.

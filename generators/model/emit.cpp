@@ -3,6 +3,7 @@
 #include "../onnx/onnx_export.h"
 
 #include "../layers/errors.h"
+#include "../layers/winograd.h"
 #include "../schedules/schedule.h"
 #include "pipelines.h"
 #include "plan.h"
@@ -83,9 +84,9 @@ std::string description_source(const ModelPlan &plan, const std::string &target,
                                  role_name(f.role), f.batch, fn, fn, fn, f.layer, fmt::join(bindings, ", "));
     }
     for (const ParameterInfo &p : plan.parameters)
-        parameters += fmt::format("        {{\"{}\", \"{}\", {{{}}}, {}, cnngen::ParameterInit::{}, {}}},\n", p.name,
-                                  p.identifier, fmt::join(p.shape, ", "), p.fan_in, parameter_init_name(p.init),
-                                  p.packed_block);
+        parameters += fmt::format("        {{\"{}\", \"{}\", {{{}}}, {}, cnngen::ParameterInit::{}, {}, {}}},\n",
+                                  p.name, p.identifier, fmt::join(p.shape, ", "), p.fan_in,
+                                  parameter_init_name(p.init), p.packed_block, p.winograd_tile);
     for (size_t k = 0; k < spec.layers.size(); ++k) {
         const Shape &per_sample = plan.activations[k + 1];
         layers += fmt::format("        \"{} {} -> {}\",\n", spec.layers[k].name, spec.layers[k].kind, shape_string(per_sample));
@@ -357,6 +358,10 @@ void build_model(const BuildOptions &options) {
     if (options.forward_parts < 0)
         fail("cnngen build: --forward-parts is {}, expected 0 (by the model's size) or more", options.forward_parts);
     plan_options.forward_parts = options.forward_parts;
+    if (options.winograd != -1 && options.winograd != 0 && !is_winograd_tile(options.winograd))
+        fail("cnngen build: --winograd is {}, expected 2 or 4 (the output tile), 0 (none) or -1 (by each layer's shape)",
+             options.winograd);
+    plan_options.winograd_tile = options.winograd;
     const ModelPlan plan = plan_model(spec, plan_options);
     if (options.out_dir.empty()) fail("cnngen build: no output directory (-o DIR)");
     for (Target &t : targets) {

@@ -22,6 +22,8 @@ struct BuildOptions {
     std::vector<int> batch_sizes;  // override the spec's [build] batch_sizes; empty: the spec's
     int train_batch = 0;           // override the spec's [build] train_batch; 0: the spec's
     int forward_parts = 0;         // inference pipelines per batch size; 0: by the model's size
+    int winograd = -1;             // cpu: 3x3 stride-1 convolutions' Winograd tile, 2 or 4; 0 none;
+                                   // -1 by each layer's shape (PlanOptions::winograd_tile)
     bool emit_stmt = false;      // Halide's stmt and HTML per function, for inspection
     bool profile = false;        // Halide's profiler in every function
     bool verbose = false;

@@ -2,6 +2,7 @@
 
 #include "../layers/errors.h"
 #include "../layers/fixed_shape.h"
+#include "../layers/winograd.h"
 #include "../schedules/schedule.h"
 
 using namespace Halide;
@@ -53,7 +54,11 @@ ParameterInputs parameter_inputs(const ModelPlan &plan, const std::vector<int> &
         ImageParam param =
             planned_input(plan, {read_packed ? ArgumentRole::packed_parameter : ArgumentRole::parameter, k}, 0);
         Func value(p.identifier + "_value");
-        if (read_packed) {
+        if (read_packed && p.winograd_tile) {
+            // Transformed for Winograd's algorithm: the layer indexes U as (ax, ay, ci, co).
+            Var ax("ax"), ay("ay"), ci("ci"), co("co");
+            value(ax, ay, ci, co) = param(co % p.packed_block, ci, ax, ay, co / p.packed_block);
+        } else if (read_packed) {
             // The layer indexes the weights as ever, (kx, ky, ci, co); the buffer holds them
             // as (co within its block, kx, ky, ci, block).
             Var kx("kx"), ky("ky"), ci("ci"), co("co");
@@ -72,6 +77,9 @@ ParamSource ParameterInputs::source(const std::string &spec_path) const {
         for (size_t k = 0; k < info.size(); ++k) {
             if (info[k].name != name) continue;
             // The plan and the layer builders each derive parameter shapes; they must agree.
+            const Shape &plain = info[k].shape;
+            const int tile = info[k].winograd_tile;
+            if (tile && shape == winograd_weight_shape(plain[0], plain[1], tile)) return values[k];
             if (info[k].shape != shape)
                 fail("internal error: parameter '{}': the layer asks for shape {}, the plan has {}", name,
                      shape_string(shape), shape_string(info[k].shape));

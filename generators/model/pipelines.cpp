@@ -93,7 +93,7 @@ NetworkInputs network_inputs(const ModelPlan &plan, int batch, AlgorithmForm for
     in.images_value = {images, plan.activation_shape(0, batch)};
     const bool packed = mode == NetworkMode::inference;
     in.params = parameter_inputs(plan, all_parameters(plan), packed);
-    in.spec = plan.spec;
+    in.spec = packed ? spec_reading_packed(plan) : plan.spec;
     if (mode == NetworkMode::training) {
         in.dropout_seed.set_estimate(1);
         for (LayerSpec &layer : in.spec.layers)
@@ -152,7 +152,8 @@ Built forward_part(const ModelPlan &plan, const PlannedFunction &f) {
     }
     const ParameterInputs params = parameter_inputs(plan, parameters, /*packed=*/true);
     for (const ImageParam &p : params.params) b.inputs.push_back(p);
-    Network net = build_network_part(plan.spec, size_t(first), size_t(end), given, params.source(plan.spec.path));
+    Network net =
+        build_network_part(spec_reading_packed(plan), size_t(first), size_t(end), given, params.source(plan.spec.path));
     mark_packed_weights(plan, first, net.layers);
     const auto local = [first = first, end = end](int a) { return a > first && a <= end ? a - first : 0; };
     for (const std::vector<int> &reads : net.inputs) {

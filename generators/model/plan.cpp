@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include "../layers/errors.h"
+#include "../layers/winograd.h"
 
 #include <fmt/ranges.h>
 
@@ -228,9 +229,25 @@ const char *argument_role_name(ArgumentRole role) {
     return "?";
 }
 
+int default_winograd_tile(const Shape &weight) {
+    const int64_t f4_bytes = int64_t(weight[0]) * weight[1] * 36 * int64_t(sizeof(float));
+    return f4_bytes <= kWinogradF4WeightBytes ? 4 : 2;
+}
+
+ModelSpec spec_reading_packed(const ModelPlan &plan) {
+    ModelSpec spec = plan.spec;
+    for (const ParameterInfo &p : plan.parameters)
+        if (p.winograd_tile) std::get<Conv2dParams>(spec.layers[size_t(p.layer)].params).winograd_tile = p.winograd_tile;
+    return spec;
+}
+
 Shape ModelPlan::packed_shape(int index) const {
     const ParameterInfo &p = parameters.at(size_t(index));
     if (!p.packed_block) return p.shape;
+    if (p.winograd_tile) {
+        const int alpha = p.winograd_tile + 2;
+        return {p.shape[0] / p.packed_block, alpha, alpha, p.shape[1], p.packed_block};
+    }
     return {p.shape[0] / p.packed_block, p.shape[1], p.shape[2], p.shape[3], p.packed_block};
 }
 
@@ -437,9 +454,14 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
     // The split step's update kernel sees gradients only, never the batch's statistics: a
     // model with running statistics trains in one process, with the fused step.
     if (options.pack_weights)
-        for (ParameterInfo &p : plan.parameters)
-            if (p.layer >= 0 && plan.spec.layers[size_t(p.layer)].kind == "conv2d" && p.shape.size() == 4)
-                p.packed_block = std::gcd(p.shape[0], kPackedChannelBlock);
+        for (ParameterInfo &p : plan.parameters) {
+            if (p.layer < 0 || plan.spec.layers[size_t(p.layer)].kind != "conv2d" || p.shape.size() != 4) continue;
+            p.packed_block = std::gcd(p.shape[0], kPackedChannelBlock);
+            const auto &conv = std::get<Conv2dParams>(plan.spec.layers[size_t(p.layer)].params);
+            const bool wide = p.shape[0] % kPackedChannelBlock == 0 && p.shape[1] >= kWinogradMinChannels;
+            if (winograd_applies(conv) && options.winograd_tile != 0 && (options.winograd_tile > 0 || wide))
+                p.winograd_tile = options.winograd_tile > 0 ? options.winograd_tile : default_winograd_tile(p.shape);
+        }
     plan.forward_parts = plan_forward_parts(plan, options.forward_parts);
     PlanOptions planned = options;
     if (has_state) planned.split_step = false;

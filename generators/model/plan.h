@@ -76,6 +76,9 @@ struct PlanOptions {
     // The inference functions read convolution weights packed (ParameterInfo::packed_block): for
     // the cpu schedule, whose tiles load vectors of output channels.
     bool pack_weights = false;
+    // With pack_weights, the 3x3 stride-1 convolutions' Winograd tile (winograd.h): -1 by the
+    // layer's shape (kWinogradMinChannels), 0 none, 2 or 4 wherever it applies.
+    int winograd_tile = -1;
     // Inference pipelines per batch size: 0 by the model's size (kStagesPerForwardPart), else
     // that many (at most one per layer).
     int forward_parts = 0;
@@ -91,6 +94,23 @@ constexpr int kStagesPerForwardPart = 100;
 // Output channels per block of a packed convolution weight, where the count allows: one
 // AVX-512 vector, two AVX2 ones (a schedule's tile of channels starts on a block).
 constexpr int kPackedChannelBlock = 16;
+
+// Convolutions narrower than this, in input or output channels, stay direct under Winograd's
+// default: the transforms cost about as much as the products saved (VGG-16's conv1_1 reads 3
+// channels), and output channels must fill whole packed blocks.
+constexpr int kWinogradMinChannels = 16;
+
+// F(4x4, 3x3) where its transformed weights (36 per kernel) stay within this, else F(2x2, 3x3)
+// (16 per kernel). At batch 1 a layer reads its weights once per call for a few tiles: ResNet-18's
+// 512-channel 3x3 layers at 7x7 hold 37.7 MB transformed for F(4x4), whose products then ran at
+// memory speed, 1.59 ms against the direct convolution's 1.08.
+constexpr int64_t kWinogradF4WeightBytes = 4 << 20;
+// The tile Winograd's default takes for an OIHW weight.
+int default_winograd_tile(const Shape &weight);
+
+// The spec the inference functions build: convolutions read their weights as the plan packs
+// them, so those it transforms for Winograd's algorithm compute by it (Conv2dParams::winograd_tile).
+ModelSpec spec_reading_packed(const ModelPlan &plan);
 
 // Padding modes depend on the input's size: turns a convolution's or pooling's modes into
 // explicit pads for this 4-D input. The plan's spec holds them so.

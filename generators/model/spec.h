@@ -71,6 +71,10 @@ struct ParameterInfo {
     // ResNets, left the L2 cache a few sets). The runtime packs it once after every change
     // (cnngen::Model), never per call.
     int packed_block = 0;
+    // 2 or 4 (with packed_block): the weight is 3x3 and inference computes its layer by Winograd's
+    // F(m x m, 3 x 3) (layers/winograd.h), reading it transformed, U = G g Gᵀ per (output, input)
+    // channel pair, as [O / block, m + 2, m + 2, I, block]. The runtime transforms it when it packs.
+    int winograd_tile = 0;
 };
 
 // Each layer's inputs as activation indices: 0 the images, j + 1 layer j's output. Throws

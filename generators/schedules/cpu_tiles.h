@@ -22,4 +22,9 @@ int vector_width(const LayerSchedule &options, const Halide::Target &target, int
 bool conv_tile_along_x(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
                        Halide::Var tile_var, bool parallel, const Halide::Func *tile_owner = nullptr);
 
+// A Winograd convolution (layers/winograd.h) whose output is computed by `out` (the layer's
+// own, or the last layer of its epilogue); inside `inside`'s loop over samples where given.
+void schedule_winograd_cpu(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
+                           Halide::Func out, const Halide::Func *inside = nullptr);
+
 }  // namespace cnngen

@@ -10,6 +10,7 @@
 #include "call_context.h"
 #include "device_info.h"
 #include "resident_buffer.h"
+#include "weight_packing.h"
 
 #include <algorithm>
 #include <atomic>
@@ -33,28 +34,6 @@ size_t element_count(const std::vector<int> &shape) {
     size_t count = 1;
     for (int e : shape) count *= size_t(e);
     return count;
-}
-
-// A weight's shape as its packed form lays it out (ParameterEntry::packed_block); unpacked
-// tensors have none.
-std::vector<int> packed_shape(const ParameterEntry &p) {
-    if (!p.packed_block) return {};
-    return {p.shape[0] / p.packed_block, p.shape[1], p.shape[2], p.shape[3], p.packed_block};
-}
-
-// Copies an OIHW weight between PyTorch's layout and its packed one, [O / block, I, H, W,
-// block], in the direction `to_packed` says.
-void repack(const ParameterEntry &p, const float *from, float *to, bool to_packed) {
-    const size_t block = size_t(p.packed_block), outputs = size_t(p.shape[0]);
-    const size_t per_output = size_t(p.shape[1]) * size_t(p.shape[2]) * size_t(p.shape[3]);  // I x H x W
-    for (size_t o = 0; o < outputs; ++o) {
-        const size_t first = (o / block) * per_output * block + o % block;  // packed index of (o, 0, 0, 0)
-        for (size_t k = 0; k < per_output; ++k) {
-            const size_t plain = o * per_output + k, packed = first + k * block;
-            if (to_packed) to[packed] = from[plain];
-            else to[plain] = from[packed];
-        }
-    }
 }
 
 bool is_scalar(ArgumentRole role) {
@@ -193,7 +172,7 @@ Model::Model(const ModelDescription &description)
     for (size_t k = 0; k < description_.parameters.size(); ++k) {
         const ParameterEntry &p = description_.parameters[k];
         const bool packed = p.packed_block > 0;
-        bool read_plain = !packed;
+        bool read_plain = !packed || !can_unpack(p);
         for (const PipelineEntry &e : description_.pipelines)
             for (const ArgumentBinding &a : e.arguments)
                 read_plain = read_plain || (a.role == ArgumentRole::parameter && a.index == int(k));
@@ -306,7 +285,7 @@ void Model::store_parameter(size_t k, const float *values) {
         HostVector<float> &held = plain.overwrite();
         if (held.data() != values) std::copy_n(values, held.size(), held.begin());  // drawn in place: done
     }
-    if (packed.host_bytes()) repack(description_.parameters[k], values, packed.overwrite().data(), true);
+    if (packed.host_bytes()) pack_weight(description_.parameters[k], values, packed.overwrite().data());
 }
 
 void Model::refresh_packed() {
@@ -317,8 +296,8 @@ void Model::refresh_packed() {
     std::lock_guard<std::mutex> copy(state.host_copy);
     for (size_t k = 0; k < state.packed.size(); ++k)
         if (state.packed[k].host_bytes())
-            repack(description_.parameters[k], state.parameters[k].read(state.context).data(),
-                   state.packed[k].overwrite().data(), true);
+            pack_weight(description_.parameters[k], state.parameters[k].read(state.context).data(),
+                        state.packed[k].overwrite().data());
     state.packed_stale.store(false, std::memory_order_release);
 }
 
@@ -356,8 +335,8 @@ std::vector<Tensor> Model::parameters() const {
             values.push_back(copy_out(plain, state_->context));
         } else {  // held packed alone
             values.push_back({plain.shape(), std::vector<float>(element_count(plain.shape()))});
-            repack(description_.parameters[k], state_->packed[k].read(state_->context).data(),
-                   values.back().data.data(), false);
+            unpack_weight(description_.parameters[k], state_->packed[k].read(state_->context).data(),
+                          values.back().data.data());
         }
     }
     return values;

@@ -55,6 +55,10 @@ struct ParameterEntry {
     // Positive: inference reads this convolution weight (OIHW) packed in blocks of that many
     // output channels, as [O / block, I, H, W, block] (vectors of channels, one stream per tile).
     int packed_block = 0;
+    // 2 or 4 (with packed_block): a 3x3 weight inference reads transformed for Winograd's F(m x m,
+    // 3 x 3), U = G g Gᵀ per (output, input) channel pair, as [O / block, m + 2, m + 2, I, block].
+    // Not invertible: the plain tensor is kept beside it.
+    int winograd_tile = 0;
 };
 
 struct ModelDescription {

@@ -1,0 +1,33 @@
+#pragma once
+// 3x3 stride-1 convolution by Winograd's minimal filtering, F(m x m, 3 x 3) (Lavin and Gray,
+// "Fast Algorithms for Convolutional Neural Networks", 2016): each m x m block of outputs
+// from an (m + 2)^2 input tile with (m + 2)^2 multiplications per input and output channel
+// pair instead of 9 m^2, i.e. 2.25x fewer for m = 2 and 4x fewer for m = 4.
+//   Y = Aᵀ [ U ⊙ V ] A,  U = G g Gᵀ (the weights, transformed once), V = Bᵀ d B (the input tile).
+// Float32 error grows with m (the transforms' constants grow): see kWinogradErrorBound.
+#include "conv2d.h"
+
+namespace cnngen {
+
+// The output tiles this implementation has matrices for.
+bool is_winograd_tile(int m);
+// Whether a convolution can run by Winograd's algorithm: 3x3, stride 1, no dilation, not
+// grouped, cross-correlation (as frameworks compute it).
+bool winograd_applies(const Conv2dParams &params);
+// The transformed weights' shape, [O, I, m + 2, m + 2]: what the layer asks its source for.
+Shape winograd_weight_shape(int out_channels, int in_channels, int m);
+// The transform matrix G ((m + 2) x 3, row-major): U = G g Gᵀ per (output, input) channel pair,
+// g the 3x3 kernel [ky][kx]. For tests and tools; the runtime has its own copy.
+std::vector<double> winograd_weight_matrix(int m);
+
+// Bound on |cnngen - exact| / (sum over taps and channels of |w| |x|) for one output, from
+// measurement over random layers (tests/test_winograd.cpp) with a margin: direct convolution's
+// float32 error is about 1e-7 by this measure, F(2x2) about 2e-7, F(4x4) about 1e-6.
+double winograd_error_bound(int m);
+
+// conv2d(...) with params.winograd_tile = m: the source's NAME.weight holds the transformed
+// weights U, indexed (ax, ay, ci, co) in Halide order, of winograd_weight_shape.
+Layer conv2d_winograd(const std::string &name, const Tensor &input, const Conv2dParams &params,
+                      const ParamSource &source);
+
+}  // namespace cnngen
