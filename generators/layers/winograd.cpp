@@ -100,8 +100,10 @@ Layer conv2d_winograd(const std::string &name, const Tensor &input, const Conv2d
     Func padded(name + "_padded");
     padded(x, y, c, n) = BoundaryConditions::constant_exterior(input.func, 0.0f, {{0, width}, {0, height}})(x, y, c, n);
 
-    // Tile t of all batch x tiles_y x tiles_x, row-major; its input window's corner.
-    Expr tx = t % tiles_x, ty = (t / tiles_x) % tiles_y, tn = t / per_image;
+    // Tile t of all batch x tiles_y x tiles_x, row-major; its input window's corner. The
+    // sample clamped, so bounds inference over a range of tiles that starts mid-sample (a
+    // schedule's tiles of one sample) never reaches past the last sample.
+    Expr tx = t % tiles_x, ty = (t / tiles_x) % tiles_y, tn = min(t / per_image, batch - 1);
     Func tile(name + "_input_tile");  // the (m + 2)^2 window, per channel
     tile(c, t, i, j) = padded(tx * m + i - p.width.pad_before, ty * m + j - p.height.pad_before, c, tn);
     // V = Bᵀ d B: along x, then along y.

@@ -9,6 +9,9 @@ namespace cnngen {
 
 namespace {
 
+// Transformed weights up to this size stay in L2 from one sample to the next.
+constexpr int64_t kWinogradSampleWeightBytes = 3 << 20;
+
 struct RegisterTile {
     int tiles, channel_vectors;
 };
@@ -38,36 +41,58 @@ RegisterTile product_tile(int tiles, int output_vectors, int registers, int fixe
 
 void schedule_winograd_cpu(const Layer &layer, const Target &target, const LayerSchedule &options, Func out,
                            const Func *inside) {
-    const Shape &shape = layer.output.shape;  // N, O, H, W
-    const int tiles = layer.sizes.at("tiles"), out_channels = shape[1];
-    const int natural = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
-
-    // The zero-padded input, in parallel over channels and samples.
     Dims d;
-    Func padded = layer.stages.at("padded");
-    Var cn("cn");
-    padded.compute_root().fuse(d.c, d.n, cn).parallel(cn).vectorize(d.x, vector_width_for(target, shape[3]),
-                                                                     TailStrategy::GuardWithIf);
+    const Shape &shape = layer.output.shape;  // N, O, H, W
+    const int m = layer.sizes.at("winograd_tile"), alpha = m + 2, tiles = layer.sizes.at("tiles");
+    const int batch = shape[0], out_channels = shape[1];
+    const int in_channels = int(*Internal::as_const_int(layer.reductions.at("r").x.extent()));
+    const int natural = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
+    const int in_vec = std::min(natural, in_channels), out_vec = std::min(natural, out_channels);
 
-    // V per tile, a vector of input channels at a time: the window gathered once into a
-    // small buffer, then Bᵀ d B in registers.
+    // A sample at a time where its transformed weights stay in L2 across samples: the
+    // transformed input and the products, 36 values per tile and channel for F(4x4), then
+    // stay there too (ResNet-18's 56x56 layers at batch 8: 14 MB each for the whole batch).
+    const int64_t weight_bytes = int64_t(in_channels) * out_channels * alpha * alpha * int64_t(sizeof(float));
+    const bool by_sample = !inside && batch > 1 && weight_bytes <= kWinogradSampleWeightBytes;
+    const int pass_tiles = by_sample ? tiles / batch : tiles;
+    if (inside) out.compute_at(*inside, d.n);
+    else out.compute_root();
+    const auto place = [&](Func f) -> Func & {
+        if (by_sample) return f.compute_at(out, d.n);
+        return f.compute_root();
+    };
+    // Exact bounds (the consumers' would be symbolic), so vectors of channels start on the
+    // packed weights' blocks and the register tiles' loops are constant.
+    const auto bound_tiles = [&](Func f, const Var &t) {
+        if (by_sample) f.bound_extent(t, pass_tiles);
+        else f.bound(t, 0, tiles);
+    };
+
+    // The zero-padded input stored channels innermost, so each tile's window is read in
+    // vectors of channels (from NCHW each would be a gather across channel planes).
+    Func padded = layer.stages.at("padded");
+    Var yn("yn"), c_block("c_block"), c_lane("c_lane");
+    place(padded)
+        .reorder_storage(d.c, d.x, d.y, d.n)
+        .split(d.c, c_block, c_lane, in_vec, TailStrategy::ShiftInwards)
+        .reorder(c_lane, d.x, c_block, d.y, d.n)
+        .vectorize(c_lane)
+        .fuse(d.y, d.n, yn)
+        .parallel(yn);
+
+    // V per tile, a vector of input channels at a time, stored tile by tile: the window read
+    // once into a small buffer, then Bᵀ d B in registers.
     Func tile = layer.stages.at("input_tile"), rows = layer.stages.at("input_rows");
     Func transformed = layer.stages.at("input_transform");
     {
         const std::vector<Var> v = transformed.args();  // c, t, ax, ay
         const Var &c = v[0], &t = v[1], &ax = v[2], &ay = v[3];
-        const int channels = int(*Internal::as_const_int(layer.reductions.at("r").x.extent()));
-        const int vec = std::min(natural, channels);
-        // Tiles in turn within a block of channels, so neighbouring windows' lines stay in L1.
         Var co("co"), ci("ci"), to("to"), ti("ti");
-        const int alpha = layer.sizes.at("winograd_tile") + 2;
-        transformed.compute_root()
-            .bound(c, 0, channels)
-            .bound(t, 0, tiles)
-            .bound(ax, 0, alpha)
-            .bound(ay, 0, alpha)
-            .split(c, co, ci, vec, TailStrategy::ShiftInwards)
-            .split(t, to, ti, std::min(tiles, 16), TailStrategy::ShiftInwards)
+        place(transformed).reorder_storage(c, ax, ay, t).bound(c, 0, in_channels).bound(ax, 0, alpha).bound(ay, 0, alpha);
+        bound_tiles(transformed, t);
+        // Tiles in turn within a block of channels, so neighbouring windows' lines stay in L1.
+        transformed.split(c, co, ci, in_vec, TailStrategy::ShiftInwards)
+            .split(t, to, ti, std::min(pass_tiles, 16), TailStrategy::ShiftInwards)
             .reorder(ci, ax, ay, ti, co, to)
             .vectorize(ci)
             .unroll(ax)
@@ -83,52 +108,46 @@ void schedule_winograd_cpu(const Layer &layer, const Target &target, const Layer
     {
         const std::vector<Var> v = products.args();  // o, t, ax, ay
         const Var &o = v[0], &t = v[1], &ax = v[2], &ay = v[3];
-        const int vec = std::min(natural, out_channels);
-        const RegisterTile block = product_tile(tiles, out_channels / vec, vector_registers(target), options.tile);
-        const int channel_vectors = block.channel_vectors, tile_count = block.tiles;
+        const RegisterTile block =
+            product_tile(pass_tiles, out_channels / out_vec, vector_registers(target), options.tile);
         Var oo("oo"), oi("oi"), to("to"), ti("ti"), slice("slice");
-        // Exact bounds (the consumers' would be symbolic), so vectors of channels start on
-        // the packed weights' blocks and the register tile's loops are constant.
-        const int alpha = layer.sizes.at("winograd_tile") + 2;
-        products.compute_root()
-            .bound(o, 0, out_channels)
-            .bound(t, 0, tiles)
-            .bound(ax, 0, alpha)
-            .bound(ay, 0, alpha)
-            .split(o, oo, oi, vec * channel_vectors, TailStrategy::ShiftInwards)
-            .split(t, to, ti, tile_count, TailStrategy::ShiftInwards)
+        place(products).bound(o, 0, out_channels).bound(ax, 0, alpha).bound(ay, 0, alpha);
+        bound_tiles(products, t);
+        products.split(o, oo, oi, out_vec * block.channel_vectors, TailStrategy::ShiftInwards)
+            .split(t, to, ti, block.tiles, TailStrategy::ShiftInwards)
             .reorder(oi, ti, to, oo, ax, ay)
             .fuse(ax, ay, slice)
             .parallel(slice)
-            .vectorize(oi, vec);
+            .vectorize(oi, out_vec);
         const std::vector<Var> pv = product.args();
-        product.compute_at(products, to).vectorize(pv[0], vec).unroll(pv[0]).unroll(pv[1]);
+        product.compute_at(products, to).vectorize(pv[0], out_vec).unroll(pv[0]).unroll(pv[1]);
         product.update()
             .reorder(pv[0], pv[1], layer.reductions.at("r").x, pv[2], pv[3])
-            .vectorize(pv[0], vec)
+            .vectorize(pv[0], out_vec)
             .unroll(pv[0])
             .unroll(pv[1]);
     }
 
     // The output (with any epilogue riding on it) in rows of x vectors, a row of tiles and a
     // vector of channels at a time: Aᵀ M A for them first, in vectors of channels, into a
-    // buffer in L1 the rows then gather from.
-    const int m = layer.sizes.at("winograd_tile");
-    const int out_vec = vector_width(options, target, shape[3]);
-    const int vec = std::min(natural, out_channels);
+    // buffer in L1 the rows then read.
     Var yo("yo"), yi("yi"), co("co"), ci("ci"), tile_row("tile_row");
-    if (inside) out.compute_at(*inside, d.n);
-    else out.compute_root();
     out.split(d.y, yo, yi, m, TailStrategy::GuardWithIf)
-        .split(d.c, co, ci, vec, TailStrategy::ShiftInwards)
+        .split(d.c, co, ci, out_vec, TailStrategy::ShiftInwards)
         .reorder(d.x, yi, ci, co, yo, d.n);
-    if (!inside) out.fuse(yo, d.n, tile_row).parallel(tile_row);
-    if (out_vec > 1) out.vectorize(d.x, out_vec);
+    if (by_sample) out.parallel(yo);
+    else if (!inside) out.fuse(yo, d.n, tile_row).parallel(tile_row);
+    const int x_vec = vector_width(options, target, shape[3]);
+    if (x_vec > 1) out.vectorize(d.x, x_vec);
     Func columns = layer.stages.at("output_columns"), tiled = layer.stages.at("output_tiles");
     const std::vector<Var> v = tiled.args();  // o, xi, yi, t
-    tiled.compute_at(out, co).reorder(v[0], v[1], v[2], v[3]).vectorize(v[0], vec).unroll(v[1]).unroll(v[2]);
+    tiled.compute_at(out, co).reorder(v[0], v[1], v[2], v[3]).vectorize(v[0], out_vec).unroll(v[1]).unroll(v[2]);
     const std::vector<Var> cv = columns.args();  // o, t, ax, yi
-    columns.compute_at(tiled, v[3]).reorder(cv[0], cv[2], cv[3], cv[1]).vectorize(cv[0], vec).unroll(cv[2]).unroll(cv[3]);
+    columns.compute_at(tiled, v[3])
+        .reorder(cv[0], cv[2], cv[3], cv[1])
+        .vectorize(cv[0], out_vec)
+        .unroll(cv[2])
+        .unroll(cv[3]);
 }
 
 }  // namespace cnngen
