@@ -22,7 +22,7 @@ std::vector<double> winograd_weight_matrix(int m);
 
 // Bound on |cnngen - exact| for an output, relative to the largest sum of |w| |x| over the taps
 // and channels (and |bias|) among the outputs of its sample and channel: measured over random
-// layers (tests/test_winograd.cpp) and on ResNet-18's and VGG-16's layers, with a margin.
+// layers and on ResNet-50's and VGG-16's layer shapes (tests/test_winograd.cpp), with a margin.
 double winograd_error_bound(int m);
 
 // conv2d(...) with params.winograd_tile = m: the source's NAME.weight holds the transformed

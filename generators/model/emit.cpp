@@ -361,6 +361,9 @@ void build_model(const BuildOptions &options) {
     if (options.winograd != -1 && options.winograd != 0 && !is_winograd_tile(options.winograd))
         fail("cnngen build: --winograd is {}, expected 2 or 4 (the output tile), 0 (none) or -1 (by each layer's shape)",
              options.winograd);
+    if (options.winograd > 0 && !plan_options.pack_weights)
+        fail("cnngen build: --winograd {} applies to the cpu schedule for CPU targets; this build is schedule '{}' for {}",
+             options.winograd, schedule.name, options.target);
     plan_options.winograd_tile = options.winograd;
     const ModelPlan plan = plan_model(spec, plan_options);
     if (options.out_dir.empty()) fail("cnngen build: no output directory (-o DIR)");

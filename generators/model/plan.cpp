@@ -336,9 +336,14 @@ void check_every_branch_is_read(const ModelPlan &plan) {
              plan.spec.path, fmt::join(unread, ", "), plan.spec.layers.back().name);
 }
 
-// Stages in Halide's sense: a concat copies each input in an update of its own.
-int stage_count(const LayerSpec &layer) {
-    return std::holds_alternative<ConcatParams>(layer.params) ? std::max(1, int(layer.inputs.size())) : 1;
+// Stages in Halide's sense: a concat copies each input in an update of its own; a Winograd
+// convolution's transforms and products are loop nests of their own (kWinogradStages).
+int stage_count(const ModelPlan &plan, int k) {
+    const LayerSpec &layer = plan.spec.layers[size_t(k)];
+    if (std::holds_alternative<ConcatParams>(layer.params)) return std::max(1, int(layer.inputs.size()));
+    for (int p : plan.parameters_of_layer(k))
+        if (plan.parameters[size_t(p)].winograd_tile) return kWinogradStages;
+    return 1;
 }
 
 // Activations made before layer `cut` and read from it on: what crosses a cut there.
@@ -354,7 +359,7 @@ int activations_crossing(const ModelPlan &plan, int cut) {
 std::vector<int> plan_forward_parts(const ModelPlan &plan, int parts) {
     const int layers = plan.layer_count();
     std::vector<int> stages_before{0};  // stages of layers [0, k)
-    for (const LayerSpec &layer : plan.spec.layers) stages_before.push_back(stages_before.back() + stage_count(layer));
+    for (int k = 0; k < plan.layer_count(); ++k) stages_before.push_back(stages_before.back() + stage_count(plan, k));
     const int total = stages_before.back();
     if (parts <= 0) parts = (total + kStagesPerForwardPart - 1) / kStagesPerForwardPart;
     parts = std::min(parts, layers);

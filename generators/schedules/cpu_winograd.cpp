@@ -21,12 +21,15 @@ struct RegisterTile {
 // broadcast. Each step of the reduction loads channel_vectors + tiles values for their product
 // in FMAs; tiles past the count (ShiftInwards recomputes them) count as loads wasted. A
 // 7x7 output's 16 tiles (F(2x2), batch 1) take 8 x 2, not 14 x 2 shifted (28 computed).
+// `fixed_tiles` (a schedule file's tile): that many tiles, with as many vectors as fit beside them.
 RegisterTile product_tile(int tiles, int output_vectors, int registers, int fixed_tiles) {
-    RegisterTile best{1, 1};
+    RegisterTile best{std::min(tiles, std::max(fixed_tiles, 1)), 1};
     double best_cost = 1e30;
     for (int vectors = 1; vectors <= std::min(output_vectors, 8); ++vectors) {
         if (output_vectors % vectors) continue;
-        const int most = std::min(tiles, fixed_tiles > 0 ? fixed_tiles : (registers - vectors - 1) / vectors);
+        const int fits = (registers - vectors - 1) / vectors;
+        const int most = std::min(tiles, fixed_tiles > 0 ? fixed_tiles : fits);
+        if (fixed_tiles > 0 && most > fits) continue;
         for (int t = fixed_tiles > 0 ? most : 1; t <= most; ++t) {
             const int blocks = (tiles + t - 1) / t;
             const double computed = double(blocks) * t / tiles;  // >= 1: tiles computed twice
@@ -52,19 +55,21 @@ void schedule_winograd_cpu(const Layer &layer, const Target &target, const Layer
     // A sample at a time where its transformed weights stay in L2 across samples: the
     // transformed input and the products, 36 values per tile and channel for F(4x4), then
     // stay there too (ResNet-18's 56x56 layers at batch 8: 14 MB each for the whole batch).
+    // Inside another layer's loop over samples (a schedule file's compute_at), every stage is.
     const int64_t weight_bytes = int64_t(in_channels) * out_channels * alpha * alpha * int64_t(sizeof(float));
     const bool by_sample = !inside && batch > 1 && weight_bytes <= kWinogradSampleWeightBytes;
-    const int pass_tiles = by_sample ? tiles / batch : tiles;
+    const int pass_tiles = by_sample || inside ? tiles / batch : tiles;
     if (inside) out.compute_at(*inside, d.n);
     else out.compute_root();
     const auto place = [&](Func f) -> Func & {
+        if (inside) return f.compute_at(*inside, d.n);
         if (by_sample) return f.compute_at(out, d.n);
         return f.compute_root();
     };
     // Exact bounds (the consumers' would be symbolic), so vectors of channels start on the
     // packed weights' blocks and the register tiles' loops are constant.
     const auto bound_tiles = [&](Func f, const Var &t) {
-        if (by_sample) f.bound_extent(t, pass_tiles);
+        if (pass_tiles < tiles) f.bound_extent(t, pass_tiles);
         else f.bound(t, 0, tiles);
     };
 

@@ -63,7 +63,8 @@ void check_entry(const ModelDescription &d, const PipelineEntry &e) {
 // `packed`: the tensors inference reads packed, in that layout (unallocated for the others).
 // They are written with the parameters, and rebuilt from them before the first inference after
 // a training step; a tensor no function reads plain is held packed alone (`parameters`
-// unallocated), so an inference library keeps one copy of its weights.
+// unallocated), so an inference library keeps one copy of its weights, but for those
+// transformed for Winograd's algorithm (the transform cannot be undone): both.
 struct Model::State {
     bool on_device = false;  // a GPU library: inputs are staged for upload, never bound in place
     std::vector<Resident> parameters, packed, velocities, next_parameters, next_velocities, gradients;

@@ -2,6 +2,8 @@
 
 #include "cnngen/error.h"
 
+#include <fmt/ranges.h>
+
 #include <array>
 
 namespace cnngen {
@@ -37,8 +39,8 @@ std::vector<double> weight_transform(int m) {
 void winograd_pack(const ParameterEntry &p, const float *plain, float *packed) {
     const int m = p.winograd_tile, a = m + 2;
     if (p.shape.size() != 4 || p.shape[2] != 3 || p.shape[3] != 3)
-        runtime_fail("tensor '{}': Winograd's F({}x{}, 3x3) packs 3x3 kernels, the shape is [{}]", p.name, m, m,
-                     p.shape.size());
+        runtime_fail("tensor '{}': Winograd's F({}x{}, 3x3) packs 3x3 kernels, the shape is ({})", p.name, m, m,
+                     fmt::join(p.shape, ", "));
     const std::vector<double> g_matrix = weight_transform(m);
     const size_t outputs = size_t(p.shape[0]), inputs = size_t(p.shape[1]), block = size_t(p.packed_block);
     for (size_t o = 0; o < outputs; ++o)
