@@ -74,7 +74,10 @@ TEST_CASE("Winograd conv2d matches the reference within its stated error bound",
         for (int channels : {1, 3, 16, 37})
             for (int out_channels : {1, 5, 16, 48})
                 for (const auto &pad : paddings) {
+                    // Each tile on half the combinations, alternating over the paddings and
+                    // from one channel pair to the next: each padding meets both tiles.
                     ++variant;
+                    if ((variant + (variant - 1) / 4) % 2 == m / 2 - 1) continue;
                     WinogradCase c;
                     // Odd sizes: partial tiles on the right and bottom edges; a third at batch 2
                     // or 3 (the cpu schedule's passes a sample at a time).
