@@ -1,5 +1,5 @@
-// The cpu schedule of a Winograd convolution (layers/winograd.h): each stage at root, in
-// parallel, in vectors of channels; the matrix products in register tiles of output-channel
+// The cpu schedule of a Winograd convolution (layers/winograd.h): each stage at root (or a
+// sample at a time), in parallel, in vectors of channels; the matrix products in register tiles of output-channel
 // vectors times tiles, the weights streamed one vector per step, the transformed inputs broadcast.
 #include "cpu_tiles.h"
 
@@ -22,7 +22,8 @@ struct RegisterTile {
 // `tiles`, as many accumulators as the registers hold beside a weight vector each and a
 // broadcast. Each step of the reduction loads channel_vectors + tiles values for their product
 // in FMAs; tiles past the count (ShiftInwards recomputes them) count as loads wasted. A
-// 7x7 output's 16 tiles (F(2x2), batch 1) take 8 x 2, not 14 x 2 shifted (28 computed).
+// 512-channel 7x7 output's 16 tiles (F(2x2), batch 1, AVX-512) take 6 tiles x 4 vectors (18
+// computed), not 14 x 2 (28 computed).
 // `fixed_tiles` (a schedule file's tile): that many tiles, with as many vectors as fit beside them.
 RegisterTile product_tile(int tiles, int output_vectors, int registers, int fixed_tiles) {
     RegisterTile best{std::min(tiles, std::max(fixed_tiles, 1)), 1};
