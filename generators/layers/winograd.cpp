@@ -10,18 +10,17 @@ namespace cnngen {
 
 namespace {
 
-// Lavin and Gray's matrices, interpolating at 0, ±1 (F(2x2)) and 0, ±1, ±2 (F(4x4)), plus infinity.
+// Lavin and Gray's matrices, interpolating at 0, ±1 (F(2x2)) and 0, ±1, ±2 (F(4x4)), plus infinity;
+// G, the weights' transform, is the runtime's (cnngen/winograd_weights.h).
 struct WinogradMatrices {
     std::vector<std::vector<double>> input;   // Bᵀ, (m + 2) x (m + 2)
     std::vector<std::vector<double>> output;  // Aᵀ, m x (m + 2)
-    std::vector<std::vector<double>> weight;  // G, (m + 2) x 3
 };
 
 const WinogradMatrices &matrices(int m) {
     static const WinogradMatrices f2{
         {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}},
-        {{1, 1, 1, 0}, {0, 1, -1, -1}},
-        {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}};
+        {{1, 1, 1, 0}, {0, 1, -1, -1}}};
     static const WinogradMatrices f4{
         {{4, 0, -5, 0, 1, 0},
          {0, -4, -4, 1, 1, 0},
@@ -29,13 +28,7 @@ const WinogradMatrices &matrices(int m) {
          {0, -2, -1, 2, 1, 0},
          {0, 2, -1, -2, 1, 0},
          {0, 4, 0, -5, 0, 1}},
-        {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}},
-        {{1.0 / 4, 0, 0},
-         {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-         {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-         {1.0 / 24, 1.0 / 12, 1.0 / 6},
-         {1.0 / 24, -1.0 / 12, 1.0 / 6},
-         {0, 0, 1}}};
+        {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}};
     if (m == 2) return f2;
     if (m == 4) return f4;
     fail("Winograd output tile {} unknown, expected 2 or 4", m);
@@ -74,12 +67,6 @@ bool winograd_applies(const Conv2dParams &p) {
 
 Shape winograd_weight_shape(int out_channels, int in_channels, int m) {
     return {out_channels, in_channels, m + 2, m + 2};
-}
-
-std::vector<double> winograd_weight_matrix(int m) {
-    std::vector<double> flat;
-    for (const auto &row : matrices(m).weight) flat.insert(flat.end(), row.begin(), row.end());
-    return flat;
 }
 
 double winograd_error_bound(int m) { return m == 2 ? 1e-6 : 1e-5; }
@@ -135,7 +122,6 @@ Layer conv2d_winograd(const std::string &name, const Tensor &input, const Conv2d
             "conv2d",
             {out, out_shape},
             {{"padded", padded},
-             {"input_tile", tile},
              {"input_rows", rows},
              {"input_transform", transformed},
              {"product", product},

@@ -4,8 +4,10 @@
 // from an (m + 2)^2 input tile with (m + 2)^2 multiplications per input and output channel
 // pair instead of 9 m^2, i.e. 2.25x fewer for m = 2 and 4x fewer for m = 4.
 //   Y = Aᵀ [ U ⊙ V ] A,  U = G g Gᵀ (the weights, transformed once), V = Bᵀ d B (the input tile).
-// Float32 error grows with m (the transforms' constants grow): see kWinogradErrorBound.
+// Float32 error grows with m (the transforms' constants grow): see winograd_error_bound.
 #include "conv2d.h"
+
+#include <cnngen/winograd_weights.h>  // G, winograd_weight_matrix(m)
 
 namespace cnngen {
 
@@ -16,9 +18,6 @@ bool is_winograd_tile(int m);
 bool winograd_applies(const Conv2dParams &params);
 // The transformed weights' shape, [O, I, m + 2, m + 2]: what the layer asks its source for.
 Shape winograd_weight_shape(int out_channels, int in_channels, int m);
-// The transform matrix G ((m + 2) x 3, row-major): U = G g Gᵀ per (output, input) channel pair,
-// g the 3x3 kernel [ky][kx]. For tests and tools; the runtime has its own copy.
-std::vector<double> winograd_weight_matrix(int m);
 
 // Bound on |cnngen - exact| for an output, relative to the largest sum of |w| |x| over the taps
 // and channels (and |bias|) among the outputs of its sample and channel: measured over random

@@ -463,9 +463,10 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
             if (p.layer < 0 || plan.spec.layers[size_t(p.layer)].kind != "conv2d" || p.shape.size() != 4) continue;
             p.packed_block = std::gcd(p.shape[0], kPackedChannelBlock);
             const auto &conv = std::get<Conv2dParams>(plan.spec.layers[size_t(p.layer)].params);
+            if (!winograd_applies(conv) || options.winograd_tile == 0) continue;
             const bool wide = p.shape[0] % kPackedChannelBlock == 0 && p.shape[1] >= kWinogradMinChannels;
-            if (winograd_applies(conv) && options.winograd_tile != 0 && (options.winograd_tile > 0 || wide))
-                p.winograd_tile = options.winograd_tile > 0 ? options.winograd_tile : default_winograd_tile(p.shape);
+            if (options.winograd_tile > 0) p.winograd_tile = options.winograd_tile;
+            else if (wide) p.winograd_tile = default_winograd_tile(p.shape);
         }
     plan.forward_parts = plan_forward_parts(plan, options.forward_parts);
     PlanOptions planned = options;

@@ -195,10 +195,8 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
     Dims d;
     Func out = epilogue ? *epilogue : layer.output.func;
     const Shape &shape = layer.output.shape;
-    if (layer.sizes.count("winograd_tile")) {
-        if (producer) schedule_conv_with_epilogue_cpu(*producer->conv, producer->epilogue, producer->options, target);
-        return schedule_winograd_cpu(layer, target, options, out, inside);
-    }
+    // Never a depthwise convolution's: no producer is computed inside it (conv_fusion).
+    if (layer.sizes.count("winograd_tile")) return schedule_winograd_cpu(layer, target, options, out, inside);
     if (inside) {
         out.compute_at(*inside, d.n);
     } else {

@@ -1,6 +1,7 @@
 #include "weight_packing.h"
 
 #include "cnngen/error.h"
+#include "cnngen/winograd_weights.h"
 
 #include <fmt/ranges.h>
 
@@ -25,23 +26,14 @@ void repack(const ParameterEntry &p, const float *from, float *to, bool to_packe
     }
 }
 
-// G of Winograd's F(m x m, 3 x 3), (m + 2) x 3, as the generator's layers/winograd.cpp has it
-// (Lavin and Gray 2016), row-major.
-std::vector<double> weight_transform(int m) {
-    if (m == 2) return {1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1};
-    if (m == 4)
-        return {1.0 / 4,  0,         0,         -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
-                1.0 / 24, 1.0 / 12,  1.0 / 6,   1.0 / 24, -1.0 / 12, 1.0 / 6, 0,        0,       1};
-    runtime_fail("Winograd output tile {} unknown, expected 2 or 4", m);
-}
-
 // U = G g Gᵀ per (o, i), in double, into [O / block, a, a, I, block] (a = m + 2).
 void winograd_pack(const ParameterEntry &p, const float *plain, float *packed) {
     const int m = p.winograd_tile, a = m + 2;
     if (p.shape.size() != 4 || p.shape[2] != 3 || p.shape[3] != 3)
         runtime_fail("tensor '{}': Winograd's F({}x{}, 3x3) packs 3x3 kernels, the shape is ({})", p.name, m, m,
                      fmt::join(p.shape, ", "));
-    const std::vector<double> g_matrix = weight_transform(m);
+    const std::vector<double> g_matrix = winograd_weight_matrix(m);
+    if (g_matrix.empty()) runtime_fail("tensor '{}': Winograd output tile {} unknown, expected 2 or 4", p.name, m);
     const size_t outputs = size_t(p.shape[0]), inputs = size_t(p.shape[1]), block = size_t(p.packed_block);
     for (size_t o = 0; o < outputs; ++o)
         for (size_t i = 0; i < inputs; ++i) {
