@@ -119,6 +119,17 @@ void schedule_image_output(Func out, const Shape &shape, const Target &target, c
     if (vec > 1) out.vectorize(d.x, vec);
 }
 
+// Input channels per block of a convolution's reduction (whole channels, about 128 reduction
+// steps, dividing their count), or 0 to run it whole: below 256 channels, where blocks measured
+// slower (a 128-channel 3x3 layer at stride 2: 109 against 129 GFLOP/s on one thread, JIT).
+int input_channel_block(const RDom &r) {
+    if (r.dimensions() != 3) return 0;
+    const int taps = extent_of(r[0]) * extent_of(r[1]), channels = extent_of(r[2]);
+    if (channels < 256) return 0;
+    const int block = divisor_at_most(channels, std::max(1, 128 / taps));
+    return block * taps >= 32 ? block : 0;
+}
+
 // Register tile across output channels: vectors of channels times x_tile positions, each
 // weight vector load feeding x_tile FMAs (inputs broadcast). Pays when the output is narrow
 // and the channel count a multiple of the vector width (LeNet-5's conv2: 16 x 10x10).
@@ -147,6 +158,29 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
         const std::vector<Var> w = transposed.args();  // kx, ky, ci, co
         transposed.compute_root().reorder_storage(w[3], w[0], w[1], w[2]).reorder(w[3], w[0], w[1], w[2]).parallel(w[2]);
         if (shape[1] % vec == 0) transposed.vectorize(w[3], vec);
+    }
+    const int block = rows_outside ? 0 : input_channel_block(r);
+    if (block) {
+        // Input channels a block at a time over a band of rows: the block's weights for this
+        // channel tile (block x channel_tile floats) stay in L1 for every tile of the band, the
+        // band's sums (at most 32 KB) in L1/L2 between blocks. Without it, each tile streams
+        // all its weights from L2 (1024 channels: 128 KB a tile) and L2 bandwidth, not the FMAs,
+        // bounds the loop (ResNet-50's 1x1 layers at 14x14: 122 against 142 GFLOP/s on one
+        // thread, JIT).
+        const int row_bytes = shape[3] * vec * channel_vectors * int(sizeof(float));
+        const int rows = divisor_at_most(shape[2], std::max(1, (32 << 10) / row_bytes));  // none recomputed
+        Var yo("yo"), yi("yi"), sxo("sxo"), sxi("sxi");
+        RVar rco("rco"), rci("rci");
+        out.split(d.y, yo, yi, rows);
+        sum.compute_at(out, yo).reorder_storage(d.c, d.x, d.y, d.n).vectorize(d.c, vec).unroll(d.c);
+        sum.update()
+            .split(d.x, sxo, sxi, x_tile)
+            .split(r[2], rco, rci, block)
+            .reorder({d.c, sxi, r[0], r[1], rci, sxo, d.y, rco, d.n})
+            .vectorize(d.c, vec)
+            .unroll(d.c)
+            .unroll(sxi);
+        return rows_outside;
     }
     sum.compute_at(out, xo).reorder_storage(d.c, d.x, d.y, d.n).vectorize(d.c, vec).unroll(d.c).unroll(d.x);
     std::vector<VarOrRVar> order{d.c, d.x};
@@ -248,22 +282,34 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
 
 // Each output a dot product along the reduction, which is contiguous in both the weights
 // ([out, in] rows, PyTorch's layout) and the input, so the weights are read in place, never
-// transposed. The reduction is split into `vec` lanes (rfactor) summed in vector registers
-// over a tile of features x samples (lanes innermost in storage, so each accumulator is one
-// vector), the lanes added at the end: per step of the reduction
-// features + samples loads feed features x samples FMAs. `parallel` over feature tiles: for
-// large layers, where each thread then streams its share of the weights once per call.
-void schedule_fully_connected_dot(const Layer &layer, const Target &target, bool parallel) {
+// transposed, at every batch size. The reduction is split into `vec` lanes (rfactor) summed in
+// vector registers over a tile of features x samples (lanes innermost in storage, so each
+// accumulator is one vector), the lanes added at the end: per step of the reduction
+// features + samples loads feed features x samples FMAs. Against the transpose per call this
+// replaced (2 threads, JIT): ResNet-18's fc at batch 8 0.09-0.12 against 1.03 ms, LeNet-5's fc1 at
+// batch 64 0.08 against 0.11 ms.
+void schedule_fully_connected(const Layer &layer, const Target &target, const LayerSchedule &options) {
     Dims d;
+    // An image input flattened once, so the reduction reads it contiguously.
+    if (layer.stages.count("flat_input")) {
+        Func flat = layer.stages.at("flat_input");
+        flat.compute_root().vectorize(d.i, target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
+    }
     Func out = layer.output.func, sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
     const int vec = target.natural_vector_size<float>();
+    // In parallel over tiles from 1M multiply-adds (LeNet-5's fc1, 400x120 at batch 64: 0.076
+    // against 0.084 ms on one thread) or 1M weights, each thread streaming its share once; below,
+    // a thread's wake-up costs more than the layer (its fc2, 120x84 at batch 64: 0.050 against
+    // 0.031 ms; fc1 at batch 1 slower too).
+    const int64_t weights = int64_t(reduction_extent(r)) * shape[1];
+    const bool parallel = weights * shape[0] >= (1 << 20) || weights >= (1 << 20);
     // Accumulators features x samples: up to 8 weight rows streamed at once (more measured
     // slower at batch 1), as many as the vector registers hold. On VGG-16's fc6-fc8 with
     // AVX-512 (2 threads): 4 x 8 at batch 8, 20 ms against 31 ms for 2 x 8; 8 x 1 at batch 1,
     // 11 ms against 15 ms for 16 x 1.
-    const int sample_tile = divisor_at_most(shape[0], 8);
+    const int sample_tile = divisor_at_most(shape[0], options.tile > 0 ? options.tile : 8);
     const int feature_tile = divisor_at_most(shape[1], std::max(1, std::min(8, vector_registers(target) / sample_tile)));
     // One RVar along k (the differentiable form reduces over an image's (x, y, c): fused, a gather).
     Stage update = sum.update();
@@ -286,49 +332,6 @@ void schedule_fully_connected_dot(const Layer &layer, const Target &target, bool
     sum.compute_at(out, at);
     lanes.compute_at(out, at).reorder_storage(lane, d.i, d.n).vectorize(lane);
     lanes.update().reorder(lane, d.i, d.n, ko).vectorize(lane).unroll(d.i).unroll(d.n);
-}
-
-void schedule_fully_connected(const Layer &layer, const Target &target, const LayerSchedule &options) {
-    Dims d;
-    // An image input flattened once, so the reduction reads it contiguously.
-    if (layer.stages.count("flat_input")) {
-        Func flat = layer.stages.at("flat_input");
-        flat.compute_root().vectorize(d.i, target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
-    }
-    Func out = layer.output.func, sum = layer.stages.at("sum");
-    const RDom &r = layer.reductions.at("r");
-    const Shape &shape = layer.output.shape;
-    // Weights past the last-level cache's reach: stream them once, in place, on every thread.
-    const bool large = int64_t(reduction_extent(r)) * shape[1] >= (int64_t(1) << 20);
-    if (shape[0] == 1 || large) return schedule_fully_connected_dot(layer, target, large);
-    const int vec = vector_width(options, target, shape[1]);
-    const int sample_tile = divisor_at_most(shape[0], options.tile > 0 ? options.tile : 4);
-    // Weights [out, in] transposed once per call so output features are contiguous.
-    Func weight = layer.stages.at("weight");
-    // 8x8 blocks vectorized in both dimensions: dense loads along k, shuffles, dense stores
-    // along i, instead of a strided gather per element (the transpose dominates batch 1).
-    Func transposed = weight.in(sum);
-    const Var k = transposed.args()[0], i = transposed.args()[1];
-    Var ko("ko"), ki("ki"), io_t("io_t"), ii_t("ii_t");
-    transposed.compute_root().reorder_storage(i, k);
-    if (shape[1] >= 8 && reduction_extent(r) >= 8) {
-        transposed.split(k, ko, ki, 8, TailStrategy::ShiftInwards)
-            .split(i, io_t, ii_t, 8, TailStrategy::ShiftInwards)
-            .reorder(ii_t, ki, io_t, ko)
-            .vectorize(ki)
-            .vectorize(ii_t);
-    }
-    Var io("io"), ii("ii"), no("no"), ni("ni");
-    out.compute_root()
-        .split(d.i, io, ii, vec, TailStrategy::ShiftInwards)
-        .split(d.n, no, ni, sample_tile)
-        .reorder(ii, ni, io, no)
-        .parallel(no)
-        .vectorize(ii);
-    sum.compute_at(out, io).vectorize(d.i).unroll(d.n);
-    std::vector<VarOrRVar> order{d.i, d.n};
-    for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
-    sum.update().reorder(order).vectorize(d.i).unroll(d.n);
 }
 
 }  // namespace

@@ -1,0 +1,55 @@
+// Halide 14 runs its lowering pass fork_async_producers on every pipeline. The pass's first step
+// (TightenProducerConsumerNodes) walks, from every consume node, the whole rest of the pipeline
+// down to each Block, so its time grows with the square of the number of stages computed at
+// root: ResNet-18's training step spent 343 of its 567 s of lowering there (HL_DEBUG_CODEGEN=1
+// timed by pass), for nothing, since the pass only changes code for Funcs scheduled async(),
+// which no cnngen schedule does; otherwise it only narrows the consume markers.
+//
+// cnngen defines the function itself; lower() in libHalide calls it through the PLT, so this
+// definition, in the executable, is the one bound. Pipelines with an async() Func or with loops on
+// a GPU (whose buffer-copy passes come after it) still go through Halide's own pass.
+#include <Halide.h>
+
+#include <dlfcn.h>
+#include <stdexcept>
+
+namespace Halide::Internal {
+
+namespace {
+
+using AsyncPass = Stmt (*)(Stmt, const std::map<std::string, Function> &);
+
+// Halide's definition of the function below, the next one after this executable's.
+AsyncPass halide_fork_async_producers() {
+    static const AsyncPass pass = reinterpret_cast<AsyncPass>(
+        dlsym(RTLD_NEXT, "_ZN6Halide8Internal20fork_async_producersENS0_4StmtERKSt3mapINSt7__cxx1112basic_string"
+                         "IcSt11char_traitsIcESaIcEEENS0_8FunctionESt4lessIS8_ESaISt4pairIKS8_S9_EEE"));
+    return pass;
+}
+
+bool has_device_loops(const Definition &definition) {
+    for (const Dim &dim : definition.schedule().dims())
+        if (dim.device_api != DeviceAPI::None && dim.device_api != DeviceAPI::Host) return true;
+    return false;
+}
+
+bool needs_async_pass(const Function &f) {
+    if (f.schedule().async() || has_device_loops(f.definition())) return true;
+    for (const Definition &update : f.updates())
+        if (has_device_loops(update)) return true;
+    return false;
+}
+
+}  // namespace
+
+Stmt fork_async_producers(Stmt s, const std::map<std::string, Function> &env) {
+    for (const auto &[name, f] : env) {
+        if (!needs_async_pass(f)) continue;
+        const AsyncPass pass = halide_fork_async_producers();
+        if (!pass) throw std::runtime_error(std::string("Halide's fork_async_producers not found: ") + dlerror());
+        return pass(std::move(s), env);
+    }
+    return s;
+}
+
+}  // namespace Halide::Internal
