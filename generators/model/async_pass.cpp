@@ -19,11 +19,15 @@ namespace {
 
 using AsyncPass = Stmt (*)(Stmt, const std::map<std::string, Function> &);
 
-// Halide's definition of the function below, the next one after this executable's.
+// Halide's definition of the function below: the next one after this executable's, found by
+// this definition's own (mangled) name.
 AsyncPass halide_fork_async_producers() {
-    static const AsyncPass pass = reinterpret_cast<AsyncPass>(
-        dlsym(RTLD_NEXT, "_ZN6Halide8Internal20fork_async_producersENS0_4StmtERKSt3mapINSt7__cxx1112basic_string"
-                         "IcSt11char_traitsIcESaIcEEENS0_8FunctionESt4lessIS8_ESaISt4pairIKS8_S9_EEE"));
+    static const AsyncPass pass = [] {
+        Dl_info self{};
+        const AsyncPass own = &fork_async_producers;
+        if (!dladdr(reinterpret_cast<void *>(own), &self) || !self.dli_sname) return AsyncPass(nullptr);
+        return reinterpret_cast<AsyncPass>(dlsym(RTLD_NEXT, self.dli_sname));
+    }();
     return pass;
 }
 
@@ -46,7 +50,7 @@ Stmt fork_async_producers(Stmt s, const std::map<std::string, Function> &env) {
     for (const auto &[name, f] : env) {
         if (!needs_async_pass(f)) continue;
         const AsyncPass pass = halide_fork_async_producers();
-        if (!pass) throw std::runtime_error(std::string("Halide's fork_async_producers not found: ") + dlerror());
+        if (!pass) throw std::runtime_error("Halide's fork_async_producers was not found (dlsym)");
         return pass(std::move(s), env);
     }
     return s;
