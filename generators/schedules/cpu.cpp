@@ -299,12 +299,11 @@ void schedule_fully_connected(const Layer &layer, const Target &target, const La
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
     const int vec = target.natural_vector_size<float>();
-    // In parallel over tiles from 1M multiply-adds (LeNet-5's fc1, 400x120 at batch 64: 0.076
-    // against 0.084 ms on one thread) or 1M weights, each thread streaming its share once; below,
-    // a thread's wake-up costs more than the layer (its fc2, 120x84 at batch 64: 0.050 against
-    // 0.031 ms; fc1 at batch 1 slower too).
-    const int64_t weights = int64_t(reduction_extent(r)) * shape[1];
-    const bool parallel = weights * shape[0] >= (1 << 20) || weights >= (1 << 20);
+    // In parallel over tiles from 1M multiply-adds a call (LeNet-5's fc1, 400x120 at batch 64:
+    // 0.076 ms against 0.084 serially, 2 threads; 1M weights and more: each thread streams its
+    // share once); below, waking the threads costs more than they save (its fc2, 120x84 at batch
+    // 64: 0.050 against 0.031 ms; fc1 at batch 1 slower too).
+    const bool parallel = int64_t(reduction_extent(r)) * shape[1] * shape[0] >= (1 << 20);
     // Accumulators features x samples: up to 8 weight rows streamed at once (more measured
     // slower at batch 1), as many as the vector registers hold. On VGG-16's fc6-fc8 with
     // AVX-512 (2 threads): 4 x 8 at batch 8, 20 ms against 31 ms for 2 x 8; 8 x 1 at batch 1,
