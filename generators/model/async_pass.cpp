@@ -25,7 +25,10 @@ AsyncPass halide_fork_async_producers() {
     static const AsyncPass pass = [] {
         Dl_info self{};
         const AsyncPass own = &fork_async_producers;
-        if (!dladdr(reinterpret_cast<void *>(own), &self) || !self.dli_sname) return AsyncPass(nullptr);
+        // dladdr names the nearest exported symbol: it must be this very function.
+        if (!dladdr(reinterpret_cast<void *>(own), &self) || !self.dli_sname ||
+            self.dli_saddr != reinterpret_cast<void *>(own))
+            return AsyncPass(nullptr);
         return reinterpret_cast<AsyncPass>(dlsym(RTLD_NEXT, self.dli_sname));
     }();
     return pass;

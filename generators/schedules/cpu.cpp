@@ -1,7 +1,8 @@
 // Hand-written CPU schedules. Each layer output is computed at root. Convolutions and
 // fully-connected layers accumulate a register tile of outputs (a vector along the
-// innermost dimension times several output channels or samples) over the whole
-// reduction, so every input load and weight broadcast feeds several FMAs.
+// innermost dimension times several output channels or samples) over the reduction, or over
+// blocks of its input channels (wide convolutions), so every input load and weight broadcast
+// feeds several FMAs.
 #include "cpu_tiles.h"
 #include "schedule.h"
 
@@ -127,14 +128,16 @@ int input_channel_block(const RDom &r) {
     const int taps = extent_of(r[0]) * extent_of(r[1]), channels = extent_of(r[2]);
     if (channels < 256) return 0;
     const int block = divisor_at_most(channels, std::max(1, 128 / taps));
-    return block * taps >= 32 ? block : 0;
+    return block * taps >= 32 ? block : 0;  // shorter blocks: the sums' loads and stores dominate
 }
 
 // Register tile across output channels: vectors of channels times x_tile positions, each
 // weight vector load feeding x_tile FMAs (inputs broadcast). Pays when the output is narrow
 // and the channel count a multiple of the vector width (LeNet-5's conv2: 16 x 10x10).
+// `whole_image`: `out` is computed a whole image at a time (at root or per sample), not a few
+// rows at a time inside a consumer, so bands of rows can be blocked.
 bool conv_tile_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options,
-                               Var tile_var, bool parallel, Func out) {
+                               Var tile_var, bool parallel, Func out, bool whole_image) {
     Dims d;
     Func sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
@@ -159,7 +162,7 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
         transposed.compute_root().reorder_storage(w[3], w[0], w[1], w[2]).reorder(w[3], w[0], w[1], w[2]).parallel(w[2]);
         if (shape[1] % vec == 0) transposed.vectorize(w[3], vec);
     }
-    const int block = rows_outside ? 0 : input_channel_block(r);
+    const int block = rows_outside || !whole_image ? 0 : input_channel_block(r);
     if (block) {
         // Input channels a block at a time over a band of rows: the block's weights for this
         // channel tile (block x channel_tile floats) stay in L1 for every tile of the band, the
@@ -180,7 +183,7 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
             .vectorize(d.c, vec)
             .unroll(d.c)
             .unroll(sxi);
-        return rows_outside;
+        return false;
     }
     sum.compute_at(out, xo).reorder_storage(d.c, d.x, d.y, d.n).vectorize(d.c, vec).unroll(d.c).unroll(d.x);
     std::vector<VarOrRVar> order{d.c, d.x};
@@ -200,10 +203,11 @@ bool tiles_across_channels(const Layer &layer, const Target &target, const Layer
 }
 
 // The convolution's register tiles on `out`; returns whether rows are the outer loop.
+// `whole_image`: as for conv_tile_across_channels.
 bool schedule_conv_tiles(const Layer &layer, const Target &target, const LayerSchedule &options, Func out,
-                         Var tile, bool parallel) {
+                         Var tile, bool parallel, bool whole_image = true) {
     return tiles_across_channels(layer, target, options)
-               ? conv_tile_across_channels(layer, target, options, tile, parallel, out)
+               ? conv_tile_across_channels(layer, target, options, tile, parallel, out, whole_image)
                : conv_tile_along_x(layer, target, options, tile, parallel, &out);
 }
 
@@ -252,7 +256,8 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
             Func produced = epilogue_tiles(*producer->conv, producer->epilogue);
             produced.store_at(out, tile).compute_at(out, d.y);
             Func(producer->conv->stages.at("padded")).compute_inline();
-            schedule_conv_tiles(*producer->conv, target, matched, produced, Var("producer_tile"), false);
+            schedule_conv_tiles(*producer->conv, target, matched, produced, Var("producer_tile"), false,
+                                /*whole_image=*/false);
         } else {
             schedule_conv_with_epilogue_cpu(*producer->conv, producer->epilogue, producer->options, target);
         }
