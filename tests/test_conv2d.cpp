@@ -172,6 +172,44 @@ TEST_CASE("depthwise conv2d with channel tiles matches the reference", "[conv2d]
             }
 }
 
+// Channel counts that fill vectors on wide images: the cpu schedule's tiles across output
+// channels for kernels wider than 1x1 (weights transposed per call), with input channels in
+// blocks from 64 of them, at strides, paddings and dilations the grid above covers narrowly.
+TEST_CASE("conv2d cpu schedule on wide channel counts matches the reference", "[conv2d][grid][wide]") {
+    std::mt19937 rng(13);
+    struct Wide {
+        std::vector<int> input_shape;
+        int out_channels, kernel, stride;
+        std::array<int, 4> pad;
+        int dilation;
+    };
+    for (const Wide &w : std::vector<Wide>{{{1, 64, 20, 40}, 32, 3, 1, {1, 1, 1, 1}, 1},
+                                           {{2, 96, 17, 35}, 16, 3, 2, {1, 1, 1, 1}, 1},
+                                           {{1, 3, 40, 45}, 48, 7, 2, {3, 3, 3, 3}, 1},
+                                           {{1, 128, 9, 50}, 32, 5, 1, {2, 0, 2, 1}, 2},
+                                           {{2, 256, 6, 7}, 64, 3, 1, {1, 1, 1, 1}, 1}}) {
+        ConvCase c;
+        c.input_shape = w.input_shape;
+        c.out_channels = w.out_channels;
+        c.kh = c.kw = w.kernel;
+        c.hyper.stride_h = c.hyper.stride_w = w.stride;
+        c.hyper.pad_top = w.pad[0];
+        c.hyper.pad_bottom = w.pad[1];
+        c.hyper.pad_left = w.pad[2];
+        c.hyper.pad_right = w.pad[3];
+        c.hyper.dilation_h = c.hyper.dilation_w = w.dilation;
+        INFO(c.describe());
+        Params params;
+        params.tensors["conv.weight"] = random_tensor({c.out_channels, c.input_shape[1], c.kh, c.kw}, rng);
+        params.tensors["conv.bias"] = random_tensor({c.out_channels}, rng);
+        const auto input = random_tensor(c.input_shape, rng);
+        const auto expected = reference::conv2d(input, params.tensors["conv.weight"], params.tensors["conv.bias"], c.hyper);
+        const auto got = run_conv(c, input, params, "cpu");
+        REQUIRE(got.shape == expected.shape);
+        CHECK(relative_error(got, expected) < kTolerance);
+    }
+}
+
 TEST_CASE("conv2d autoscheduled versions match the reference", "[conv2d][auto]") {
     check_grid("mullapudi2016", 9);
     check_grid("li2018", 9);

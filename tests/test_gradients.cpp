@@ -86,6 +86,42 @@ TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
                 }
 }
 
+// Wide enough for the cpu schedule's weight gradient in row chunks (tiles of output-channel
+// vectors, sums of a block of output channels): several chunks a sample, two channel blocks,
+// strides, dilation, a 5x5 kernel held a row of taps at a time. Hand-derived backward only.
+TEST_CASE("conv2d weight gradients summed in row chunks match finite differences", "[gradient][conv2d]") {
+    std::mt19937 rng(23);
+    struct Wide {
+        int batch, channels, out, height, width, kernel, stride, pad, dilation;
+    };
+    for (const Wide &w : std::vector<Wide>{{2, 4, 32, 20, 60, 3, 1, 1, 1},
+                                           {2, 4, 16, 21, 37, 5, 2, 2, 1},
+                                           {1, 2, 48, 12, 40, 3, 1, 2, 2},
+                                           {1, 512, 64, 6, 7, 3, 1, 1, 1}}) {
+        const reference::Conv2d hyper{w.stride, w.stride, w.pad, w.pad, w.pad, w.pad, w.dilation, w.dilation, 1, false};
+        GradientCase c;
+        c.label = fmt::format("{}x{}x{}x{} to {} channels, {}x{} kernel, stride {} pad {} dilation {}", w.batch,
+                              w.channels, w.height, w.width, w.out, w.kernel, w.kernel, w.stride, w.pad, w.dilation);
+        c.input = random_tensor({w.batch, w.channels, w.height, w.width}, rng);
+        c.params.tensors["conv.weight"] = random_tensor({w.out, w.channels, w.kernel, w.kernel}, rng);
+        c.params.tensors["conv.bias"] = random_tensor({w.out}, rng);
+        c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
+            return cnngen::conv2d("conv", in, conv_params(w.out, w.kernel, w.kernel, hyper), source,
+                                  cnngen::AlgorithmForm::differentiable);
+        };
+        c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
+            return reference::conv2d(in, p["conv.weight"], p["conv.bias"], hyper);
+        };
+        c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source, const cnngen::Layer &,
+                         const cnngen::Tensor &d_output) {
+            return cnngen::conv2d_backward("conv", in, conv_params(w.out, w.kernel, w.kernel, hyper), source,
+                                           d_output, true);
+        };
+        INFO(c.label);
+        CHECK(worst_gradient_error(c, "cpu", rng, GradientSource::manual) < kGradientTolerance);
+    }
+}
+
 TEST_CASE("pooling gradients match finite differences", "[gradient][pooling]") {
     std::mt19937 rng(22);
     for (auto kind : {reference::Pool::max, reference::Pool::average, reference::Pool::p_norm})

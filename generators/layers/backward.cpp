@@ -35,6 +35,7 @@ Gradients conv2d_backward(const std::string &name, const Tensor &input, const Co
     Dims d;
     Gradients g{name, "conv2d", d_output};
     g.weight_shape = conv2d_weight_shape(channels, p);
+    g.groups = p.groups;
     Func weight = source(name + ".weight", conv2d_weight_shape(channels, p));
 
     // dL/db(co) = sum over x, y, n of dL/dout(x, y, co, n).

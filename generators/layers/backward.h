@@ -24,6 +24,7 @@ struct Gradients {
     std::vector<Tensor> d_inputs;  // layers with several inputs (add, concat): one per input, in order
     int flat_features = 0;  // fully_connected: input features per sample
     Shape weight_shape;     // conv2d: PyTorch order, so schedules can bound the gradient
+    int groups = 1;         // conv2d: channel groups (a group's input channels are weight_shape[1])
     std::map<std::string, Halide::Func> d_params;  // by parameter name (conv1.weight)
     // Named Funcs and reductions for schedules: d_input_sum, d_weight_sum, d_output_padded, ...
     std::map<std::string, Halide::Func> stages;

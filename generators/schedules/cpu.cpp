@@ -121,14 +121,16 @@ void schedule_image_output(Func out, const Shape &shape, const Target &target, c
 }
 
 // Input channels per block of a convolution's reduction (whole channels, about 128 reduction
-// steps, dividing their count), or 0 to run it whole: below 256 channels, where blocks measured
-// slower (a 128-channel 3x3 layer at stride 2: 109 against 129 GFLOP/s on one thread, JIT).
+// steps, dividing their count), or 0 to run it whole: below 64 channels, or where one block
+// would hold them all. From 64 (2 threads, JIT, against the whole reduction): VGG-16's
+// 128-channel 3x3 layer at 112x112, batch 8, 135 against 201 ms; 64 to 128 channels at 112x112
+// 68 against 90 ms; ResNet's 128-to-256 3x3 stride-2 layer at batch 1 2.42 against 2.92 ms.
 int input_channel_block(const RDom &r) {
     if (r.dimensions() != 3) return 0;
     const int taps = extent_of(r[0]) * extent_of(r[1]), channels = extent_of(r[2]);
-    if (channels < 256) return 0;
+    if (channels < 64) return 0;
     const int block = divisor_at_most(channels, std::max(1, 128 / taps));
-    return block * taps >= 32 ? block : 0;  // shorter blocks: the sums' loads and stores dominate
+    return block * taps >= 32 && block < channels ? block : 0;  // shorter: the sums' loads and stores dominate
 }
 
 // Register tile across output channels: vectors of channels times x_tile positions, each
@@ -194,22 +196,33 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
 }
 
 // Whether a convolution's register tile runs across output channels (else along x): as its
-// options say, else where the channels fill vectors and rows are narrow.
+// options say, else where the channels fill vectors and either rows are narrow or each output
+// sums a kernel wider than 1x1 over at least 64 terms (not grouped: a group's input channels
+// would vary along the vector). Against tiles along x (2 threads, JIT): VGG-16's 256-channel
+// 3x3 layer at 56x56, batch 8, 116 against 256 ms, its 128-channel one at 112x112 135 against
+// 318 ms; ResNet's 7x7 first layer 1.23 against 1.39 ms. 1x1 layers measured either way, and
+// VGG-16's first layer (27 terms) slower (15.5 against 13.8 ms).
 bool tiles_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options) {
     const Shape &shape = layer.output.shape;
     const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
-    return options.vectorize == "channels" ||
-           (options.vectorize.empty() && shape[1] % vec == 0 && shape[3] < 2 * vec);
+    if (!options.vectorize.empty()) return options.vectorize == "channels";
+    if (shape[1] % vec != 0) return false;
+    const RDom &r = layer.reductions.at("r");
+    const bool wide_kernel = r.dimensions() == 3 && extent_of(r[0]) * extent_of(r[1]) > 1 &&
+                             reduction_extent(r) >= 64 && size_or(layer, "groups", 1) == 1;
+    return shape[3] < 2 * vec || wide_kernel;
 }
 
-// The convolution's register tiles on `out`; returns whether rows are the outer loop.
-// `whole_image`: as for conv_tile_across_channels.
+}  // namespace
+
 bool schedule_conv_tiles(const Layer &layer, const Target &target, const LayerSchedule &options, Func out,
-                         Var tile, bool parallel, bool whole_image = true) {
+                         Var tile, bool parallel, bool whole_image) {
     return tiles_across_channels(layer, target, options)
                ? conv_tile_across_channels(layer, target, options, tile, parallel, out, whole_image)
                : conv_tile_along_x(layer, target, options, tile, parallel, &out);
 }
+
+namespace {
 
 // The Func whose tiles compute `conv` and the element-wise layers riding on it: the last of
 // them, the others and the convolution's output inlined into it (batch_norm's per-channel

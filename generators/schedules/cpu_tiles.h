@@ -22,6 +22,16 @@ int vector_width(const LayerSchedule &options, const Halide::Target &target, int
 bool conv_tile_along_x(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
                        Halide::Var tile_var, bool parallel, const Halide::Func *tile_owner = nullptr);
 
+// A convolution-shaped layer's register tiles on `out` (its output, or the consumer it is
+// inlined into): along x, or across output channels where they fill vectors and rows are narrow
+// or kernels wide (see cpu.cpp); the weights (stages["weight"]) transposed once per call for the
+// latter unless sizes["packed_weights"] says they arrive with output channels innermost.
+// `whole_image`: `out` is computed a whole image at a time (at root or per sample), not a few
+// rows at a time inside a consumer, so bands of rows can be blocked. Returns whether rows are the
+// outer loop.
+bool schedule_conv_tiles(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
+                         Halide::Func out, Halide::Var tile, bool parallel, bool whole_image = true);
+
 // A Winograd convolution (layers/winograd.h) whose output is computed by `out` (the layer's
 // own, or the last layer of its epilogue); inside `inside`'s loop over samples where given.
 void schedule_winograd_cpu(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,

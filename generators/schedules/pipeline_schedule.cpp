@@ -87,8 +87,6 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
     // The hand-derived passes (the loss gradient among them), then generic schedules for what is
     // left (autodiff's Funcs, the updates), which leave the hand-derived passes alone.
     std::set<std::string> skip = forward_funcs(funcs.forward);
-    for (const BackwardFuncs &b : funcs.backward)
-        for (const std::string &name : funcs_owned_by(b)) skip.insert(name);
     for (const Func &input : funcs.inputs) skip.insert(input.name());
     if (schedule.base == "cpu") {
         for (size_t k = 0; k < funcs.updates.size(); ++k) {
@@ -97,7 +95,10 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
         }
     }
     // Hand-derived passes first: what they put at root, the generic pass leaves where it is.
+    // Their Funcs are gathered after scheduling, which may create some (rfactor's sums per chunk).
     for (const BackwardFuncs &b : funcs.backward) schedule_backward(schedule.base, b.gradients, target);
+    for (const BackwardFuncs &b : funcs.backward)
+        for (const std::string &name : funcs_owned_by(b)) skip.insert(name);
     schedule_gradients(schedule.base, funcs.outputs, skip, target);
 }
 
