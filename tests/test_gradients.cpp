@@ -86,10 +86,12 @@ TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
                 }
 }
 
-// Wide enough for the cpu schedule's weight gradient in row chunks (tiles of output-channel
-// vectors, sums of a block of output channels): several chunks a sample, two channel blocks,
-// strides, dilation, a 5x5 kernel held a row of taps at a time. Hand-derived backward only.
-TEST_CASE("conv2d weight gradients summed in row chunks match finite differences", "[gradient][conv2d]") {
+// Wide enough for the cpu schedule's weight gradient in chunks (tiles of output-channel
+// vectors, sums of a block of output channels): several chunks a sample, whole samples a chunk
+// (7x7), two channel blocks, strides, dilation, a 5x5 kernel held a row of taps at a time, a 1x1
+// kernel over several input channels a tile; input gradients tiled across 32 and 512 channels
+// (a 3x3 stride-2 one summing only the taps that read each input). Hand-derived backward only.
+TEST_CASE("conv2d weight gradients summed in chunks match finite differences", "[gradient][conv2d]") {
     std::mt19937 rng(23);
     struct Wide {
         int batch, channels, out, height, width, kernel, stride, pad, dilation;
@@ -97,7 +99,9 @@ TEST_CASE("conv2d weight gradients summed in row chunks match finite differences
     for (const Wide &w : std::vector<Wide>{{2, 4, 32, 20, 60, 3, 1, 1, 1},
                                            {2, 4, 16, 21, 37, 5, 2, 2, 1},
                                            {1, 2, 48, 12, 40, 3, 1, 2, 2},
-                                           {1, 512, 64, 6, 7, 3, 1, 1, 1}}) {
+                                           {1, 512, 64, 6, 7, 3, 1, 1, 1},
+                                           {2, 32, 64, 14, 15, 3, 2, 1, 1},
+                                           {8, 64, 32, 7, 7, 1, 1, 0, 1}}) {
         const reference::Conv2d hyper{w.stride, w.stride, w.pad, w.pad, w.pad, w.pad, w.dilation, w.dilation, 1, false};
         GradientCase c;
         c.label = fmt::format("{}x{}x{}x{} to {} channels, {}x{} kernel, stride {} pad {} dilation {}", w.batch,

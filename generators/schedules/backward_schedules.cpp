@@ -54,44 +54,52 @@ void weight_gradient_tile_at_a_time(const Gradients &g, int vec) {
     d_output_t.compute_root().reorder_storage(a[2], a[0], a[1], a[3]).reorder(a[2], a[0], a[1], a[3]).parallel(a[3]);
 }
 
-// The reduction in chunks of rows (about 512 pixels of one sample), each chunk summed in
-// registers for every tile in turn, in parallel over tiles, and added to the sums of a block of
-// output channels (at most 1 MB): the chunk's input rows and output gradients stay in cache
-// while every tile reads them, instead of each tile streaming the batch from memory. Output
-// channels in two vectors where the registers hold both (9 taps x 2 vectors with AVX-512),
-// tiles of one vector of them adjacent so its gradient chunk is reused from L1. VGG-16's 3x3
-// layers at batch 8 (2 threads, JIT): 256 channels at 56x56 130 ms against 400, 64 at 224x224
-// 191 against 929, 512 at 28x28 134 against 421.
-void weight_gradient_in_row_chunks(const Gradients &g, int vec, int vectors, bool whole_kernel) {
+// The reduction in chunks of about 512 pixels (rows of one sample, or whole samples where they
+// are smaller), each chunk summed in registers for every tile in turn, in parallel over tiles,
+// and added to the sums of a block of output channels (at most 1 MB): the chunk's input rows
+// and output gradients stay in cache while every tile reads them, instead of each tile
+// streaming the batch from memory. A tile: `vectors` vectors of output channels x the taps held
+// x `channels` input channels (several where the kernel holds few taps: 1x1), tiles of the same
+// output channels adjacent so their gradient chunk is reused from L1. VGG-16's 3x3 layers at
+// batch 8 (2 threads, JIT): 256 channels at 56x56 129 ms against 398, 64 at 224x224 178 against
+// 1080, 512 at 28x28 127 against 405.
+void weight_gradient_in_chunks(const Gradients &g, int vec, int vectors, int channels, bool whole_kernel) {
     Dims d;
     Func out = g.d_params.at(g.name + ".weight"), sum = g.stages.at("d_weight_sum");
     const RDom &ro = g.reductions.at("ro");
     const Shape &w = g.weight_shape;  // (co, ci, kh, kw)
-    const int height = g.d_output.shape[2], width = g.d_output.shape[3];
+    const int batch = g.d_output.shape[0], height = g.d_output.shape[2], width = g.d_output.shape[3];
     const int tile = vec * vectors, per_channel = w[1] * w[2] * w[3] * int(sizeof(float));
     int block = std::min(w[0], std::max(tile, (1 << 20) / per_channel / tile * tile));
     while (w[0] % block) block -= tile;
     const int rows = divisor_at_most(height, std::max(1, 512 / width));
-    Var cob("cob"), cb("cb"), coo("coo"), coi("coi"), so("so"), si("si"), tasks("tasks"), chunk_y("chunk_y"),
-        chunk_n("chunk_n"), no("no"), ni("ni");
-    RVar ryo("ryo"), ryi("ryi");
+    // ResNet-18's 512-channel 7x7 layers at batch 8 summed 49 pixels a chunk, a sample each: the
+    // threads' start-up and the sums' loads and stores took longer than the products.
+    const int samples = rows < height ? 1 : divisor_at_most(batch, std::max(1, 512 / (height * width)));
+    Var cob("cob"), cb("cb"), coo("coo"), coi("coi"), so("so"), si("si"), cco("cco"), cci("cci"), tasks("tasks"),
+        chunk_y("chunk_y"), chunk_n("chunk_n"), no("no"), ni("ni");
+    RVar ryo("ryo"), ryi("ryi"), rzo("rzo"), rzi("rzi");
     out.compute_root().split(d.n, cob, cb, block).split(cb, coo, coi, vec).reorder(coi, d.x, d.y, d.c, coo, cob).vectorize(coi);
     // The chunk's sums: the register tile, computed per tile inside the loop over chunks.
-    Func chunk = sum.update().split(ro.y, ryo, ryi, rows).rfactor({{ryo, chunk_y}, {ro.z, chunk_n}});
+    Func chunk = sum.update()
+                     .split(ro.y, ryo, ryi, rows)
+                     .split(ro.z, rzo, rzi, samples)
+                     .rfactor({{ryo, chunk_y}, {rzo, chunk_n}});
     sum.compute_at(out, cob).reorder_storage(d.n, d.x, d.y, d.c).vectorize(d.n, vec);
     sum.update()
         .split(d.n, so, si, tile)
-        .reorder(si, d.x, d.y, d.c, so, ryo, ro.z)
+        .split(d.c, cco, cci, channels)
+        .reorder(si, d.x, d.y, cci, so, cco, ryo, rzo)
         .vectorize(si, vec)
-        .fuse(so, d.c, tasks)
+        .fuse(so, cco, tasks)
         .parallel(tasks);
     chunk.compute_at(sum, tasks).reorder_storage(d.n, d.x, d.y, d.c, chunk_y, chunk_n).vectorize(d.n, vec);
-    Stage update = chunk.update().split(d.n, no, ni, vec).vectorize(ni).unroll(no).unroll(d.x);
+    Stage update = chunk.update().split(d.n, no, ni, vec).vectorize(ni).unroll(no).unroll(d.x).unroll(d.c);
     if (whole_kernel) {
-        update.reorder(ni, no, d.x, d.y, ro.x, ryi, d.c, chunk_y, chunk_n).unroll(d.y);
+        update.reorder(ni, no, d.x, d.y, d.c, ro.x, ryi, rzi, chunk_y, chunk_n).unroll(d.y);
         chunk.unroll(d.x).unroll(d.y);
     } else {
-        update.reorder(ni, no, d.x, ro.x, ryi, d.y, d.c, chunk_y, chunk_n);
+        update.reorder(ni, no, d.x, d.c, ro.x, ryi, rzi, d.y, chunk_y, chunk_n);
     }
     Func d_output_t = Func(g.d_output.func).in(chunk);
     const std::vector<Var> a = d_output_t.args();
@@ -109,11 +117,13 @@ void schedule_conv_weight_gradient(const Gradients &g, const Target &target) {
     const int vec = vector_width_for(target, w[0]);
     const bool whole_kernel = w[2] * w[3] <= 16;
     const int held = whole_kernel ? w[2] * w[3] : w[3];  // taps in registers per output vector
-    const int vectors = w[0] % (2 * vec) == 0 && 2 * held <= vector_registers(target) - 4 ? 2 : 1;
+    const int accumulators = vector_registers(target) - 4;
+    const int vectors = w[0] % (2 * vec) == 0 && 2 * held <= accumulators ? 2 : 1;
+    const int channels = divisor_at_most(w[1], std::max(1, accumulators / (held * vectors)));
     Func(g.d_params.at(g.name + ".weight")).bound(d.x, 0, w[3]).bound(d.y, 0, w[2]).bound(d.c, 0, w[1]).bound(d.n, 0, w[0]);
     // Enough tiles of one chunk for the threads (a 3-channel first layer still has 6 at 64 channels).
-    const bool chunked = g.groups == 1 && w[0] % vec == 0 && w[1] * (w[0] / (vec * vectors)) >= 4;
-    if (chunked) weight_gradient_in_row_chunks(g, vec, vectors, whole_kernel);
+    const bool chunked = g.groups == 1 && w[0] % vec == 0 && (w[1] / channels) * (w[0] / (vec * vectors)) >= 4;
+    if (chunked) weight_gradient_in_chunks(g, vec, vectors, channels, whole_kernel);
     else weight_gradient_tile_at_a_time(g, vec);
     Func(g.stages.at("input_padded")).compute_root().parallel(d.n).vectorize(d.x, vec, TailStrategy::GuardWithIf);
 }
