@@ -174,7 +174,8 @@ TEST_CASE("depthwise conv2d with channel tiles matches the reference", "[conv2d]
 
 // Channel counts that fill vectors on wide images: the cpu schedule's tiles across output
 // channels for kernels wider than 1x1 (weights transposed per call), with input channels in
-// blocks from 64 of them, at strides, paddings and dilations the grid above covers narrowly.
+// blocks from 64 of them (enough channel tiles and samples for the tiles to stay outermost), at
+// strides, paddings and dilations the grid above covers narrowly.
 TEST_CASE("conv2d cpu schedule on wide channel counts matches the reference", "[conv2d][grid][wide]") {
     std::mt19937 rng(13);
     struct Wide {
@@ -183,10 +184,10 @@ TEST_CASE("conv2d cpu schedule on wide channel counts matches the reference", "[
         std::array<int, 4> pad;
         int dilation;
     };
-    for (const Wide &w : std::vector<Wide>{{{1, 64, 20, 40}, 32, 3, 1, {1, 1, 1, 1}, 1},
+    for (const Wide &w : std::vector<Wide>{{{4, 64, 20, 40}, 64, 3, 1, {1, 1, 1, 1}, 1},
                                            {{2, 96, 17, 35}, 16, 3, 2, {1, 1, 1, 1}, 1},
                                            {{1, 3, 40, 45}, 48, 7, 2, {3, 3, 3, 3}, 1},
-                                           {{1, 128, 9, 50}, 32, 5, 1, {2, 0, 2, 1}, 2},
+                                           {{2, 128, 9, 50}, 64, 5, 1, {2, 0, 2, 1}, 2},
                                            {{2, 256, 6, 7}, 64, 3, 1, {1, 1, 1, 1}, 1}}) {
         ConvCase c;
         c.input_shape = w.input_shape;

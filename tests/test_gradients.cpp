@@ -97,8 +97,8 @@ TEST_CASE("conv2d weight gradients summed in chunks match finite differences", "
         int batch, channels, out, height, width, kernel, stride, pad, dilation;
     };
     for (const Wide &w : std::vector<Wide>{{2, 4, 32, 20, 60, 3, 1, 1, 1},
-                                           {2, 4, 16, 21, 37, 5, 2, 2, 1},
-                                           {1, 2, 48, 12, 40, 3, 1, 2, 2},
+                                           {2, 8, 64, 21, 37, 5, 2, 2, 1},
+                                           {1, 4, 64, 12, 40, 3, 1, 2, 2},
                                            {1, 512, 64, 6, 7, 3, 1, 1, 1},
                                            {2, 32, 64, 14, 15, 3, 2, 1, 1},
                                            {8, 64, 32, 7, 7, 1, 1, 0, 1}}) {

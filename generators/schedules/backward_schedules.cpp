@@ -29,7 +29,8 @@ void schedule_elementwise_cpu(Func out, const Target &target) {
 
 // The whole reduction per register tile: each tile streams every pixel of the batch (the
 // gradient's channels and the input's) from memory. Kept for grouped convolutions, where an
-// output channel's input channel varies along the vector, and for few tiles.
+// output channel's input channel varies along the vector, for output channels that fill no
+// whole vectors (LeNet-5's 6), and for fewer than 4 tiles.
 void weight_gradient_tile_at_a_time(const Gradients &g, int vec) {
     Dims d;
     Func out = g.d_params.at(g.name + ".weight"), sum = g.stages.at("d_weight_sum");
@@ -56,13 +57,13 @@ void weight_gradient_tile_at_a_time(const Gradients &g, int vec) {
 
 // The reduction in chunks of about 512 pixels (rows of one sample, or whole samples where they
 // are smaller), each chunk summed in registers for every tile in turn, in parallel over tiles,
-// and added to the sums of a block of output channels (at most 1 MB): the chunk's input rows
-// and output gradients stay in cache while every tile reads them, instead of each tile
-// streaming the batch from memory. A tile: `vectors` vectors of output channels x the taps held
-// x `channels` input channels (several where the kernel holds few taps: 1x1), tiles of the same
-// output channels adjacent so their gradient chunk is reused from L1. VGG-16's 3x3 layers at
-// batch 8 (2 threads, JIT): 256 channels at 56x56 129 ms against 398, 64 at 224x224 178 against
-// 1080, 512 at 28x28 127 against 405.
+// and added to the sums of a block of output channels (at most 1 MB, or one tile's where that
+// alone is more): the chunk's input rows and output gradients stay in cache while every tile
+// reads them, instead of each tile streaming the batch from memory. A tile: `vectors` vectors
+// of output channels x the taps held x `channels` input channels (several where the kernel
+// holds few taps: 1x1), tiles of the same output channels adjacent so their gradient chunk is
+// reused from L1. VGG-16's 3x3 layers at batch 8 (2 threads, JIT): 256 channels at 56x56 129 ms
+// against 398, 64 at 224x224 178 against 1080, 512 at 28x28 127 against 405.
 void weight_gradient_in_chunks(const Gradients &g, int vec, int vectors, int channels, bool whole_kernel) {
     Dims d;
     Func out = g.d_params.at(g.name + ".weight"), sum = g.stages.at("d_weight_sum");

@@ -80,6 +80,24 @@ bool order_conv_tiles(Func out, const Layer &layer, int channel_tile, Var xi, Va
 
 }  // namespace
 
+// Across output channels where the options say so, else where the channels fill vectors and
+// either rows are narrow or each output sums a kernel wider than 1x1 over at least 64 terms
+// (not grouped: a group's input channels would vary along the vector) on a row the tile's x
+// positions divide into at least 4 (a prime width would leave one). Against tiles along x (2
+// threads, JIT): VGG-16's 256-channel 3x3 layer at 56x56, batch 8, 116 against 256 ms, its
+// 128-channel one at 112x112 135 against 318 ms; ResNet's 7x7 first layer 1.23 against 1.39
+// ms. 1x1 layers measured either way, and VGG-16's first layer (27 terms) slower (15.5 against
+// 13.8 ms).
+bool conv_tiles_across_channels(const LayerSchedule &options, int vec, int registers, int out_channels, int out_width,
+                                int taps, int reduction, int groups) {
+    if (!options.vectorize.empty()) return options.vectorize == "channels";
+    if (out_channels % vec != 0) return false;
+    if (out_width < 2 * vec) return true;
+    const int channel_vectors = out_channels % (2 * vec) == 0 ? 2 : 1;
+    return taps > 1 && reduction >= 64 && groups == 1 &&
+           divisor_at_most(out_width, (registers - 6) / channel_vectors) >= 4;
+}
+
 // Register tile along x: each input load feeds channel_tile FMAs (weights broadcast).
 bool conv_tile_along_x(const Layer &layer, const Target &target, const LayerSchedule &options, Var tile_var,
                        bool parallel, const Func *tile_owner) {
@@ -195,22 +213,12 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
     return rows_outside;
 }
 
-// Whether a convolution's register tile runs across output channels (else along x): as its
-// options say, else where the channels fill vectors and either rows are narrow or each output
-// sums a kernel wider than 1x1 over at least 64 terms (not grouped: a group's input channels
-// would vary along the vector). Against tiles along x (2 threads, JIT): VGG-16's 256-channel
-// 3x3 layer at 56x56, batch 8, 116 against 256 ms, its 128-channel one at 112x112 135 against
-// 318 ms; ResNet's 7x7 first layer 1.23 against 1.39 ms. 1x1 layers measured either way, and
-// VGG-16's first layer (27 terms) slower (15.5 against 13.8 ms).
 bool tiles_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options) {
-    const Shape &shape = layer.output.shape;
-    const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
-    if (!options.vectorize.empty()) return options.vectorize == "channels";
-    if (shape[1] % vec != 0) return false;
     const RDom &r = layer.reductions.at("r");
-    const bool wide_kernel = r.dimensions() == 3 && extent_of(r[0]) * extent_of(r[1]) > 1 &&
-                             reduction_extent(r) >= 64 && size_or(layer, "groups", 1) == 1;
-    return shape[3] < 2 * vec || wide_kernel;
+    const int taps = r.dimensions() == 3 ? extent_of(r[0]) * extent_of(r[1]) : 1;
+    const int vec = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
+    return conv_tiles_across_channels(options, vec, vector_registers(target), layer.output.shape[1],
+                                      layer.output.shape[3], taps, reduction_extent(r), size_or(layer, "groups", 1));
 }
 
 }  // namespace

@@ -22,9 +22,15 @@ int vector_width(const LayerSchedule &options, const Halide::Target &target, int
 bool conv_tile_along_x(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
                        Halide::Var tile_var, bool parallel, const Halide::Func *tile_owner = nullptr);
 
+// Whether a convolution's register tile runs across output channels (x positions times vectors
+// of channels) rather than along x (x vectors times channels), from its options (`vectorize`),
+// the vector width and register count, the output's channels and width, the kernel's taps, the
+// terms each output sums and its groups. The tuner checks tiles by the same rule.
+bool conv_tiles_across_channels(const LayerSchedule &options, int vec, int registers, int out_channels, int out_width,
+                                int taps, int reduction, int groups);
+
 // A convolution-shaped layer's register tiles on `out` (its output, or the consumer it is
-// inlined into): along x, or across output channels where they fill vectors and rows are narrow
-// or kernels wide (see cpu.cpp); the weights (stages["weight"]) transposed once per call for the
+// inlined into): along x, or across output channels (conv_tiles_across_channels); the weights (stages["weight"]) transposed once per call for the
 // latter unless sizes["packed_weights"] says they arrive with output channels innermost.
 // `whole_image`: `out` is computed a whole image at a time (at root or per sample), not a few
 // rows at a time inside a consumer, so bands of rows can be blocked. Returns whether rows are the

@@ -94,8 +94,11 @@ std::string tile_problem(const ModelSchedule &s, const SearchSpace &space) {
         const Shape &out = plan.activations[k + 1];  // c, h, w
         const int vec = o.vector_width > 0 ? o.vector_width : m.natural_vector;
         const int registers_per_vector = std::max(1, vec / m.natural_vector);
-        const bool across_channels = o.vectorize == "channels" ||
-                                     (o.vectorize.empty() && out[0] % vec == 0 && out[2] < 2 * vec);
+        const auto &conv = std::get<Conv2dParams>(layer.params);
+        const int taps = conv.height.kernel * conv.width.kernel;
+        const int in_channels = plan.activations[size_t(plan.inputs[k].at(0))][0];
+        const bool across_channels = conv_tiles_across_channels(o, vec, m.vector_registers, out[0], out[2], taps,
+                                                                taps * in_channels / conv.groups, conv.groups);
         const int channel_vectors = across_channels && out[0] % (2 * vec) == 0 ? 2 : 1;
         const int accumulators = o.tile * channel_vectors * registers_per_vector;
         if (accumulators > m.vector_registers - 2)
