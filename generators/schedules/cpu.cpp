@@ -86,8 +86,8 @@ bool order_conv_tiles(Func out, const Layer &layer, int channel_tile, Var xi, Va
 // positions divide into at least 4 (a prime width would leave one). Against tiles along x (2
 // threads, JIT): VGG-16's 256-channel 3x3 layer at 56x56, batch 8, 116 against 256 ms, its
 // 128-channel one at 112x112 135 against 318 ms; ResNet's 7x7 first layer 1.23 against 1.39
-// ms. 1x1 layers measured either way, and VGG-16's first layer (27 terms) slower (15.5 against
-// 13.8 ms).
+// ms. 1x1 layers measured either way; VGG-16's first layer (27 terms) 15.5 ms across against
+// 13.8 along x, inside its spread (13.5-16.5 ms for one build), so it keeps the old choice.
 bool conv_tiles_across_channels(const LayerSchedule &options, int vec, int registers, int out_channels, int out_width,
                                 int taps, int reduction, int groups) {
     if (!options.vectorize.empty()) return options.vectorize == "channels";

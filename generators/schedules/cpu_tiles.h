@@ -30,8 +30,9 @@ bool conv_tiles_across_channels(const LayerSchedule &options, int vec, int regis
                                 int taps, int reduction, int groups);
 
 // A convolution-shaped layer's register tiles on `out` (its output, or the consumer it is
-// inlined into): along x, or across output channels (conv_tiles_across_channels); the weights (stages["weight"]) transposed once per call for the
-// latter unless sizes["packed_weights"] says they arrive with output channels innermost.
+// inlined into): along x, or across output channels (conv_tiles_across_channels), the weights
+// (stages["weight"]) then transposed once per call unless sizes["packed_weights"] says they
+// arrive with output channels innermost.
 // `whole_image`: `out` is computed a whole image at a time (at root or per sample), not a few
 // rows at a time inside a consumer, so bands of rows can be blocked. Returns whether rows are the
 // outer loop.
