@@ -71,8 +71,7 @@ void weight_gradient_in_chunks(const Gradients &g, int vec, int vectors, int cha
     const Shape &w = g.weight_shape;  // (co, ci, kh, kw)
     const int batch = g.d_output.shape[0], height = g.d_output.shape[2], width = g.d_output.shape[3];
     const int tile = vec * vectors, per_channel = w[1] * w[2] * w[3] * int(sizeof(float));
-    int block = std::min(w[0], std::max(tile, (1 << 20) / per_channel / tile * tile));
-    while (w[0] % block) block -= tile;
+    const int block = tile * divisor_at_most(w[0] / tile, std::max(1, (1 << 20) / per_channel / tile));
     const int rows = divisor_at_most(height, std::max(1, 512 / width));
     // ResNet-18's 512-channel 7x7 layers at batch 8 summed 49 pixels a chunk, a sample each: the
     // threads' start-up and the sums' loads and stores took longer than the products.
@@ -135,19 +134,21 @@ void schedule_conv_backward_cpu(const Gradients &g, const Target &target) {
     schedule_conv_weight_gradient(g, target);
     if (!g.d_input.func.defined()) return;
     // dL/din is a convolution of the zero-padded output gradient: the forward's tiling. Its
-    // output channels are the weights' input channels: transposed once per call to be innermost,
-    // so a tile across them loads each vector of weights whole.
+    // output channels are the weights' input channels: where its tile runs across them, they are
+    // transposed once per call to be innermost, so each vector of weights is one load.
     Func d_input = g.d_input.func, sum = g.stages.at("d_input_sum");
     d_input.compute_root();
     Layer as_conv{g.name + "_d_input", "conv2d", g.d_input, {{"sum", sum}}, {{"r", g.reductions.at("rk")}}};
     as_conv.sizes["groups"] = g.groups;
-    as_conv.sizes["packed_weights"] = 1;
-    Func transposed = Func(g.stages.at("weight")).in(sum);
-    const std::vector<Var> w = transposed.args();  // kx, ky, ci, co
-    transposed.compute_root().reorder_storage(w[2], w[0], w[1], w[3]).reorder(w[2], w[0], w[1], w[3]).parallel(w[3]);
+    as_conv.sizes["packed_weights"] = 1;  // laid out here, not by the forward's transpose
     // Grouped: the output gradient's channel would vary along a vector of input channels.
     LayerSchedule options;
     if (g.groups > 1) options.vectorize = "x";
+    if (tiles_across_channels(as_conv, target, options)) {
+        Func transposed = Func(g.stages.at("weight")).in(sum);
+        const std::vector<Var> w = transposed.args();  // kx, ky, ci, co
+        transposed.compute_root().reorder_storage(w[2], w[0], w[1], w[3]).reorder(w[2], w[0], w[1], w[3]).parallel(w[3]);
+    }
     schedule_conv_tiles(as_conv, target, options, d_input, Var("tile"), /*parallel=*/true);
     Func(g.stages.at("d_output_padded"))
         .compute_root()

@@ -93,10 +93,13 @@ bool conv_tiles_across_channels(const LayerSchedule &options, int vec, int regis
     if (!options.vectorize.empty()) return options.vectorize == "channels";
     if (out_channels % vec != 0) return false;
     if (out_width < 2 * vec) return true;
-    const int channel_vectors = out_channels % (2 * vec) == 0 ? 2 : 1;
-    return taps > 1 && reduction >= 64 && groups == 1 &&
-           divisor_at_most(out_width, (registers - 6) / channel_vectors) >= 4;
+    const int positions = across_channels_positions(registers, across_channels_vectors(out_channels, vec));
+    return taps > 1 && reduction >= 64 && groups == 1 && divisor_at_most(out_width, positions) >= 4;
 }
+
+int across_channels_vectors(int out_channels, int vec) { return out_channels % (2 * vec) == 0 ? 2 : 1; }
+
+int across_channels_positions(int registers, int channel_vectors) { return (registers - 6) / channel_vectors; }
 
 // Register tile along x: each input load feeds channel_tile FMAs (weights broadcast).
 bool conv_tile_along_x(const Layer &layer, const Target &target, const LayerSchedule &options, Var tile_var,
@@ -167,8 +170,9 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
     const int vec = std::min(options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>(),
                              shape[1]);
     const int registers = vector_registers(target);
-    const int channel_vectors = shape[1] % (2 * vec) == 0 ? 2 : 1;
-    const int x_tile = divisor_at_most(shape[3], options.tile > 0 ? options.tile : (registers - 6) / channel_vectors);
+    const int channel_vectors = across_channels_vectors(shape[1], vec);
+    const int x_tile =
+        divisor_at_most(shape[3], options.tile > 0 ? options.tile : across_channels_positions(registers, channel_vectors));
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, x_tile).split(d.c, co, ci, vec * channel_vectors);
     const bool rows_outside = order_conv_tiles(out, layer, vec * channel_vectors, xi, ci, xo, co, tile_var, parallel);
@@ -213,6 +217,8 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
     return rows_outside;
 }
 
+}  // namespace
+
 bool tiles_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options) {
     const RDom &r = layer.reductions.at("r");
     const int taps = r.dimensions() == 3 ? extent_of(r[0]) * extent_of(r[1]) : 1;
@@ -220,8 +226,6 @@ bool tiles_across_channels(const Layer &layer, const Target &target, const Layer
     return conv_tiles_across_channels(options, vec, vector_registers(target), layer.output.shape[1],
                                       layer.output.shape[3], taps, reduction_extent(r), size_or(layer, "groups", 1));
 }
-
-}  // namespace
 
 bool schedule_conv_tiles(const Layer &layer, const Target &target, const LayerSchedule &options, Func out,
                          Var tile, bool parallel, bool whole_image) {

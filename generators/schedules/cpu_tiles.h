@@ -28,6 +28,12 @@ bool conv_tile_along_x(const Layer &layer, const Halide::Target &target, const L
 // terms each output sums and its groups. The tuner checks tiles by the same rule.
 bool conv_tiles_across_channels(const LayerSchedule &options, int vec, int registers, int out_channels, int out_width,
                                 int taps, int reduction, int groups);
+// The same for a convolution-shaped layer (stages["sum"], reductions["r"]) under `target`.
+bool tiles_across_channels(const Layer &layer, const Halide::Target &target, const LayerSchedule &options);
+// A tile across channels: vectors of output channels (2 where the channels fill two), and the x
+// positions the registers leave for them by default.
+int across_channels_vectors(int out_channels, int vec);
+int across_channels_positions(int registers, int channel_vectors);
 
 // A convolution-shaped layer's register tiles on `out` (its output, or the consumer it is
 // inlined into): along x, or across output channels (conv_tiles_across_channels), the weights

@@ -99,7 +99,7 @@ std::string tile_problem(const ModelSchedule &s, const SearchSpace &space) {
         const int in_channels = plan.activations[size_t(plan.inputs[k].at(0))][0];
         const bool across_channels = conv_tiles_across_channels(o, vec, m.vector_registers, out[0], out[2], taps,
                                                                 taps * in_channels / conv.groups, conv.groups);
-        const int channel_vectors = across_channels && out[0] % (2 * vec) == 0 ? 2 : 1;
+        const int channel_vectors = across_channels ? across_channels_vectors(out[0], vec) : 1;
         const int accumulators = o.tile * channel_vectors * registers_per_vector;
         if (accumulators > m.vector_registers - 2)
             return fmt::format("{}.tile {} needs {} accumulator registers of {}", layer.name, o.tile, accumulators,
