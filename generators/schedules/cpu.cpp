@@ -132,13 +132,22 @@ bool conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
 
 namespace {
 
-// out(x, y, c, n): rows in parallel, x in vectors.
+// out(x, y, c, n): blocks of channel planes in parallel, at least 16K values a task (a task a
+// plane gave global pooling's 1x1 outputs a task a value: MobileNetV2's pooled 1280 values and
+// the dropout after them took 0.2 ms each), x in vectors, or channels where planes are one value.
 void schedule_image_output(Func out, const Shape &shape, const Target &target, const LayerSchedule &options) {
     Dims d;
-    Var cn("cn");
+    Var cn("cn"), co("co"), ci("ci");
     const int vec = vector_width(options, target, shape[3]);
-    out.compute_root().fuse(d.c, d.n, cn).parallel(cn);
-    if (vec > 1) out.vectorize(d.x, vec);
+    const int64_t plane = int64_t(shape[2]) * shape[3];
+    const int channels_per_task = divisor_at_most(shape[1], int(std::max<int64_t>(1, (16 << 10) / plane)));
+    out.compute_root().split(d.c, co, ci, channels_per_task).fuse(co, d.n, cn).parallel(cn);
+    const int channel_vec = target.natural_vector_size<float>();
+    if (vec > 1) {
+        out.vectorize(d.x, vec);
+    } else if (plane == 1 && channels_per_task % channel_vec == 0) {
+        out.vectorize(ci, channel_vec);
+    }
 }
 
 // Input channels per block of a convolution's reduction (whole channels, about 128 reduction
@@ -154,21 +163,25 @@ int input_channel_block(const RDom &r) {
     return block * taps >= 32 && block < channels ? block : 0;  // shorter: the sums' loads and stores dominate
 }
 
+// A tile across channels' vector: the options' or the target's width, at most the channel count
+// (a wider vector would shift its tile to negative channels: LeNet-5's conv1, 6 channels, read
+// its bias at -10 with 16-wide vectors; cnngen tune found it).
+int channel_vector_width(const LayerSchedule &options, const Target &target, int channels) {
+    return std::min(options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>(), channels);
+}
+
 // Register tile across output channels: vectors of channels times x_tile positions, each
 // weight vector load feeding x_tile FMAs (inputs broadcast). Pays when the output is narrow
 // and the channel count a multiple of the vector width (LeNet-5's conv2: 16 x 10x10).
 // `whole_image`: `out` is computed a whole image at a time (at root or per sample), not a few
 // rows at a time inside a consumer, so bands of rows can be blocked.
 bool conv_tile_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options,
-                               Var tile_var, bool parallel, Func out, bool whole_image) {
+                               Var tile_var, bool parallel, Func out, bool whole_image, bool channels_innermost) {
     Dims d;
     Func sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
-    // At most the channel count: a wider vector would shift its tile to negative channels
-    // (LeNet-5's conv1, 6 channels, read its bias at -10 with 16-wide vectors; cnngen tune found it).
-    const int vec = std::min(options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>(),
-                             shape[1]);
+    const int vec = channel_vector_width(options, target, shape[1]);
     const int registers = vector_registers(target);
     const int channel_vectors = across_channels_vectors(shape[1], vec);
     const int x_tile =
@@ -176,6 +189,11 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, x_tile).split(d.c, co, ci, vec * channel_vectors);
     const bool rows_outside = order_conv_tiles(out, layer, vec * channel_vectors, xi, ci, xo, co, tile_var, parallel);
+    if (channels_innermost) {
+        // The tile's sums are stored channel-innermost already: its output the same way is
+        // whole vectors, not one scalar store per output.
+        out.reorder_storage(d.c, d.x, d.y, d.n).reorder(ci, xi).vectorize(ci, vec);
+    }
     // Weights with output channels innermost, so a vector of them is one load: packed in blocks
     // once after each change by the runtime (inference), else transposed once per call, in parallel
     // over input channels (VGG-16's 512x512x3x3 took 6 ms a layer on one thread).
@@ -228,9 +246,10 @@ bool tiles_across_channels(const Layer &layer, const Target &target, const Layer
 }
 
 bool schedule_conv_tiles(const Layer &layer, const Target &target, const LayerSchedule &options, Func out,
-                         Var tile, bool parallel, bool whole_image) {
+                         Var tile, bool parallel, bool whole_image, bool channels_innermost) {
     return tiles_across_channels(layer, target, options)
-               ? conv_tile_across_channels(layer, target, options, tile, parallel, out, whole_image)
+               ? conv_tile_across_channels(layer, target, options, tile, parallel, out, whole_image,
+                                           channels_innermost)
                : conv_tile_along_x(layer, target, options, tile, parallel, &out);
 }
 
@@ -254,7 +273,7 @@ Func epilogue_tiles(const Layer &conv, const std::vector<const Layer *> &epilogu
 // tiles are computed instead, the convolution's output and those layers inlined into them).
 void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule &options,
                    const Func *inside = nullptr, const Func *epilogue = nullptr,
-                   const ConvProducer *producer = nullptr) {
+                   const ConvProducer *producer = nullptr, bool channels_innermost = false) {
     Dims d;
     Func out = epilogue ? *epilogue : layer.output.func;
     const Shape &shape = layer.output.shape;
@@ -266,10 +285,12 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
         out.compute_root();
     }
     Var tile("tile");
-    const bool rows_outside = schedule_conv_tiles(layer, target, options, out, tile, !inside);
+    const bool rows_outside =
+        schedule_conv_tiles(layer, target, options, out, tile, !inside, /*whole_image=*/true, channels_innermost);
     const int groups = size_or(layer, "groups", 1);
     const bool depthwise_rows =
         !inside && size_or(layer, "padding", 1) && groups > 1 && groups == shape[1] && !rows_outside;
+    const bool across_channels = tiles_across_channels(layer, target, options);
     if (producer) {
         // Tiles of the same channels: the producer's default tile is at most the depthwise one's
         // (a wider one, from a schedule file, would shift below channel 0).
@@ -277,12 +298,12 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
                               producer->options.vector_width == options.vector_width;
         if (depthwise_rows && matching && !size_or(*producer->conv, "padding", 1)) {
             LayerSchedule matched = producer->options;
-            matched.vectorize = tiles_across_channels(layer, target, options) ? "channels" : "x";
+            matched.vectorize = across_channels ? "channels" : "x";
             Func produced = epilogue_tiles(*producer->conv, producer->epilogue);
             produced.store_at(out, tile).compute_at(out, d.y);
             Func(producer->conv->stages.at("padded")).compute_inline();
             schedule_conv_tiles(*producer->conv, target, matched, produced, Var("producer_tile"), false,
-                                /*whole_image=*/false);
+                                /*whole_image=*/false, /*channels_innermost=*/across_channels);
         } else {
             schedule_conv_with_epilogue_cpu(*producer->conv, producer->epilogue, producer->options, target);
         }
@@ -300,7 +321,16 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
         // ahead of its output rows (sliding over y, storage folded to the kernel's rows), in
         // cache instead of a padded copy of the whole input through memory (MobileNetV2's
         // were a fifth of its time).
-        padded.store_at(out, tile).compute_at(out, d.y).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
+        padded.store_at(out, tile).compute_at(out, d.y);
+        if (across_channels) {
+            // Its tile's vectors of channels each read their own input channel: stored
+            // channel-innermost, a tap is one vector load instead of a gather across planes
+            // (MobileNetV2's depthwise layers at 28x28 and below: 9 GFLOP/s that way).
+            const int vec = channel_vector_width(options, target, shape[1]);
+            padded.reorder_storage(d.c, d.x, d.y, d.n).reorder(d.c, d.x, d.y, d.n).vectorize(d.c, vec);
+        } else {
+            padded.vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
+        }
     } else {
         // In parallel over channels too: at batch 1 a sample is the whole image (MobileNetV2's
         // first depthwise input, 96x113x113, took 0.65 ms on one thread).
@@ -367,9 +397,9 @@ void schedule_fully_connected(const Layer &layer, const Target &target, const La
 
 void schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
                                      const LayerSchedule &options, const Target &target,
-                                     const ConvProducer *producer) {
+                                     const ConvProducer *producer, bool channels_innermost) {
     const Func tiles = epilogue_tiles(conv, epilogue);
-    schedule_conv(conv, target, options, nullptr, epilogue.empty() ? nullptr : &tiles, producer);
+    schedule_conv(conv, target, options, nullptr, epilogue.empty() ? nullptr : &tiles, producer, channels_innermost);
 }
 
 void schedule_layer_cpu(const Layer &layer, const Target &target, const LayerSchedule &options) {

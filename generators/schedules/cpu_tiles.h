@@ -40,10 +40,12 @@ int across_channels_positions(int registers, int channel_vectors);
 // (stages["weight"]) then transposed once per call unless sizes["packed_weights"] says they
 // arrive with output channels innermost.
 // `whole_image`: `out` is computed a whole image at a time (at root or per sample), not a few
-// rows at a time inside a consumer, so bands of rows can be blocked. Returns whether rows are the
-// outer loop.
+// rows at a time inside a consumer, so bands of rows can be blocked. `channels_innermost`: `out`,
+// an intermediate its consumer reads by channel vectors, is stored channels-innermost where the
+// tile runs across channels. Returns whether rows are the outer loop.
 bool schedule_conv_tiles(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
-                         Halide::Func out, Halide::Var tile, bool parallel, bool whole_image = true);
+                         Halide::Func out, Halide::Var tile, bool parallel, bool whole_image = true,
+                         bool channels_innermost = false);
 
 // A Winograd convolution (layers/winograd.h) whose output is computed by `out` (the layer's
 // own, or the last layer of its epilogue); inside `inside`'s loop over samples where given.

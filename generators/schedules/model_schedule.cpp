@@ -1,7 +1,10 @@
 #include "model_schedule.h"
 
+#include "cpu_tiles.h"
+
 #include "../layers/errors.h"
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -68,9 +71,13 @@ bool rides_on_conv_output(const Layer &layer) {
 // An activation the pipeline returns counts one reader more, with no layer.
 // `producers`: per depthwise convolution (by index), the convolution whose output, after its
 // epilogue, it alone reads (schedule_conv_with_epilogue_cpu may compute it inside).
+// `readers`: per layer (by index), the layers reading its output; `returned`: whether a pipeline
+// returns it.
 struct ConvFusion {
     std::map<size_t, std::vector<const Layer *>> epilogues;
     std::map<size_t, size_t> producers;
+    std::vector<std::vector<size_t>> readers;
+    std::vector<bool> returned;
 };
 ConvFusion conv_fusion(const ModelSchedule &schedule, const std::vector<Layer> &layers,
                        const std::vector<std::vector<int>> &inputs, const std::vector<int> &returned) {
@@ -88,6 +95,13 @@ ConvFusion conv_fusion(const ModelSchedule &schedule, const std::vector<Layer> &
         return readers[k + 1] == 1 ? sole_reader[k + 1] : -1;
     };
     ConvFusion fusion;
+    fusion.readers.resize(layers.size());
+    fusion.returned.assign(layers.size(), false);
+    for (size_t k = 0; k < inputs.size(); ++k)
+        for (int a : inputs[k])
+            if (a > 0) fusion.readers.at(size_t(a - 1)).push_back(k);
+    for (int a : returned)
+        if (a > 0) fusion.returned.at(size_t(a - 1)) = true;
     std::vector<bool> taken(layers.size(), false);
     for (size_t k = 0; k < layers.size(); ++k) {
         if (layers[k].kind != "conv2d" || !unscheduled(layers[k])) continue;
@@ -113,6 +127,40 @@ ConvFusion conv_fusion(const ModelSchedule &schedule, const std::vector<Layer> &
             fusion.producers[size_t(reader)] = k;
     }
     return fusion;
+}
+
+// Whether convolution k's stored output (after its epilogue) is kept channels-innermost: where
+// its tile runs across channels, its stores are then whole vectors instead of one scalar per
+// output. Only where every reader takes it that way too: a convolution tiled across channels
+// that reads it unpadded (one input at a time, broadcast into its channel vectors) or as a
+// depthwise one (its row-ahead padded copy is channels-innermost), or an add riding on such a
+// convolution's tiles (a vector of channels a load). MobileNetV2's layers at 28x28 and below.
+bool output_channels_innermost(const ModelSchedule &schedule, const ConvFusion &fusion,
+                               const std::vector<Layer> &layers, size_t k, const Target &target) {
+    const auto size = [](const Layer &layer, const char *name) {
+        auto it = layer.sizes.find(name);
+        return it == layer.sizes.end() ? 0 : it->second;
+    };
+    const auto across = [&](const Layer &conv) {
+        return !conv.sizes.count("winograd_tile") && tiles_across_channels(conv, target, options_for(schedule, conv));
+    };
+    const auto epilogue = fusion.epilogues.find(k);
+    const size_t stored = epilogue == fusion.epilogues.end() ? k : size_t(epilogue->second.back() - layers.data());
+    if (!across(layers[k]) || fusion.returned[stored] || fusion.readers[stored].empty()) return false;
+    for (size_t reader : fusion.readers[stored]) {
+        const Layer &layer = layers[reader];
+        if (layer.kind == "conv2d") {
+            const bool depthwise = size(layer, "groups") > 1 && size(layer, "groups") == layer.output.shape[1];
+            if (!across(layer) || (size(layer, "padding") && !depthwise)) return false;
+            continue;
+        }
+        // An add: on the tiles of the convolution whose epilogue it is, else computed alone.
+        const auto owner = std::find_if(fusion.epilogues.begin(), fusion.epilogues.end(), [&](const auto &entry) {
+            return std::count(entry.second.begin(), entry.second.end(), &layer) > 0;
+        });
+        if (layer.kind != "add" || owner == fusion.epilogues.end() || !across(layers[owner->first])) return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -162,7 +210,8 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
                 made = ConvProducer{&conv, its == epilogues.end() ? none : its->second, options_for(schedule, conv)};
             }
             schedule_conv_with_epilogue_cpu(layer, epilogue == epilogues.end() ? none : epilogue->second, options,
-                                            target, made ? &*made : nullptr);
+                                            target, made ? &*made : nullptr,
+                                            output_channels_innermost(schedule, fusion, layers, k, target));
             continue;
         }
         if (fuse && options.inline_into_consumer) {

@@ -54,9 +54,11 @@ struct ConvProducer {
     std::vector<const Layer *> epilogue;
     LayerSchedule options;
 };
+// `channels_innermost`: the output (an intermediate) is stored channels-innermost where the
+// tile runs across channels.
 void schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
                                      const LayerSchedule &options, const Halide::Target &target,
-                                     const ConvProducer *producer = nullptr);
+                                     const ConvProducer *producer = nullptr, bool channels_innermost = false);
 // `inference`: convolutions stage their input window in shared memory (a training step keeps
 // the padded input in global memory, where the gradient kernels read it too).
 void schedule_layer_gpu(const Layer &layer, const Halide::Target &target, const LayerSchedule &options = {},
