@@ -149,7 +149,7 @@ void schedule_conv_backward_cpu(const Gradients &g, const Target &target) {
         const std::vector<Var> w = transposed.args();  // kx, ky, ci, co
         transposed.compute_root().reorder_storage(w[2], w[0], w[1], w[3]).reorder(w[2], w[0], w[1], w[3]).parallel(w[3]);
     }
-    schedule_conv_tiles(as_conv, target, options, d_input, Var("tile"), /*parallel=*/true);
+    schedule_conv_tiles(as_conv, target, options, d_input, Var("tile"));
     Func(g.stages.at("d_output_padded"))
         .compute_root()
         .parallel(d.n)

@@ -57,7 +57,7 @@ int size_or(const Layer &layer, const char *name, int otherwise) {
 // with rows outside). Rows go outside too where channel tiles and samples are too few to share
 // among threads (LeNet-5's conv2 at batch 1 is one channel tile).
 bool order_conv_tiles(Func out, const Layer &layer, int channel_tile, Var xi, Var ci, Var xo, Var co, Var tile_var,
-                      bool parallel) {
+                      const TilePlacement &placement) {
     Dims d;
     const RDom &r = layer.reductions.at("r");
     const Shape &shape = layer.output.shape;
@@ -70,10 +70,15 @@ bool order_conv_tiles(Func out, const Layer &layer, int channel_tile, Var xi, Va
         few_tiles || (size_or(layer, "groups", 1) == 1 && weight_bytes <= (256 << 10) && input_bytes > (512 << 10));
     if (!rows_outside) {
         out.reorder(xi, ci, xo, d.y, co, d.n);
-        if (parallel) out.fuse(co, d.n, tile_var).parallel(tile_var);
+        if (placement.parallel) out.fuse(co, d.n, tile_var).parallel(tile_var);
+    } else if (placement.band_rows > 1) {
+        Var band("band"), band_row("band_row");
+        out.split(d.y, band, band_row, placement.band_rows).reorder(xi, ci, xo, co, band_row, band, d.n);
+        out.fuse(band, d.n, tile_var);
+        if (placement.parallel) out.parallel(tile_var);
     } else {
         out.reorder(xi, ci, xo, co, d.y, d.n);
-        if (parallel) out.fuse(d.y, d.n, tile_var).parallel(tile_var);
+        if (placement.parallel) out.fuse(d.y, d.n, tile_var).parallel(tile_var);
     }
     return rows_outside;
 }
@@ -103,7 +108,7 @@ int across_channels_positions(int registers, int channel_vectors) { return (regi
 
 // Register tile along x: each input load feeds channel_tile FMAs (weights broadcast).
 bool conv_tile_along_x(const Layer &layer, const Target &target, const LayerSchedule &options, Var tile_var,
-                       bool parallel, const Func *tile_owner) {
+                       const TilePlacement &placement, const Func *tile_owner) {
     Dims d;
     Func out = tile_owner ? *tile_owner : layer.output.func, sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
@@ -121,7 +126,7 @@ bool conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, vec * x_vectors, TailStrategy::ShiftInwards).split(d.c, co, ci, channel_tile);
     out.vectorize(xi, vec);
-    const bool rows_outside = order_conv_tiles(out, layer, channel_tile, xi, ci, xo, co, tile_var, parallel);
+    const bool rows_outside = order_conv_tiles(out, layer, channel_tile, xi, ci, xo, co, tile_var, placement);
     sum.compute_at(out, xo).vectorize(d.x, vec).unroll(d.x).unroll(d.c);
     std::vector<VarOrRVar> order{d.x, d.c};
     for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
@@ -176,7 +181,7 @@ int channel_vector_width(const LayerSchedule &options, const Target &target, int
 // `whole_image`: `out` is computed a whole image at a time (at root or per sample), not a few
 // rows at a time inside a consumer, so bands of rows can be blocked.
 bool conv_tile_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options,
-                               Var tile_var, bool parallel, Func out, bool whole_image, bool channels_innermost) {
+                               Var tile_var, const TilePlacement &placement, Func out) {
     Dims d;
     Func sum = layer.stages.at("sum");
     const RDom &r = layer.reductions.at("r");
@@ -188,8 +193,8 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
         divisor_at_most(shape[3], options.tile > 0 ? options.tile : across_channels_positions(registers, channel_vectors));
     Var xo("xo"), xi("xi"), co("co"), ci("ci");
     out.split(d.x, xo, xi, x_tile).split(d.c, co, ci, vec * channel_vectors);
-    const bool rows_outside = order_conv_tiles(out, layer, vec * channel_vectors, xi, ci, xo, co, tile_var, parallel);
-    if (channels_innermost) {
+    const bool rows_outside = order_conv_tiles(out, layer, vec * channel_vectors, xi, ci, xo, co, tile_var, placement);
+    if (placement.channels_innermost) {
         // The tile's sums are stored channel-innermost already: its output the same way is
         // whole vectors, not one scalar store per output.
         out.reorder_storage(d.c, d.x, d.y, d.n).reorder(ci, xi).vectorize(ci, vec);
@@ -204,7 +209,7 @@ bool conv_tile_across_channels(const Layer &layer, const Target &target, const L
         transposed.compute_root().reorder_storage(w[3], w[0], w[1], w[2]).reorder(w[3], w[0], w[1], w[2]).parallel(w[2]);
         if (shape[1] % vec == 0) transposed.vectorize(w[3], vec);
     }
-    const int block = rows_outside || !whole_image ? 0 : input_channel_block(r);
+    const int block = rows_outside || !placement.whole_image ? 0 : input_channel_block(r);
     if (block) {
         // Input channels a block at a time over a band of rows: the block's weights for this
         // channel tile (block x channel_tile floats) stay in L1 for every tile of the band, the
@@ -246,11 +251,10 @@ bool tiles_across_channels(const Layer &layer, const Target &target, const Layer
 }
 
 bool schedule_conv_tiles(const Layer &layer, const Target &target, const LayerSchedule &options, Func out,
-                         Var tile, bool parallel, bool whole_image, bool channels_innermost) {
+                         Var tile, const TilePlacement &placement) {
     return tiles_across_channels(layer, target, options)
-               ? conv_tile_across_channels(layer, target, options, tile, parallel, out, whole_image,
-                                           channels_innermost)
-               : conv_tile_along_x(layer, target, options, tile, parallel, &out);
+               ? conv_tile_across_channels(layer, target, options, tile, placement, out)
+               : conv_tile_along_x(layer, target, options, tile, placement, &out);
 }
 
 namespace {
@@ -271,22 +275,28 @@ Func epilogue_tiles(const Layer &conv, const std::vector<const Layer *> &epilogu
 // `inside`: computed per sample within that consumer's loop, so not parallel itself.
 // `epilogue`: the last of the element-wise layers riding on the convolution's output (its
 // tiles are computed instead, the convolution's output and those layers inlined into them).
-void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule &options,
+// `stored`: channels_innermost and band_rows for its output. Returns whether rows are the outer loop.
+bool schedule_conv(const Layer &layer, const Target &target, const LayerSchedule &options,
                    const Func *inside = nullptr, const Func *epilogue = nullptr,
-                   const ConvProducer *producer = nullptr, bool channels_innermost = false) {
+                   const ConvProducer *producer = nullptr, const TilePlacement &stored = {}) {
     Dims d;
     Func out = epilogue ? *epilogue : layer.output.func;
     const Shape &shape = layer.output.shape;
     // Never a depthwise convolution's: no producer is computed inside it (conv_fusion).
-    if (layer.sizes.count("winograd_tile")) return schedule_winograd_cpu(layer, target, options, out, inside);
+    if (layer.sizes.count("winograd_tile")) {
+        schedule_winograd_cpu(layer, target, options, out, inside);
+        return false;
+    }
     if (inside) {
         out.compute_at(*inside, d.n);
     } else {
         out.compute_root();
     }
     Var tile("tile");
-    const bool rows_outside =
-        schedule_conv_tiles(layer, target, options, out, tile, !inside, /*whole_image=*/true, channels_innermost);
+    TilePlacement placement = stored;
+    placement.parallel = !inside;
+    placement.whole_image = true;
+    const bool rows_outside = schedule_conv_tiles(layer, target, options, out, tile, placement);
     const int groups = size_or(layer, "groups", 1);
     const bool depthwise_rows =
         !inside && size_or(layer, "padding", 1) && groups > 1 && groups == shape[1] && !rows_outside;
@@ -302,8 +312,10 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
             Func produced = epilogue_tiles(*producer->conv, producer->epilogue);
             produced.store_at(out, tile).compute_at(out, d.y);
             Func(producer->conv->stages.at("padded")).compute_inline();
-            schedule_conv_tiles(*producer->conv, target, matched, produced, Var("producer_tile"), false,
-                                /*whole_image=*/false, /*channels_innermost=*/across_channels);
+            TilePlacement inside_tiles;
+            inside_tiles.parallel = inside_tiles.whole_image = false;
+            inside_tiles.channels_innermost = across_channels;
+            schedule_conv_tiles(*producer->conv, target, matched, produced, Var("producer_tile"), inside_tiles);
         } else {
             schedule_conv_with_epilogue_cpu(*producer->conv, producer->epilogue, producer->options, target);
         }
@@ -337,6 +349,7 @@ void schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
         Var cn("cn");
         padded.compute_root().fuse(d.c, d.n, cn).parallel(cn).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
     }
+    return rows_outside;
 }
 
 
@@ -395,11 +408,11 @@ void schedule_fully_connected(const Layer &layer, const Target &target, const La
 
 }  // namespace
 
-void schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
+bool schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
                                      const LayerSchedule &options, const Target &target,
-                                     const ConvProducer *producer, bool channels_innermost) {
+                                     const ConvProducer *producer, const TilePlacement &placement) {
     const Func tiles = epilogue_tiles(conv, epilogue);
-    schedule_conv(conv, target, options, nullptr, epilogue.empty() ? nullptr : &tiles, producer, channels_innermost);
+    return schedule_conv(conv, target, options, nullptr, epilogue.empty() ? nullptr : &tiles, producer, placement);
 }
 
 void schedule_layer_cpu(const Layer &layer, const Target &target, const LayerSchedule &options) {
@@ -460,7 +473,10 @@ void schedule_layer_cpu(const Layer &layer, const Target &target, const LayerSch
 void schedule_layer_cpu_inside(const Layer &layer, const Func &consumer, const LayerSchedule &options,
                                const Target &target) {
     Dims d;
-    if (layer.kind == "conv2d") return schedule_conv(layer, target, options, &consumer);
+    if (layer.kind == "conv2d") {
+        schedule_conv(layer, target, options, &consumer);
+        return;
+    }
     if (layer.output.shape.size() != 4 || layer.kind == "fully_connected")
         fail("{}: only image layers (N, C, H, W) can be computed inside another layer", layer.name);
     Func out = layer.output.func;

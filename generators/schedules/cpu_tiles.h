@@ -15,12 +15,11 @@ int divisor_at_most(int n, int limit);
 int vector_width(const LayerSchedule &options, const Halide::Target &target, int extent);
 
 // A convolution-shaped layer (output, stages["sum"], reductions["r"], x-y-c-n): the sum
-// over a register tile of x vectors times output channels; `parallel` over channel tiles
-// and samples, else left to the enclosing loop. The tiles are those of `tile_owner` when given
-// (an element-wise consumer the layer's output is inlined into), else of the layer's output.
-// Returns whether rows are the outer loop (else a channel tile's rows run in turn inside it).
+// over a register tile of x vectors times output channels. The tiles are those of `tile_owner`
+// when given (an element-wise consumer the layer's output is inlined into), else of the layer's
+// output. Returns whether rows are the outer loop (else a channel tile's rows run in turn inside it).
 bool conv_tile_along_x(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
-                       Halide::Var tile_var, bool parallel, const Halide::Func *tile_owner = nullptr);
+                       Halide::Var tile_var, const TilePlacement &placement, const Halide::Func *tile_owner = nullptr);
 
 // Whether a convolution's register tile runs across output channels (x positions times vectors
 // of channels) rather than along x (x vectors times channels), from its options (`vectorize`),
@@ -38,14 +37,9 @@ int across_channels_positions(int registers, int channel_vectors);
 // A convolution-shaped layer's register tiles on `out` (its output, or the consumer it is
 // inlined into): along x, or across output channels (conv_tiles_across_channels), the weights
 // (stages["weight"]) then transposed once per call unless sizes["packed_weights"] says they
-// arrive with output channels innermost.
-// `whole_image`: `out` is computed a whole image at a time (at root or per sample), not a few
-// rows at a time inside a consumer, so bands of rows can be blocked. `channels_innermost`: `out`,
-// an intermediate its consumer reads by channel vectors, is stored channels-innermost where the
-// tile runs across channels. Returns whether rows are the outer loop.
+// arrive with output channels innermost. Returns whether rows are the outer loop.
 bool schedule_conv_tiles(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,
-                         Halide::Func out, Halide::Var tile, bool parallel, bool whole_image = true,
-                         bool channels_innermost = false);
+                         Halide::Func out, Halide::Var tile, const TilePlacement &placement = {});
 
 // A Winograd convolution (layers/winograd.h) whose output is computed by `out` (the layer's
 // own, or the last layer of its epilogue); inside `inside`'s loop over samples where given.

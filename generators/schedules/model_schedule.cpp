@@ -163,6 +163,42 @@ bool output_channels_innermost(const ModelSchedule &schedule, const ConvFusion &
     return true;
 }
 
+// Where convolution k reads, unpadded and alone, the stored output of a depthwise convolution
+// (after its epilogue, returned by no pipeline): that layer's index, computed a band of k's rows
+// at a time inside k's tasks; else -1. Each task's cores then read the depthwise output from
+// their own cache, not the other core's (MobileNetV2's 56x56 blocks, whose depthwise layers split
+// channels among cores and whose narrow projections split rows: 82-99 GFLOP/s).
+int depthwise_input_by_bands(const ModelSchedule &schedule, const ConvFusion &fusion, const std::vector<Layer> &layers,
+                             const std::vector<std::vector<int>> &inputs, size_t k) {
+    const auto size = [](const Layer &layer, const char *name) {
+        auto it = layer.sizes.find(name);
+        return it == layer.sizes.end() ? 0 : it->second;
+    };
+    const Layer &conv = layers[k];
+    if (size(conv, "padding") || size(conv, "groups") != 1 || inputs[k].size() != 1 || inputs[k][0] <= 0) return -1;
+    const size_t read = size_t(inputs[k][0] - 1);
+    if (fusion.returned[read] || fusion.readers[read].size() != 1) return -1;
+    size_t owner = read;  // the convolution whose tiles store `read`
+    for (const auto &[c, epilogue] : fusion.epilogues)
+        if (epilogue.back() == &layers[read]) owner = c;
+    const Layer &depthwise = layers[owner];
+    const bool is_depthwise = depthwise.kind == "conv2d" && size(depthwise, "groups") > 1 &&
+                              size(depthwise, "groups") == depthwise.output.shape[1];
+    if (!is_depthwise || !options_for(schedule, depthwise).compute_at.empty()) return -1;
+    return int(read);
+}
+
+// Bands of about an eighth of the image, else a quarter (tasks enough for the cores), of at least
+// 7 rows (the depthwise layer's producer recomputes its halo rows in each band: 2 for 3x3); 0
+// where there are none.
+int rows_per_band(int height) {
+    for (int bands : {8, 4}) {
+        const int rows = divisor_at_most(height, std::max(1, height / bands));
+        if (rows >= 7) return rows;
+    }
+    return 0;
+}
+
 }  // namespace
 
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,
@@ -201,7 +237,16 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
         if (riding.count(&layer)) continue;
         auto epilogue = epilogues.find(k);
         auto producer = fusion.producers.find(k);
-        if (epilogue != epilogues.end() || producer != fusion.producers.end()) {
+        TilePlacement placement;
+        int banded_input = -1;
+        if (!fusion.readers.empty() && layer.kind == "conv2d" && options.compute_at.empty()) {
+            placement.channels_innermost = output_channels_innermost(schedule, fusion, layers, k, target);
+            placement.band_rows = rows_per_band(layer.output.shape[2]);
+            banded_input = placement.band_rows ? depthwise_input_by_bands(schedule, fusion, layers, inputs, k) : -1;
+            if (banded_input < 0) placement.band_rows = 0;
+        }
+        if (epilogue != epilogues.end() || producer != fusion.producers.end() || placement.channels_innermost ||
+            placement.band_rows) {
             const std::vector<const Layer *> none;
             std::optional<ConvProducer> made;
             if (producer != fusion.producers.end()) {
@@ -209,9 +254,16 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
                 auto its = epilogues.find(producer->second);
                 made = ConvProducer{&conv, its == epilogues.end() ? none : its->second, options_for(schedule, conv)};
             }
-            schedule_conv_with_epilogue_cpu(layer, epilogue == epilogues.end() ? none : epilogue->second, options,
-                                            target, made ? &*made : nullptr,
-                                            output_channels_innermost(schedule, fusion, layers, k, target));
+            const bool rows_outside =
+                schedule_conv_with_epilogue_cpu(layer, epilogue == epilogues.end() ? none : epilogue->second, options,
+                                                target, made ? &*made : nullptr, placement);
+            if (banded_input >= 0 && rows_outside) {
+                // The depthwise output a band at a time inside this layer's bands: its channel
+                // tiles run in turn there, no longer in parallel.
+                const Layer &stored = epilogue == epilogues.end() ? layer : *epilogue->second.back();
+                Var band("tile");  // the stored output's task loop: a band of rows of a sample
+                Func(layers[size_t(banded_input)].output.func).compute_at(stored.output.func, band).serial(band);
+            }
             continue;
         }
         if (fuse && options.inline_into_consumer) {

@@ -54,11 +54,26 @@ struct ConvProducer {
     std::vector<const Layer *> epilogue;
     LayerSchedule options;
 };
-// `channels_innermost`: the output (an intermediate) is stored channels-innermost where the
-// tile runs across channels.
-void schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
+// Where a convolution's register tiles go, besides their shape.
+struct TilePlacement {
+    // In parallel over channel tiles and samples (or rows), else left to the enclosing loop.
+    bool parallel = true;
+    // `out` is computed a whole image at a time (at root or per sample), not a few rows at a time
+    // inside a consumer, so bands of rows can be blocked.
+    bool whole_image = true;
+    // `out`, an intermediate its readers take by channel vectors, is stored channels-innermost
+    // where the tile runs across channels.
+    bool channels_innermost = false;
+    // Where rows are the outer loop: in bands of this many rows, a task each, so that a layer
+    // computed inside `out` (its input) is computed a band at a time.
+    int band_rows = 0;
+};
+
+// `placement`'s channels_innermost and band_rows apply to the stored output (its parallel and
+// whole_image are the layer's own). Returns whether the output's rows are the outer loop.
+bool schedule_conv_with_epilogue_cpu(const Layer &conv, const std::vector<const Layer *> &epilogue,
                                      const LayerSchedule &options, const Halide::Target &target,
-                                     const ConvProducer *producer = nullptr, bool channels_innermost = false);
+                                     const ConvProducer *producer = nullptr, const TilePlacement &placement = {});
 // `inference`: convolutions stage their input window in shared memory (a training step keeps
 // the padded input in global memory, where the gradient kernels read it too).
 void schedule_layer_gpu(const Layer &layer, const Halide::Target &target, const LayerSchedule &options = {},
