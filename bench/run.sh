@@ -7,13 +7,17 @@
 # table per model and the scale table; writes bench/results/MODEL.csv and MODEL.png, scale.csv
 # (build and memory figures) and scale.table.csv. ORT and node are benchmark peers only: nothing
 # cnngen builds uses them.
-# Usage: bench/run.sh [THREADS]   (SECONDS_PER_CASE, SCHEDULES, MODELS and BUILD override)
+# Usage: bench/run.sh [THREADS]   (SECONDS_PER_CASE, SCHEDULES, MODELS and BUILD override;
+# TARGET builds cnngen's models for that Halide target, e.g. x86-64-linux-avx2-fma, with results
+# in bench/results/TARGET and the FMA peak measured on that target's vectors; the peers run as
+# they would on this machine)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-$(nproc)}
 build=${BUILD:-$root/build}
-results=$root/bench/results
-variants=$build/bench-variants
+target=${TARGET:-host}
+results=$root/bench/results${TARGET:+/$TARGET}
+variants=$build/bench-variants${TARGET:+-$TARGET}
 seconds=${SECONDS_PER_CASE:-2}
 # Every build here is --no-mpi: the bench times the fused training step, and the split step an
 # MPI build adds would only lengthen the build figures.
@@ -39,7 +43,9 @@ mkdir -p "$results" "$variants"
 "$root/scripts/install-deps.sh" --with-torch --with-ort
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target cnngen
-g++ -O3 -march=native -pthread "$root/bench/fma_peak.cpp" -o "$variants/fma_peak"
+peak_flags=-march=native
+[[ $target == *avx2* && $target != *avx512* ]] && peak_flags=-march=haswell  # AVX2 and FMA, no AVX-512
+g++ -O3 $peak_flags -pthread "$root/bench/fma_peak.cpp" -o "$variants/fma_peak"
 
 raw=$results/raw.csv
 echo "model,target,schedule,kind,batch,latency_us,img_per_s" >"$raw"
@@ -66,11 +72,11 @@ measured() {  # MODEL WHAT LOG COMMAND...: runs it, appends its wall time and pe
 for label in $labels; do
   [[ " $models " == *" lenet5 "* ]] || break
   schedule=${variant_schedule[$label]:?"unknown variant $label (known: ${!variant_schedule[*]})"}
-  target=host
-  [[ $label == cuda ]] && target=host-cuda-cuda_capability_80
+  variant_target=$target
+  [[ $label == cuda ]] && variant_target=host-cuda-cuda_capability_80
   # shellcheck disable=SC2086  # the flags are words
   measured lenet5 "build_$label" "$variants/$label.log" "$build/generators/cnngen" build "$root/models/lenet5.toml" \
-    --target $target --schedule "$schedule" --name lenet5 -o "$variants/$label" --no-mpi ${variant_flags[$label]:-} ||
+    --target $variant_target --schedule "$schedule" --name lenet5 -o "$variants/$label" --no-mpi ${variant_flags[$label]:-} ||
     continue
   echo "$label: generated in $(tail -1 "$scale" | cut -d, -f3) s"
   if [[ $label == cuda ]] && ! ldconfig -p | grep -q libcuda.so.1; then
@@ -82,7 +88,8 @@ done
 for model in $models; do
   name=${model//-/_}
   measured "$name" build_inference_b1 "$variants/$name-inference.log" "$build/generators/cnngen" build \
-    "$root/models/$model.toml" --inference-only --batch-sizes 1 --name "$name" -o "$variants/$name-inference" ||
+    "$root/models/$model.toml" --target "$target" --inference-only --batch-sizes 1 --name "$name" \
+    -o "$variants/$name-inference" ||
     continue
   measured "$name" inference_b1 "$variants/$name-inference-bench.log" \
     "$variants/$name-inference/$name" --threads "$threads" bench --only-batch 1 --seconds "$seconds" || continue
@@ -91,7 +98,7 @@ for model in $models; do
   [[ $inference_only == *" $model "* ]] && default_flags=--inference-only
   # shellcheck disable=SC2086  # the flags are words
   measured "$name" build_default "$variants/$name.log" "$build/generators/cnngen" build "$root/models/$model.toml" \
-    --name "$name" -o "$variants/$name" --no-mpi $default_flags || continue
+    --target "$target" --name "$name" -o "$variants/$name" --no-mpi $default_flags || continue
   echo "$model: generated (default build)"
   bench_log=$variants/$name-bench.csv
   measured "$name" bench "$bench_log" "$variants/$name/$name" --threads "$threads" bench --csv --seconds "$seconds" ||
@@ -106,8 +113,8 @@ for model in $models; do
   for variant in cpu fused; do
     schedule=cpu
     [[ $variant == fused ]] && schedule=$root/models/$model.fused.schedule.toml
-    "$build/generators/cnngen" build "$root/models/$model.toml" --schedule "$schedule" --name "$name" --no-mpi \
-      -o "$variants/$name-$variant" >"$variants/$name-$variant.log" 2>&1 ||
+    "$build/generators/cnngen" build "$root/models/$model.toml" --target "$target" --schedule "$schedule" \
+      --name "$name" --no-mpi -o "$variants/$name-$variant" >"$variants/$name-$variant.log" 2>&1 ||
       { echo "$model: the $variant build failed (see $variants/$name-$variant.log)"; continue; }
     run_cnngen_bench "$variants/$name-$variant/$name" "$variant"
   done
@@ -149,7 +156,7 @@ if [[ " $models " == *" lenet5 "* && -x $variants/tuned/lenet5 && -d $data ]]; t
     printf "%s: %s; %.1f s in all\n" "$label" "$(grep "^reached" "$log")" "$seconds"
   }
   # In $variants: `train` writes its curves (train-curves.csv/png) to the working directory.
-  (cd "$variants" && to_accuracy tuned host "$variants/tuned/lenet5" --threads "$threads" train --data "$data" \
+  (cd "$variants" && to_accuracy tuned "$target" "$variants/tuned/lenet5" --threads "$threads" train --data "$data" \
     --epochs 20 --lr 0.01 --momentum 0.9 --seed 1 --until-accuracy 89 --quiet)
   (cd "$root/bench" && to_accuracy pytorch pytorch /usr/bin/python3 pytorch_train_to_accuracy.py "$data" 89 "$threads" 20)
 elif [[ " $models " == *" lenet5 "* ]]; then
