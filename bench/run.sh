@@ -9,8 +9,8 @@
 # cnngen builds uses them.
 # Usage: bench/run.sh [THREADS]   (SECONDS_PER_CASE, SCHEDULES, MODELS and BUILD override;
 # TARGET builds cnngen's models for that Halide target, e.g. x86-64-linux-avx2-fma, with results
-# in bench/results/TARGET and the FMA peak measured on that target's vectors; the peers run as
-# they would on this machine)
+# in bench/results/TARGET; for an AVX2 target without AVX-512 the FMA peak is measured with AVX2's
+# vectors, else with this machine's; the peers run as they would on this machine)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-$(nproc)}

@@ -141,7 +141,9 @@ TEST_CASE("depthwise conv2d with channel tiles matches the reference", "[conv2d]
     std::mt19937 rng(11);
     const std::vector<std::array<int, 4>> paddings = {{1, 1, 1, 1}, {0, 2, 1, 0}, {2, 2, 2, 2}};
     int variant = 0;
-    for (int channels : {32, 48, 36})
+    // 128: at least 4 tiles of channel vectors even at batch 1, so the tiles run their rows in
+    // turn and read a padded copy stored channels-innermost (where they run across channels).
+    for (int channels : {32, 48, 36, 128})
         for (int stride = 1; stride <= 2; ++stride)
             for (const auto &pad : paddings) {
                 ++variant;

@@ -142,9 +142,10 @@ bool conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
 
 namespace {
 
-// out(x, y, c, n): blocks of channel planes in parallel, at least 16K values a task (a task a
-// plane gave global pooling's 1x1 outputs a task a value: MobileNetV2's pooled 1280 values and
-// the dropout after them took 0.2 ms each), x in vectors, or channels where planes are one value.
+// out(x, y, c, n): blocks of channel planes in parallel, as many planes a task as fit in 16K
+// values (a task a plane gave global pooling's 1x1 outputs a task a value: MobileNetV2's pooled
+// 1280 values and the dropout after them took 0.2 ms each), x in vectors, or channels where
+// planes are one value.
 void schedule_image_output(Func out, const Shape &shape, const Target &target, const LayerSchedule &options) {
     Dims d;
     Var cn("cn"), co("co"), ci("ci");
@@ -152,10 +153,10 @@ void schedule_image_output(Func out, const Shape &shape, const Target &target, c
     const int64_t plane = int64_t(shape[2]) * shape[3];
     const int channels_per_task = divisor_at_most(shape[1], int(std::max<int64_t>(1, (16 << 10) / plane)));
     out.compute_root().split(d.c, co, ci, channels_per_task).fuse(co, d.n, cn).parallel(cn);
-    const int channel_vec = target.natural_vector_size<float>();
+    const int channel_vec = vector_width(options, target, channels_per_task);
     if (vec > 1) {
         out.vectorize(d.x, vec);
-    } else if (plane == 1 && channels_per_task % channel_vec == 0) {
+    } else if (plane == 1 && channel_vec > 1 && channels_per_task % channel_vec == 0) {
         out.vectorize(ci, channel_vec);
     }
 }
@@ -183,8 +184,6 @@ int channel_vector_width(const LayerSchedule &options, const Target &target, int
 // Register tile across output channels: vectors of channels times x_tile positions, each
 // weight vector load feeding x_tile FMAs (inputs broadcast). Pays when the output is narrow
 // and the channel count a multiple of the vector width (LeNet-5's conv2: 16 x 10x10).
-// `whole_image`: `out` is computed a whole image at a time (at root or per sample), not a few
-// rows at a time inside a consumer, so bands of rows can be blocked.
 bool conv_tile_across_channels(const Layer &layer, const Target &target, const LayerSchedule &options,
                                Var tile_var, const TilePlacement &placement, Func out) {
     Dims d;

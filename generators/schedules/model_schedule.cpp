@@ -43,6 +43,17 @@ LayerSchedule options_for(const ModelSchedule &schedule, const Layer &layer) {
     return it == schedule.layers.end() ? LayerSchedule{} : it->second;
 }
 
+// A layer's size by name (Layer::sizes), 0 where it has none.
+int size_of(const Layer &layer, const char *name) {
+    auto it = layer.sizes.find(name);
+    return it == layer.sizes.end() ? 0 : it->second;
+}
+
+// A convolution with a group per output channel.
+bool is_depthwise(const Layer &layer) {
+    return layer.kind == "conv2d" && size_of(layer, "groups") > 1 && size_of(layer, "groups") == layer.output.shape[1];
+}
+
 // ReLU and the other element-wise activations are inlined into the next layer: it applies
 // them as it reads, which saves a kernel launch and a round trip through global memory.
 void schedule_model_layers_gpu(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,
@@ -118,13 +129,7 @@ ConvFusion conv_fusion(const ModelSchedule &schedule, const std::vector<Layer> &
         // after a depthwise: the first stays the second's consumer, never both).
         if (reader < 0 || taken[size_t(reader)] || fusion.producers.count(k)) continue;
         const Layer &consumer = layers[size_t(reader)];
-        const auto size = [&](const char *name) {
-            auto it = consumer.sizes.find(name);
-            return it == consumer.sizes.end() ? 0 : it->second;
-        };
-        if (consumer.kind == "conv2d" && unscheduled(consumer) && size("groups") > 1 &&
-            size("groups") == consumer.output.shape[1])
-            fusion.producers[size_t(reader)] = k;
+        if (is_depthwise(consumer) && unscheduled(consumer)) fusion.producers[size_t(reader)] = k;
     }
     return fusion;
 }
@@ -133,14 +138,12 @@ ConvFusion conv_fusion(const ModelSchedule &schedule, const std::vector<Layer> &
 // its tile runs across channels, its stores are then whole vectors instead of one scalar per
 // output. Only where every reader takes it that way too: a convolution tiled across channels
 // that reads it unpadded (one input at a time, broadcast into its channel vectors) or as a
-// depthwise one (its row-ahead padded copy is channels-innermost), or an add riding on such a
-// convolution's tiles (a vector of channels a load). MobileNetV2's layers at 28x28 and below.
+// depthwise one (its row-ahead padded copy is channels-innermost; one with too few channel tiles
+// for them, rows outside, pads at root along x and so gathers: correct, slower), or an add riding
+// on such a convolution's tiles (a vector of channels a load). MobileNetV2's layers at 28x28 and
+// below.
 bool output_channels_innermost(const ModelSchedule &schedule, const ConvFusion &fusion,
                                const std::vector<Layer> &layers, size_t k, const Target &target) {
-    const auto size = [](const Layer &layer, const char *name) {
-        auto it = layer.sizes.find(name);
-        return it == layer.sizes.end() ? 0 : it->second;
-    };
     const auto across = [&](const Layer &conv) {
         return !conv.sizes.count("winograd_tile") && tiles_across_channels(conv, target, options_for(schedule, conv));
     };
@@ -150,8 +153,7 @@ bool output_channels_innermost(const ModelSchedule &schedule, const ConvFusion &
     for (size_t reader : fusion.readers[stored]) {
         const Layer &layer = layers[reader];
         if (layer.kind == "conv2d") {
-            const bool depthwise = size(layer, "groups") > 1 && size(layer, "groups") == layer.output.shape[1];
-            if (!across(layer) || (size(layer, "padding") && !depthwise)) return false;
+            if (!across(layer) || (size_of(layer, "padding") && !is_depthwise(layer))) return false;
             continue;
         }
         // An add: on the tiles of the convolution whose epilogue it is, else computed alone.
@@ -170,21 +172,14 @@ bool output_channels_innermost(const ModelSchedule &schedule, const ConvFusion &
 // channels among cores and whose narrow projections split rows: 82-99 GFLOP/s).
 int depthwise_input_by_bands(const ModelSchedule &schedule, const ConvFusion &fusion, const std::vector<Layer> &layers,
                              const std::vector<std::vector<int>> &inputs, size_t k) {
-    const auto size = [](const Layer &layer, const char *name) {
-        auto it = layer.sizes.find(name);
-        return it == layer.sizes.end() ? 0 : it->second;
-    };
     const Layer &conv = layers[k];
-    if (size(conv, "padding") || size(conv, "groups") != 1 || inputs[k].size() != 1 || inputs[k][0] <= 0) return -1;
+    if (size_of(conv, "padding") || size_of(conv, "groups") != 1 || inputs[k].size() != 1 || inputs[k][0] <= 0) return -1;
     const size_t read = size_t(inputs[k][0] - 1);
     if (fusion.returned[read] || fusion.readers[read].size() != 1) return -1;
     size_t owner = read;  // the convolution whose tiles store `read`
     for (const auto &[c, epilogue] : fusion.epilogues)
         if (epilogue.back() == &layers[read]) owner = c;
-    const Layer &depthwise = layers[owner];
-    const bool is_depthwise = depthwise.kind == "conv2d" && size(depthwise, "groups") > 1 &&
-                              size(depthwise, "groups") == depthwise.output.shape[1];
-    if (!is_depthwise || !options_for(schedule, depthwise).compute_at.empty()) return -1;
+    if (!is_depthwise(layers[owner]) || !options_for(schedule, layers[owner]).compute_at.empty()) return -1;
     return int(read);
 }
 
@@ -261,8 +256,10 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
                 // The depthwise output a band at a time inside this layer's bands: its channel
                 // tiles run in turn there, no longer in parallel.
                 const Layer &stored = epilogue == epilogues.end() ? layer : *epilogue->second.back();
-                Var band("tile");  // the stored output's task loop: a band of rows of a sample
-                Func(layers[size_t(banded_input)].output.func).compute_at(stored.output.func, band).serial(band);
+                // "tile": schedule_conv's task loop, here the stored output's bands of a sample,
+                // and the depthwise output's own loop over channel tiles.
+                Var tile("tile");
+                Func(layers[size_t(banded_input)].output.func).compute_at(stored.output.func, tile).serial(tile);
             }
             continue;
         }
