@@ -24,6 +24,16 @@ int divisor_at_most(int n, int limit) {
     return 1;
 }
 
+int size_or(const Layer &layer, const char *name, int otherwise) {
+    auto it = layer.sizes.find(name);
+    return it == layer.sizes.end() ? otherwise : it->second;
+}
+
+bool is_depthwise(const Layer &layer) {
+    const int groups = size_or(layer, "groups", 1);
+    return layer.kind == "conv2d" && groups > 1 && groups == layer.output.shape[1];
+}
+
 int vector_width(const LayerSchedule &options, const Target &target, int extent) {
     return options.vector_width > 0 ? std::min(options.vector_width, extent) : vector_width_for(target, extent);
 }
@@ -41,10 +51,6 @@ int reduction_extent(const RDom &r) {
     return extent;
 }
 
-int size_or(const Layer &layer, const char *name, int otherwise) {
-    auto it = layer.sizes.find(name);
-    return it == layer.sizes.end() ? otherwise : it->second;
-}
 
 // A convolution's loops over its register tiles: x tiles innermost, then rows and tiles of
 // output channels, by default a channel tile at a time over every row, in parallel over
@@ -66,10 +72,10 @@ bool order_conv_tiles(Func out, const Layer &layer, int channel_tile, Var xi, Va
     const int64_t input_bytes = input_channels * int64_t(shape[2]) * size_or(layer, "stride_y", 1) * shape[3] *
                                 size_or(layer, "stride_x", 1) * 4;
     const bool few_tiles = int64_t(shape[1] / channel_tile) * shape[0] < 4;
-    // 1x1 kernels up to 512 KB of weights (ResNet-50 at batch 1 and 8, 256 against 512 KB:
-    // 38.0-38.4 against 36.8-37.2 ms and 296-308 against 284-287 ms, its stride-2 downsample
-    // and 512-to-256 layers rows outside); wider kernels up to 256 KB (ResNet-18's 3x3 stride-2
-    // 64-to-128 layer measured no faster with its 295 KB).
+    // 1x1 kernels up to 512 KB of weights (ResNet-50 at batch 1 and 8, 256 against 512 KB, four
+    // runs each: 38.0-39.3 against 36.8-38.2 ms and 296-308 against 284-299 ms, its stride-2
+    // downsample and 512-to-256 layers rows outside); wider kernels up to 256 KB (ResNet-18's 3x3
+    // stride-2 64-to-128 layer measured no faster with its 295 KB).
     const int64_t weights_in_cache = reduction == input_channels ? (512 << 10) : (256 << 10);
     const bool rows_outside = few_tiles || (size_or(layer, "groups", 1) == 1 && weight_bytes <= weights_in_cache &&
                                             input_bytes > (512 << 10));
@@ -301,9 +307,7 @@ bool schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
     placement.parallel = !inside;
     placement.whole_image = true;
     const bool rows_outside = schedule_conv_tiles(layer, target, options, out, tile, placement);
-    const int groups = size_or(layer, "groups", 1);
-    const bool depthwise_rows =
-        !inside && size_or(layer, "padding", 1) && groups > 1 && groups == shape[1] && !rows_outside;
+    const bool depthwise_rows = !inside && size_or(layer, "padding", 1) && is_depthwise(layer) && !rows_outside;
     const bool across_channels = tiles_across_channels(layer, target, options);
     if (producer) {
         // Tiles of the same channels: the producer's default tile is at most the depthwise one's

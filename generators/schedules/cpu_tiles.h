@@ -11,6 +11,11 @@ int vector_registers(const Halide::Target &target);
 // Largest divisor of `n` that is at most `limit`.
 int divisor_at_most(int n, int limit);
 
+// A layer's size by name (Layer::sizes), `otherwise` where it has none.
+int size_or(const Layer &layer, const char *name, int otherwise);
+// A convolution with a group per output channel.
+bool is_depthwise(const Layer &layer);
+
 // The schedule file's vector width, else the target's natural one, at most `extent`.
 int vector_width(const LayerSchedule &options, const Halide::Target &target, int extent);
 

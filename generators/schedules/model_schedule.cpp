@@ -4,7 +4,6 @@
 
 #include "../layers/errors.h"
 
-#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -43,17 +42,6 @@ LayerSchedule options_for(const ModelSchedule &schedule, const Layer &layer) {
     return it == schedule.layers.end() ? LayerSchedule{} : it->second;
 }
 
-// A layer's size by name (Layer::sizes), 0 where it has none.
-int size_of(const Layer &layer, const char *name) {
-    auto it = layer.sizes.find(name);
-    return it == layer.sizes.end() ? 0 : it->second;
-}
-
-// A convolution with a group per output channel.
-bool is_depthwise(const Layer &layer) {
-    return layer.kind == "conv2d" && size_of(layer, "groups") > 1 && size_of(layer, "groups") == layer.output.shape[1];
-}
-
 // ReLU and the other element-wise activations are inlined into the next layer: it applies
 // them as it reads, which saves a kernel launch and a round trip through global memory.
 void schedule_model_layers_gpu(const ModelSchedule &schedule, const std::vector<Layer> &layers, const Target &target,
@@ -82,52 +70,56 @@ bool rides_on_conv_output(const Layer &layer) {
 // An activation the pipeline returns counts one reader more, with no layer.
 // `producers`: per depthwise convolution (by index), the convolution whose output, after its
 // epilogue, it alone reads (schedule_conv_with_epilogue_cpu may compute it inside).
-// `readers`: per layer (by index), the layers reading its output; `returned`: whether a pipeline
-// returns it.
+// Per layer (by index): `readers`, the layers reading its output; `returned`, whether a pipeline
+// returns it; `rides_on`, the convolution whose tiles compute it (-1: none).
 struct ConvFusion {
     std::map<size_t, std::vector<const Layer *>> epilogues;
     std::map<size_t, size_t> producers;
     std::vector<std::vector<size_t>> readers;
     std::vector<bool> returned;
+    std::vector<int> rides_on;
+    std::map<size_t, size_t> epilogue_end;  // per convolution with an epilogue, its last layer
+
+    // The layer whose output convolution k's tiles store: the last of its epilogue, else k.
+    size_t stored(size_t k) const {
+        auto it = epilogue_end.find(k);
+        return it == epilogue_end.end() ? k : it->second;
+    }
+    // The sole reader of layer k's output, or -1 (none, several, or returned too).
+    int sole_reader(size_t k) const { return readers[k].size() == 1 && !returned[k] ? int(readers[k][0]) : -1; }
 };
 ConvFusion conv_fusion(const ModelSchedule &schedule, const std::vector<Layer> &layers,
                        const std::vector<std::vector<int>> &inputs, const std::vector<int> &returned) {
-    std::vector<int> readers(layers.size() + 1, 0), sole_reader(layers.size() + 1, -1);
-    for (size_t k = 0; k < inputs.size(); ++k)
-        for (int a : inputs[k]) ++readers.at(size_t(a)), sole_reader.at(size_t(a)) = int(k);
-    for (int a : returned) ++readers.at(size_t(a)), sole_reader.at(size_t(a)) = -1;
     std::set<std::string> set_in_file;
     for (const auto &[name, options] : schedule.layers) {
         if (!options.compute_at.empty() || options.inline_into_consumer) set_in_file.insert(name);
         if (!options.compute_at.empty()) set_in_file.insert(options.compute_at);
     }
     const auto unscheduled = [&](const Layer &layer) { return !set_in_file.count(layer.name); };
-    const auto sole_reader_of = [&](size_t k) {  // of layer k's output, or -1
-        return readers[k + 1] == 1 ? sole_reader[k + 1] : -1;
-    };
     ConvFusion fusion;
     fusion.readers.resize(layers.size());
     fusion.returned.assign(layers.size(), false);
+    fusion.rides_on.assign(layers.size(), -1);
     for (size_t k = 0; k < inputs.size(); ++k)
-        for (int a : inputs[k])
+        for (int a : inputs[k])  // 0: the model's input
             if (a > 0) fusion.readers.at(size_t(a - 1)).push_back(k);
     for (int a : returned)
         if (a > 0) fusion.returned.at(size_t(a - 1)) = true;
-    std::vector<bool> taken(layers.size(), false);
     for (size_t k = 0; k < layers.size(); ++k) {
         if (layers[k].kind != "conv2d" || !unscheduled(layers[k])) continue;
         size_t last = k;
-        while (sole_reader_of(last) >= 0) {
-            const size_t next = size_t(sole_reader_of(last));
-            if (taken[next] || !rides_on_conv_output(layers[next]) || !unscheduled(layers[next])) break;
-            taken[next] = true;
+        while (fusion.sole_reader(last) >= 0) {
+            const size_t next = size_t(fusion.sole_reader(last));
+            if (fusion.rides_on[next] >= 0 || !rides_on_conv_output(layers[next]) || !unscheduled(layers[next])) break;
+            fusion.rides_on[next] = int(k);
             fusion.epilogues[k].push_back(&layers[next]);
             last = next;
         }
-        const int reader = sole_reader_of(last);
+        if (last != k) fusion.epilogue_end[k] = last;
+        const int reader = fusion.sole_reader(last);
         // Not a depthwise convolution that is computed inside another already (a depthwise
         // after a depthwise: the first stays the second's consumer, never both).
-        if (reader < 0 || taken[size_t(reader)] || fusion.producers.count(k)) continue;
+        if (reader < 0 || fusion.rides_on[size_t(reader)] >= 0 || fusion.producers.count(k)) continue;
         const Layer &consumer = layers[size_t(reader)];
         if (is_depthwise(consumer) && unscheduled(consumer)) fusion.producers[size_t(reader)] = k;
     }
@@ -147,20 +139,17 @@ bool output_channels_innermost(const ModelSchedule &schedule, const ConvFusion &
     const auto across = [&](const Layer &conv) {
         return !conv.sizes.count("winograd_tile") && tiles_across_channels(conv, target, options_for(schedule, conv));
     };
-    const auto epilogue = fusion.epilogues.find(k);
-    const size_t stored = epilogue == fusion.epilogues.end() ? k : size_t(epilogue->second.back() - layers.data());
+    const size_t stored = fusion.stored(k);
     if (!across(layers[k]) || fusion.returned[stored] || fusion.readers[stored].empty()) return false;
     for (size_t reader : fusion.readers[stored]) {
         const Layer &layer = layers[reader];
         if (layer.kind == "conv2d") {
-            if (!across(layer) || (size_of(layer, "padding") && !is_depthwise(layer))) return false;
+            if (!across(layer) || (size_or(layer, "padding", 1) && !is_depthwise(layer))) return false;
             continue;
         }
         // An add: on the tiles of the convolution whose epilogue it is, else computed alone.
-        const auto owner = std::find_if(fusion.epilogues.begin(), fusion.epilogues.end(), [&](const auto &entry) {
-            return std::count(entry.second.begin(), entry.second.end(), &layer) > 0;
-        });
-        if (layer.kind != "add" || owner == fusion.epilogues.end() || !across(layers[owner->first])) return false;
+        const int owner = fusion.rides_on[reader];
+        if (layer.kind != "add" || owner < 0 || !across(layers[size_t(owner)])) return false;
     }
     return true;
 }
@@ -173,12 +162,11 @@ bool output_channels_innermost(const ModelSchedule &schedule, const ConvFusion &
 int depthwise_input_by_bands(const ModelSchedule &schedule, const ConvFusion &fusion, const std::vector<Layer> &layers,
                              const std::vector<std::vector<int>> &inputs, size_t k) {
     const Layer &conv = layers[k];
-    if (size_of(conv, "padding") || size_of(conv, "groups") != 1 || inputs[k].size() != 1 || inputs[k][0] <= 0) return -1;
+    if (size_or(conv, "padding", 1) || size_or(conv, "groups", 1) != 1 || inputs[k].size() != 1 || inputs[k][0] <= 0)
+        return -1;
     const size_t read = size_t(inputs[k][0] - 1);
-    if (fusion.returned[read] || fusion.readers[read].size() != 1) return -1;
-    size_t owner = read;  // the convolution whose tiles store `read`
-    for (const auto &[c, epilogue] : fusion.epilogues)
-        if (epilogue.back() == &layers[read]) owner = c;
+    if (fusion.sole_reader(read) != int(k)) return -1;
+    const size_t owner = fusion.rides_on[read] >= 0 ? size_t(fusion.rides_on[read]) : read;  // whose tiles store it
     if (!is_depthwise(layers[owner]) || !options_for(schedule, layers[owner]).compute_at.empty()) return -1;
     return int(read);
 }
@@ -234,11 +222,12 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
         auto producer = fusion.producers.find(k);
         TilePlacement placement;
         int banded_input = -1;
-        if (!fusion.readers.empty() && layer.kind == "conv2d" && options.compute_at.empty()) {
+        const bool fused = !fusion.readers.empty();  // conv_fusion ran
+        if (fused && layer.kind == "conv2d" && options.compute_at.empty()) {
             placement.channels_innermost = output_channels_innermost(schedule, fusion, layers, k, target);
-            placement.band_rows = rows_per_band(layer.output.shape[2]);
-            banded_input = placement.band_rows ? depthwise_input_by_bands(schedule, fusion, layers, inputs, k) : -1;
-            if (banded_input < 0) placement.band_rows = 0;
+            const int band_rows = rows_per_band(layer.output.shape[2]);
+            banded_input = band_rows ? depthwise_input_by_bands(schedule, fusion, layers, inputs, k) : -1;
+            if (banded_input >= 0) placement.band_rows = band_rows;
         }
         if (epilogue != epilogues.end() || producer != fusion.producers.end() || placement.channels_innermost ||
             placement.band_rows) {
@@ -255,11 +244,12 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
             if (banded_input >= 0 && rows_outside) {
                 // The depthwise output a band at a time inside this layer's bands: its channel
                 // tiles run in turn there, no longer in parallel.
-                const Layer &stored = epilogue == epilogues.end() ? layer : *epilogue->second.back();
                 // "tile": schedule_conv's task loop, here the stored output's bands of a sample,
                 // and the depthwise output's own loop over channel tiles.
                 Var tile("tile");
-                Func(layers[size_t(banded_input)].output.func).compute_at(stored.output.func, tile).serial(tile);
+                Func(layers[size_t(banded_input)].output.func)
+                    .compute_at(layers[fusion.stored(k)].output.func, tile)
+                    .serial(tile);
             }
             continue;
         }
