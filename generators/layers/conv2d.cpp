@@ -83,7 +83,7 @@ Layer conv2d(const std::string &name, const Tensor &input, const Conv2dParams &p
             {{"r", r}},
             {{"stride_x", p.width.stride}, {"stride_y", p.height.stride},
              {"dilation_x", p.width.dilation}, {"dilation_y", p.height.dilation}, {"padding", has_padding},
-             {"groups", p.groups}}};
+             {"groups", p.groups}, {"in_channels", channels}}};
 }
 
 }  // namespace cnngen

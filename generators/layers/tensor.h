@@ -25,7 +25,8 @@ struct Layer {
     Tensor output;
     std::map<std::string, Halide::Func> stages;
     std::map<std::string, Halide::RDom> reductions;
-    // Hyperparameters a schedule sizes tiles by (conv2d: stride_x, stride_y, dilation_x, dilation_y, groups;
+    // Hyperparameters a schedule sizes tiles by (conv2d: stride_x, stride_y, dilation_x, dilation_y, groups,
+    // in_channels (the input's; its masked form reduces over all of them, so its RDom is no measure);
     // padding: 1 when the input is zero-padded, 0 when its "padded" stage is the input itself;
     // packed_weights: present when its weights arrive in blocks of output channels, innermost).
     std::map<std::string, int> sizes;

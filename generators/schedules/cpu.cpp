@@ -24,6 +24,12 @@ int divisor_at_most(int n, int limit) {
     return 1;
 }
 
+// A task a plane made global pooling's 1x1 outputs a task a value: MobileNetV2's pooled 1280
+// values and the dropout after them took 0.2 ms each.
+int planes_per_task(int channels, int64_t plane) {
+    return divisor_at_most(channels, int(std::max<int64_t>(1, (16 << 10) / std::max<int64_t>(1, plane))));
+}
+
 int size_or(const Layer &layer, const char *name, int otherwise) {
     auto it = layer.sizes.find(name);
     return it == layer.sizes.end() ? otherwise : it->second;
@@ -148,16 +154,14 @@ bool conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
 
 namespace {
 
-// out(x, y, c, n): blocks of channel planes in parallel, as many planes a task as fit in 16K
-// values (a task a plane gave global pooling's 1x1 outputs a task a value: MobileNetV2's pooled
-// 1280 values and the dropout after them took 0.2 ms each), x in vectors, or channels where
-// planes are one value.
+// out(x, y, c, n): blocks of channel planes in parallel (planes_per_task), x in vectors, or
+// channels where planes are one value.
 void schedule_image_output(Func out, const Shape &shape, const Target &target, const LayerSchedule &options) {
     Dims d;
     Var cn("cn"), co("co"), ci("ci");
     const int vec = vector_width(options, target, shape[3]);
     const int64_t plane = int64_t(shape[2]) * shape[3];
-    const int channels_per_task = divisor_at_most(shape[1], int(std::max<int64_t>(1, (16 << 10) / plane)));
+    const int channels_per_task = planes_per_task(shape[1], plane);
     out.compute_root().split(d.c, co, ci, channels_per_task).fuse(co, d.n, cn).parallel(cn);
     const int channel_vec = vector_width(options, target, channels_per_task);
     if (vec > 1) {
@@ -353,9 +357,18 @@ bool schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
         }
     } else {
         // In parallel over channels too: at batch 1 a sample is the whole image (MobileNetV2's
-        // first depthwise input, 96x113x113, took 0.65 ms on one thread).
-        Var cn("cn");
-        padded.compute_root().fuse(d.c, d.n, cn).parallel(cn).vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
+        // first depthwise input, 96x113x113, took 0.65 ms on one thread), in blocks of planes
+        // (planes_per_task; ResNet-50's 512 planes of 16x16 before its 3x3 stride-2 layer from
+        // 14x14 to 7x7 were 512 tasks: 0.16-0.19 against 0.04 ms in the profiler, which counted
+        // 0.09 threads busy on average). The plane: the output's, by the strides (about the input's).
+        const int64_t plane = int64_t(shape[2]) * size_or(layer, "stride_y", 1) * shape[3] * size_or(layer, "stride_x", 1);
+        const int in_channels = size_or(layer, "in_channels", 0);
+        Var co("co"), ci("ci"), cn("cn");
+        padded.compute_root()
+            .split(d.c, co, ci, in_channels > 0 ? planes_per_task(in_channels, plane) : 1)
+            .fuse(co, d.n, cn)
+            .parallel(cn)
+            .vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
     }
     return rows_outside;
 }

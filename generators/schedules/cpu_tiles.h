@@ -10,6 +10,9 @@ int vector_registers(const Halide::Target &target);
 
 // Largest divisor of `n` that is at most `limit`.
 int divisor_at_most(int n, int limit);
+// Channel planes of `plane` values a parallel task takes in element-wise passes and copies: a
+// divisor of `channels`, as many as fit in 16K values.
+int planes_per_task(int channels, int64_t plane);
 
 // A layer's size by name (Layer::sizes), `otherwise` where it has none.
 int size_or(const Layer &layer, const char *name, int otherwise);

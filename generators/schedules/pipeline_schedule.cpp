@@ -1,5 +1,6 @@
 #include "pipeline_schedule.h"
 
+#include "cpu_tiles.h"
 #include "gpu_tiles.h"
 
 using namespace Halide;
@@ -57,13 +58,19 @@ void schedule_output_gpu(Func f) {
     gpu_every_definition(f, 128);
 }
 
-// A forward part's returned activation, a copy of a layer's stored output: in vectors, in
-// parallel over channels and samples (the logits, small, stay a plain loop).
-void schedule_output_cpu(Func f, const Target &target) {
+// A returned image, a copy of a layer's stored output of `shape` (N, C, H, W; null where not at
+// hand): in vectors, in parallel over blocks of channel planes and samples
+// (planes_per_task: a task a plane copied ResNet-50's 14x14 returns as 1024 tasks of 196
+// values, 0.31-0.38 against 0.04-0.06 ms in Halide's profiler). The logits, small, stay a plain loop.
+void schedule_output_cpu(Func f, const Shape *shape, const Target &target) {
     const std::vector<Var> a = f.args();
     if (f.num_update_definitions() > 0 || a.size() != 4) return;
-    Var cn("cn");
-    f.fuse(a[2], a[3], cn).parallel(cn).vectorize(a[0], target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
+    const int planes = shape ? planes_per_task((*shape)[1], int64_t((*shape)[2]) * (*shape)[3]) : 1;
+    Var co("co"), ci("ci"), cn("cn");
+    f.split(a[2], co, ci, planes)
+        .fuse(co, a[3], cn)
+        .parallel(cn)
+        .vectorize(a[0], target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
 }
 
 }  // namespace
@@ -77,10 +84,17 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
     schedule_model_layers(schedule, funcs.forward, target, funcs.inference, funcs.forward_inputs,
                           funcs.forward_returns);
     if (funcs.inference) {
-        // The outputs copy the last layer; wrappers of inputs and parameters stay inlined.
-        for (const Func &out : funcs.outputs) {
+        // The outputs copy layers' outputs (a whole network's: the logits; a forward part's: the
+        // activations of forward_returns, in order, activation a the output of the part's layer
+        // a - 1); wrappers of inputs and parameters stay inlined.
+        const bool part = funcs.forward_returns.size() == funcs.outputs.size();
+        for (size_t k = 0; k < funcs.outputs.size(); ++k) {
+            const Func &out = funcs.outputs[k];
+            const int returned = part ? funcs.forward_returns[k] : 0;
             if (is_gpu_schedule(schedule.base)) schedule_output_gpu(out);
-            else if (schedule.base == "cpu") schedule_output_cpu(out, target);
+            else if (schedule.base == "cpu")
+                schedule_output_cpu(out, returned > 0 ? &funcs.forward[size_t(returned - 1)].output.shape : nullptr,
+                                    target);
         }
         return;
     }
