@@ -23,6 +23,13 @@ LayerSchedule read_layer(const Fields &f, const std::string &layer, const ModelS
     // GPUs allow 1024 threads per block: image layers use threads x threads, fully connected threads.
     bool fully_connected = false;
     for (const LayerSpec &l : spec.layers) fully_connected = fully_connected || (l.name == layer && l.kind == "fully_connected");
+    // Its dot products take the target's vector width along the reduction, never along an output.
+    if (fully_connected)
+        for (const char *conv_only : {"vector_width", "vectorize"})
+            if (f.has(conv_only))
+                fail("{}: field '{}' has no effect on a fully-connected layer (its dot products take the target's "
+                     "vector width); it takes tile (and threads under gpu)",
+                     f.where(), conv_only);
     const int most_threads = fully_connected ? 1024 : 32;
     if (options.threads > most_threads)
         fail("{}: field 'threads' is {}, expected at most {}", f.where(), options.threads, most_threads);

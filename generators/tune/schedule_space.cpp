@@ -189,9 +189,8 @@ std::vector<ModelSchedule> neighbours(const ModelSchedule &from, const SearchSpa
             add_choices(out, from, name, &LayerSchedule::tile, {0, 2, 3, 4, 6, 8, 12, 16});
             add_choices(out, from, name, &LayerSchedule::vector_width, widths);
             add_choices<std::string>(out, from, name, &LayerSchedule::vectorize, {"", "x", "channels"});
-        } else if (kind == "fully_connected") {
+        } else if (kind == "fully_connected") {  // its vector width is the target's (schedule_fully_connected)
             add_choices(out, from, name, &LayerSchedule::tile, {0, 1, 2, 4, 8, 16});
-            add_choices(out, from, name, &LayerSchedule::vector_width, widths);
         } else {
             add_choices(out, from, name, &LayerSchedule::vector_width, widths);
         }
