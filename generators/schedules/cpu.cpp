@@ -30,6 +30,13 @@ int planes_per_task(int channels, int64_t plane) {
     return divisor_at_most(channels, int(std::max<int64_t>(1, (16 << 10) / std::max<int64_t>(1, plane))));
 }
 
+Var parallel_over_plane_blocks(Func f, int planes) {
+    const std::vector<Var> a = f.args();  // x, y, c, n
+    Var co("co"), ci("ci"), cn("cn");
+    f.split(a[2], co, ci, planes).fuse(co, a[3], cn).parallel(cn);
+    return ci;
+}
+
 int size_or(const Layer &layer, const char *name, int otherwise) {
     auto it = layer.sizes.find(name);
     return it == layer.sizes.end() ? otherwise : it->second;
@@ -56,7 +63,6 @@ int reduction_extent(const RDom &r) {
     for (int k = 0; k < r.dimensions(); ++k) extent *= extent_of(r[k]);
     return extent;
 }
-
 
 // A convolution's loops over its register tiles: x tiles innermost, then rows and tiles of
 // output channels, by default a channel tile at a time over every row, in parallel over
@@ -158,11 +164,10 @@ namespace {
 // channels where planes are one value.
 void schedule_image_output(Func out, const Shape &shape, const Target &target, const LayerSchedule &options) {
     Dims d;
-    Var cn("cn"), co("co"), ci("ci");
     const int vec = vector_width(options, target, shape[3]);
     const int64_t plane = int64_t(shape[2]) * shape[3];
     const int channels_per_task = planes_per_task(shape[1], plane);
-    out.compute_root().split(d.c, co, ci, channels_per_task).fuse(co, d.n, cn).parallel(cn);
+    const Var ci = parallel_over_plane_blocks(out.compute_root(), channels_per_task);
     const int channel_vec = vector_width(options, target, channels_per_task);
     if (vec > 1) {
         out.vectorize(d.x, vec);
@@ -362,13 +367,8 @@ bool schedule_conv(const Layer &layer, const Target &target, const LayerSchedule
         // 14x14 to 7x7 were 512 tasks: 0.16-0.19 against 0.04 ms in the profiler, which counted
         // 0.09 threads busy on average). The plane: the output's, by the strides (about the input's).
         const int64_t plane = int64_t(shape[2]) * size_or(layer, "stride_y", 1) * shape[3] * size_or(layer, "stride_x", 1);
-        const int in_channels = size_or(layer, "in_channels", 0);
-        Var co("co"), ci("ci"), cn("cn");
-        padded.compute_root()
-            .split(d.c, co, ci, in_channels > 0 ? planes_per_task(in_channels, plane) : 1)
-            .fuse(co, d.n, cn)
-            .parallel(cn)
-            .vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
+        parallel_over_plane_blocks(padded.compute_root(), planes_per_task(size_or(layer, "in_channels", 1), plane));
+        padded.vectorize(d.x, in_vec, TailStrategy::GuardWithIf);
     }
     return rows_outside;
 }

@@ -13,6 +13,9 @@ int divisor_at_most(int n, int limit);
 // Channel planes of `plane` values a parallel task takes in element-wise passes and copies: a
 // divisor of `channels`, as many as fit in 16K values.
 int planes_per_task(int channels, int64_t plane);
+// f(x, y, c, n) in parallel over its samples and blocks of `planes` channel planes (a divisor of
+// its channels); returns the Var of a plane within its block.
+Halide::Var parallel_over_plane_blocks(Halide::Func f, int planes);
 
 // A layer's size by name (Layer::sizes), `otherwise` where it has none.
 int size_or(const Layer &layer, const char *name, int otherwise);

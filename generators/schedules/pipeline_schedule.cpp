@@ -65,12 +65,8 @@ void schedule_output_gpu(Func f) {
 void schedule_output_cpu(Func f, const Shape *shape, const Target &target) {
     const std::vector<Var> a = f.args();
     if (f.num_update_definitions() > 0 || a.size() != 4) return;
-    const int planes = shape ? planes_per_task((*shape)[1], int64_t((*shape)[2]) * (*shape)[3]) : 1;
-    Var co("co"), ci("ci"), cn("cn");
-    f.split(a[2], co, ci, planes)
-        .fuse(co, a[3], cn)
-        .parallel(cn)
-        .vectorize(a[0], target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
+    parallel_over_plane_blocks(f, shape ? planes_per_task((*shape)[1], int64_t((*shape)[2]) * (*shape)[3]) : 1);
+    f.vectorize(a[0], target.natural_vector_size<float>(), TailStrategy::GuardWithIf);
 }
 
 }  // namespace
