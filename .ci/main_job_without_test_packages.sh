@@ -7,8 +7,12 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/cnngen-main-job.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-git clone --quiet "$repo" "$work/clone"
+# The clone sits beside the repository where it can: its build's paths then read the same as the
+# repository's own build relative to their common parent, so a compiler cache (CCACHE_BASEDIR,
+# .ci/run) serves the test build what this build compiled.
+clone=$(mktemp -d "$(dirname "$repo")/cnngen-main-job.XXXXXX" 2>/dev/null) || clone=$(mktemp -d "$work/clone.XXXXXX")
+trap 'rm -rf "$work" "$clone"' EXIT
+git clone --quiet "$repo" "$clone"
 mkdir "$work/empty-dir"
 touch "$work/empty-file"  # mode 644: find_program does not take it
 hidden_dirs=(/usr/share/libonnx-testdata /usr/lib/python3/dist-packages/torch /usr/lib/python3/dist-packages/torchvision
@@ -20,13 +24,13 @@ log=$work/main-job.log
 # shellcheck disable=SC2016  # expanded inside the namespace
 in_namespace='
   set -euo pipefail
-  work=$1; shift
+  work=$1 clone=$2; shift 2
   while [[ $1 != -- ]]; do
     if [[ -d $1 ]]; then mount --bind "$work/empty-dir" "$1"; echo "hidden: $1"
     elif [[ -e $1 ]]; then mount --bind "$work/empty-file" "$1"; echo "hidden: $1"; fi
     shift
   done
-  cd "$work/clone"
+  cd "$clone"
   EPOCHS=${EPOCHS:-1} OUT="$work/out" scripts/run.sh
 '
 # Without mount namespaces (a container lacking CAP_SYS_ADMIN) nothing can be hidden: then the
@@ -39,7 +43,7 @@ if ! unshare --mount true 2>/dev/null; then
   in_namespace=${in_namespace//mount --bind/true}
   in_namespace=${in_namespace//hidden: /not hidden: }
 fi
-if ! "${isolate[@]}" bash -c "$in_namespace" hide "$work" "${hidden_dirs[@]}" "${hidden_files[@]}" -- \
+if ! "${isolate[@]}" bash -c "$in_namespace" hide "$work" "$clone" "${hidden_dirs[@]}" "${hidden_files[@]}" -- \
      2>&1 | tee "$log"; then
   echo "main job without test packages: FAILED" >&2
   exit 1
