@@ -4,14 +4,16 @@
 # Python packages, Catch2, pocl's ICD, qemu-aarch64, clang-14 and the aarch64 cross compiler
 # behind empty directories and non-executable empty files, whether they are installed or not.
 # Passes when the job prints a test accuracy. Usage: [EPOCHS=N] .ci/main_job_without_test_packages.sh (1)
+# The clone is temporary, beside the repository where its parent is writable (else under /tmp).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/cnngen-main-job.XXXXXX)
+clone=""
+trap 'rm -rf "$work" ${clone:+"$clone"}' EXIT
 # The clone sits beside the repository where it can: its build's paths then read the same as the
 # repository's own build relative to their common parent, so a compiler cache (CCACHE_BASEDIR,
 # .ci/run) serves the test build what this build compiled.
 clone=$(mktemp -d "$(dirname "$repo")/cnngen-main-job.XXXXXX" 2>/dev/null) || clone=$(mktemp -d "$work/clone.XXXXXX")
-trap 'rm -rf "$work" "$clone"' EXIT
 git clone --quiet "$repo" "$clone"
 mkdir "$work/empty-dir"
 touch "$work/empty-file"  # mode 644: find_program does not take it

@@ -6,7 +6,7 @@
 #   Runs one built target for SECONDS from the seed corpus in tests/fuzz/corpus/TARGET, and
 #   prints runs and crashes.
 set -euo pipefail
-mode=$1; shift
+mode=${1:-}; shift || true
 if [[ $mode == run ]]; then
   target=$1 seconds=$2 src=$3 work=$4
   binary=$work/fuzz_$target
@@ -41,7 +41,7 @@ declare -A libs=([npy]="-lfmt" [idx]="-lfmt -lz" [spec]="-lHalide14 -ltomlpluspl
 object() { local o=${1//\//_}; echo "$work/objects/${o%.cpp}.o"; }
 mkdir -p "$work/objects"
 # Every source once, the targets' mains included.
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2048,SC2016  # CXX_FLAGS splits in the inner sh
 printf '%s\n' ${sources[*]} tests/fuzz/fuzz_{npy,idx,spec,onnx}.cpp | sort -u |
   while read -r s; do printf '%s\n%s\n' "$src/$s" "$(object "$s")"; done |
   xargs -d '\n' -n 2 -P "$(nproc)" sh -c 'exec clang++-14 $CXX_FLAGS -c "$0" -o "$1"'
