@@ -10,9 +10,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/cnngen-main-job.XXXXXX)
 clone=""
 trap 'rm -rf "$work" ${clone:+"$clone"}' EXIT
-# The clone sits beside the repository where it can: its build's paths then read the same as the
-# repository's own build relative to their common parent, so a compiler cache (CCACHE_BASEDIR,
-# .ci/run) serves the test build what this build compiled.
+# The clone sits beside the repository where it can: its build directory is then as deep as the
+# repository's build-ci, so the paths a compiler cache rewrites relative to it (.ci/run's
+# CCACHE_BASEDIR) match, and the test build reuses what this build compiled.
 clone=$(mktemp -d "$(dirname "$repo")/cnngen-main-job.XXXXXX" 2>/dev/null) || clone=$(mktemp -d "$work/clone.XXXXXX")
 git clone --quiet "$repo" "$clone"
 mkdir "$work/empty-dir"
