@@ -83,10 +83,9 @@ void schedule_pipeline(Pipeline &pipeline, const ModelSchedule &schedule, const 
         // The outputs copy layers' outputs (a whole network's: the logits; a forward part's: the
         // activations of forward_returns, in order, activation a the output of the part's layer
         // a - 1); wrappers of inputs and parameters stay inlined.
-        const bool part = funcs.forward_returns.size() == funcs.outputs.size();
         for (size_t k = 0; k < funcs.outputs.size(); ++k) {
             const Func &out = funcs.outputs[k];
-            const int returned = part ? funcs.forward_returns[k] : 0;
+            const int returned = k < funcs.forward_returns.size() ? funcs.forward_returns[k] : 0;
             if (is_gpu_schedule(schedule.base)) schedule_output_gpu(out);
             else if (schedule.base == "cpu")
                 schedule_output_cpu(out, returned > 0 ? &funcs.forward[size_t(returned - 1)].output.shape : nullptr,
