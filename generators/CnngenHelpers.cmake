@@ -59,7 +59,14 @@ function(cnngen_add_model target)
     get_filename_component(schedule "${ARG_SCHEDULE}" ABSOLUTE)
     set(schedule_file "${schedule}")
   endif()
-  if(TARGET cnngen)
+  if(TARGET cnngen AND CNNGEN_GENERATOR)
+    # Another build's cnngen, linking with this build's runtime and flags (CMakeLists.txt says why).
+    set(cnngen_tool ${CMAKE_COMMAND} -E env ${CNNGEN_GENERATOR_ENVIRONMENT} "${CNNGEN_GENERATOR}")
+    set(tool_dependencies "${CNNGEN_GENERATOR}" cnngen_runtime)
+    if(TARGET cnngen_mpi)
+      list(APPEND tool_dependencies cnngen_mpi)
+    endif()
+  elseif(TARGET cnngen)
     set(cnngen_tool $<TARGET_FILE:cnngen>)
     set(tool_dependencies cnngen cnngen_runtime)
     if(TARGET cnngen_mpi)
@@ -69,10 +76,12 @@ function(cnngen_add_model target)
     set(cnngen_tool cnngen::cnngen)
     set(tool_dependencies cnngen::cnngen)
   endif()
+  # --jobs 1: the build tool runs as many generations at once as it runs jobs (as with Halide's
+  # add_halide_library); cnngen's own processes on top would multiply them.
   add_custom_command(
     OUTPUT ${outputs}
     COMMAND ${cnngen_tool} build "${spec}" --target ${ARG_HALIDE_TARGET} --schedule "${schedule}"
-            --name ${ARG_NAME} -o "${dir}" ${executable_flag} ${training_flag} ${batch_flags}
+            --name ${ARG_NAME} -o "${dir}" --jobs 1 ${executable_flag} ${training_flag} ${batch_flags}
     DEPENDS ${tool_dependencies} "${spec}" ${schedule_file}
     COMMENT "cnngen: generating ${ARG_NAME} (${ARG_SCHEDULE}, ${ARG_HALIDE_TARGET})"
     VERBATIM)

@@ -163,6 +163,9 @@ int main(int argc, char **argv) {
                       "cpu schedule: the output tile of Winograd's F(m x m, 3 x 3) for 3x3 stride-1 convolutions, 2 "
                       "or 4; 0 computes every convolution directly (default -1: F(4x4) where input and output channels "
                       "are at least 16)");
+    build->add_option("-j,--jobs", options.jobs,
+                      "Functions generated at once, each in a process of its own; the output is the same for any "
+                      "count (default 0: CNNGEN_JOBS, else one per hardware thread)");
     build->add_flag("--emit-stmt", options.emit_stmt, "Also write Halide's .stmt and .html per function");
     build->add_flag("--profile", options.profile, "Build with Halide's profiler (prints per-Func time at exit)");
     build->add_flag("-v,--verbose", options.verbose, "Print the compiler commands");

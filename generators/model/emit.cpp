@@ -5,6 +5,7 @@
 #include "../layers/errors.h"
 #include "../layers/winograd.h"
 #include "../schedules/schedule.h"
+#include "forked_jobs.h"
 #include "pipelines.h"
 #include "plan.h"
 #include "schedule_file.h"
@@ -13,6 +14,8 @@
 #include <fmt/chrono.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -209,43 +212,65 @@ endif()
                        fmt::arg("runtime_include", runtime_include), fmt::arg("halide_include", halide_include));
 }
 
-// Generates every function of the plan into `staging` and links the library there.
-void generate(const BuildOptions &options, const ModelPlan &plan, const ModelSchedule &schedule,
+// Compiles one function of the plan into `staging` (in a process of its own: it changes the
+// working directory).
+void compile_function(const BuildOptions &options, const ModelPlan &plan, const PlannedFunction &function,
+                      const ModelSchedule &schedule, const std::vector<Target> &targets, const fs::path &staging) {
+    // Relative names: Halide derives the header guard from the path, and the output must not
+    // depend on where it was generated.
+    const std::string &name = function.name;
+    std::map<OutputFileType, std::string> files{{OutputFileType::object, name + ".o"},
+                                                {OutputFileType::c_header, name + ".h"}};
+    if (options.emit_stmt) {
+        files[OutputFileType::stmt] = name + ".stmt";
+        files[OutputFileType::stmt_html] = name + ".html";
+    }
+    // Each pipeline is built once per target (schedules read the target's features), and only
+    // when compiled.
+    const auto module_for = [&](const std::string &fn, const Target &t) {
+        ModelPipeline p = build_pipeline(plan, function, schedule, t);
+        return p.pipeline.compile_to_module(p.arguments, fn, t);
+    };
+    fs::current_path(staging);
+    compile_multitarget(name, files, targets, target_suffixes(targets), module_for);
+}
+
+// --jobs, else CNNGEN_JOBS (a test suite that runs builds side by side sets 1), else 0: one
+// per hardware thread.
+int generation_jobs(int given) {
+    if (given < 0) fail("cnngen build: --jobs is {}, expected 0 (one per hardware thread) or more", given);
+    const std::string text = environment_or("CNNGEN_JOBS", "");
+    if (given > 0 || text.empty()) return given;
+    int jobs = -1;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), jobs);
+    if (error != std::errc() || end != text.data() + text.size() || jobs < 0)
+        fail("cnngen build: CNNGEN_JOBS is '{}', expected 0 (one per hardware thread) or more", text);
+    return jobs;
+}
+
+// Generates every function of the plan into `staging`, `jobs_at_once` at a time, and links the
+// library there.
+void generate(const BuildOptions &options, int jobs_at_once, const ModelPlan &plan, const ModelSchedule &schedule,
               const std::vector<Target> &targets, const Toolchain &tools, const fs::path &staging) {
-    using Clock = std::chrono::steady_clock;
+    // The training functions first: they take longest, and would otherwise finish alone.
+    std::vector<const PlannedFunction *> order;
+    for (const PlannedFunction &function : plan.functions) order.push_back(&function);
+    std::stable_partition(order.begin(), order.end(), [](const PlannedFunction *f) {
+        return f->role == FunctionRole::train_step || f->role == FunctionRole::gradients;
+    });
+    std::vector<ForkedJob> jobs;
+    for (const PlannedFunction *f : order)
+        jobs.push_back({f->name, [&, f] { compile_function(options, plan, *f, schedule, targets, staging); }});
+    run_forked(jobs, jobs_at_once, staging, [&](size_t index, double seconds) {
+        fmt::print("generated {} ({:.1f} s)\n", jobs[index].name, seconds);
+        std::fflush(stdout);
+    });
     std::vector<std::string> objects;
-    for (const PlannedFunction &function : plan.functions) {
-        const auto t0 = Clock::now();
-        const std::string &function_name = function.name;
-        // Relative names: Halide derives the header guard from the path, and the output must
-        // not depend on where it was generated.
-        std::map<OutputFileType, std::string> files{{OutputFileType::object, function_name + ".o"},
-                                                    {OutputFileType::c_header, function_name + ".h"}};
-        if (options.emit_stmt) {
-            files[OutputFileType::stmt] = function_name + ".stmt";
-            files[OutputFileType::stmt_html] = function_name + ".html";
-        }
-        // Each pipeline is built once per target (schedules read the target's features), and
-        // only when compiled.
-        const auto module_for = [&](const std::string &fn, const Target &t) {
-            ModelPipeline p = build_pipeline(plan, function, schedule, t);
-            return p.pipeline.compile_to_module(p.arguments, fn, t);
-        };
-        const fs::path working_dir = fs::current_path();
-        fs::current_path(staging);
-        try {
-            compile_multitarget(function_name, files, targets, target_suffixes(targets), module_for);
-        } catch (...) {
-            fs::current_path(working_dir);
-            throw;
-        }
-        fs::current_path(working_dir);
-        for (const std::string &object : object_files(function_name, targets)) {
+    for (const PlannedFunction &function : plan.functions)
+        for (const std::string &object : object_files(function.name, targets)) {
             if (!fs::exists(staging / object)) fail("cnngen build: Halide did not write {}", object);
             objects.push_back(object);
         }
-        fmt::print("generated {} ({:.1f} s)\n", function_name, std::chrono::duration<double>(Clock::now() - t0).count());
-    }
     const Target runtime_target = targets.back().without_feature(Target::NoRuntime);
     compile_standalone_runtime((staging / "halide_runtime.o").string(), runtime_target);
 
@@ -355,6 +380,7 @@ void build_model(const BuildOptions &options) {
     plan_options.pack_weights = schedule.base == "cpu" && std::none_of(targets.begin(), targets.end(), [](const Target &t) {
                                     return t.has_gpu_feature();
                                 });
+    const int jobs = generation_jobs(options.jobs);
     if (options.forward_parts < 0)
         fail("cnngen build: --forward-parts is {}, expected 0 (by the model's size) or more", options.forward_parts);
     plan_options.forward_parts = options.forward_parts;
@@ -380,7 +406,7 @@ void build_model(const BuildOptions &options) {
     fs::remove_all(staging);
     fs::create_directories(staging);
     try {
-        generate(options, plan, schedule, targets, tools, staging);
+        generate(options, jobs, plan, schedule, targets, tools, staging);
     } catch (...) {
         std::error_code ignored;
         fs::remove_all(staging, ignored);

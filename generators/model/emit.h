@@ -24,6 +24,8 @@ struct BuildOptions {
     int forward_parts = 0;         // inference pipelines per batch size; 0: by the model's size
     int winograd = -1;             // cpu: 3x3 stride-1 convolutions' Winograd tile, 2 or 4; 0 none;
                                    // -1 by each layer's shape (PlanOptions::winograd_tile)
+    int jobs = 0;                  // functions generated at once, each in a process of its own; 0:
+                                   // CNNGEN_JOBS, else one per hardware thread
     bool emit_stmt = false;      // Halide's stmt and HTML per function, for inspection
     bool profile = false;        // Halide's profiler in every function
     bool verbose = false;

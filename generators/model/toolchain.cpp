@@ -84,7 +84,8 @@ Toolchain toolchain_for(const Target &target) {
         tools.ar = environment_or("AR", "ar");
         tools.runtime_library = prefix.empty() ? CNNGEN_RUNTIME_LIBRARY : prefix + "/lib/libcnngen_runtime.a";
         if (*CNNGEN_MPI_LIBRARY) {
-            tools.mpi_library = prefix.empty() ? CNNGEN_MPI_LIBRARY : prefix + "/lib/libcnngen_mpi.a";
+            tools.mpi_library = environment_or("CNNGEN_MPI_LIBRARY",
+                                               prefix.empty() ? CNNGEN_MPI_LIBRARY : prefix + "/lib/libcnngen_mpi.a");
             tools.mpi_link = CNNGEN_MPI_LINK;
         }
     } else {

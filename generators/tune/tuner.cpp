@@ -95,7 +95,7 @@ private:
     // repeats: the figures written to the file, free of the drift between generations.
     std::vector<Candidate> confirm(const Candidate &start, const Candidate &winner);
     Candidate make_candidate(const std::string &label, const ModelSchedule &schedule, bool named);
-    std::string build_command(const std::string &schedule_argument, const std::string &dir) const;
+    std::string build_command(const std::string &schedule_argument, const std::string &dir, int jobs) const;
     std::string executable(const std::string &dir) const { return dir + "/" + spec_.name; }
     std::string run_prefix() const { return options_.runner.empty() ? "" : options_.runner + " "; }
     void build_reference();
@@ -183,15 +183,15 @@ Candidate Tuner::make_candidate(const std::string &label, const ModelSchedule &s
     return c;
 }
 
-std::string Tuner::build_command(const std::string &schedule_argument, const std::string &dir) const {
+std::string Tuner::build_command(const std::string &schedule_argument, const std::string &dir, int jobs) const {
     std::vector<int> batches;  // only what is measured (the training step needs some inference batch: 1)
     for (const Case &test : cases_)
         if (!test.train) batches.push_back(test.batch);
     if (batches.empty()) batches.push_back(1);
     // --no-mpi: a candidate is timed on the fused step alone.
-    return fmt::format("{} build {} --target {} --schedule {} --batch-sizes {} --no-mpi{} -o {}",
+    return fmt::format("{} build {} --target {} --schedule {} --batch-sizes {} --no-mpi --jobs {}{} -o {}",
                        shell_quoted(cnngen_), shell_quoted(spec_path_),
-                       shell_quoted(options_.target), shell_quoted(schedule_argument), fmt::join(batches, ","),
+                       shell_quoted(options_.target), shell_quoted(schedule_argument), fmt::join(batches, ","), jobs,
                        training_ ? "" : " --inference-only", shell_quoted(dir));
 }
 
@@ -201,7 +201,7 @@ void Tuner::build_reference() {
     const std::string &name = options_.reference;
     progress("building the " + name + " reference");
     const std::string dir = work_dir_ + "/reference", log = work_dir_ + "/reference.log";
-    ChildProcess build = start_command(build_command(name, dir), log, 1800);
+    ChildProcess build = start_command(build_command(name, dir, options_.jobs), log, 1800);
     if (wait_command(build) != 0)
         fail("cnngen tune: the {} reference did not build: {} (log: {})", name, log_tail(log, 3), log);
     const std::string partial = reference_dir_ + ".partial";
@@ -250,7 +250,8 @@ void Tuner::evaluate(std::vector<Candidate> &generation) {
                 schedule_argument = base + ".schedule.toml";
                 std::ofstream(schedule_argument) << c->schedule_text;
             }
-            running.push_back({c, start_command(build_command(schedule_argument, base), base + ".build.log",
+            // One generating process each: options_.jobs builds run at once.
+            running.push_back({c, start_command(build_command(schedule_argument, base, 1), base + ".build.log",
                                                 c->schedule.base == "cpu" ? limit : std::max(limit, 180.0)),
                                base + ".build.log"});
             progress("building " + c->label);
