@@ -248,9 +248,9 @@ int generation_jobs(int given) {
     return jobs;
 }
 
-// Generates every function of the plan into `staging`, `jobs_at_once` at a time, and links the
+// Generates every function of the plan into `staging`, `parallel` at a time, and links the
 // library there.
-void generate(const BuildOptions &options, int jobs_at_once, const ModelPlan &plan, const ModelSchedule &schedule,
+void generate(const BuildOptions &options, int parallel, const ModelPlan &plan, const ModelSchedule &schedule,
               const std::vector<Target> &targets, const Toolchain &tools, const fs::path &staging) {
     // The training functions first: they take longest, and would otherwise finish alone.
     std::vector<const PlannedFunction *> order;
@@ -261,7 +261,7 @@ void generate(const BuildOptions &options, int jobs_at_once, const ModelPlan &pl
     std::vector<ForkedJob> jobs;
     for (const PlannedFunction *f : order)
         jobs.push_back({f->name, [&, f] { compile_function(options, plan, *f, schedule, targets, staging); }});
-    run_forked(jobs, jobs_at_once, staging, [&](size_t index, double seconds) {
+    run_forked(jobs, parallel, staging, [&](size_t index, double seconds) {
         fmt::print("generated {} ({:.1f} s)\n", jobs[index].name, seconds);
         std::fflush(stdout);
     });

@@ -17,9 +17,10 @@ struct ForkedJob {
 
 // Runs every job in a child forked from the caller's state as it is on entry, at most `parallel`
 // at a time (0: one per hardware thread), and calls finished(index, seconds) here as each ends.
-// The first job to fail stops the others; its exception is rethrown here with its message and
-// kind (ConfigError, Halide::CompileError, else std::runtime_error). `scratch` holds the children's
-// error reports while they run.
+// The first job to fail (with several at once, whichever fails first) stops the others; its
+// exception is rethrown here with its message and kind (ConfigError, Halide::CompileError, else
+// std::runtime_error; a crash is a std::runtime_error). `scratch` holds the children's error
+// reports until they are read.
 void run_forked(const std::vector<ForkedJob> &jobs, int parallel, const std::filesystem::path &scratch,
                 const std::function<void(size_t index, double seconds)> &finished);
 

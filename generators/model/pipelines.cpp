@@ -418,7 +418,8 @@ ModelPipeline build_pipeline(const ModelPlan &given_plan, const PlannedFunction 
     // An argument keeps the name it is given, while Halide suffixes a Func's name ("$1") only if
     // this process has seen the name before. A layer named like an argument ("labels") and built
     // before it would share its name, so the arguments' names are seen first. (Each function is
-    // generated in a process of its own, where nothing else has seen them: see forked_jobs.h.)
+    // generated in a process of its own, where its first target's pipeline is the first built:
+    // see forked_jobs.h.)
     for (const PlannedArgument &a : f.inputs) Internal::unique_name(argument_name(plan, a));
     Built b;
     switch (f.role) {

@@ -201,7 +201,7 @@ void Tuner::build_reference() {
     const std::string &name = options_.reference;
     progress("building the " + name + " reference");
     const std::string dir = work_dir_ + "/reference", log = work_dir_ + "/reference.log";
-    ChildProcess build = start_command(build_command(name, dir, options_.jobs), log, 1800);
+    ChildProcess build = start_command(build_command(name, dir, 0), log, 1800);  // alone: cnngen's default
     if (wait_command(build) != 0)
         fail("cnngen tune: the {} reference did not build: {} (log: {})", name, log_tail(log, 3), log);
     const std::string partial = reference_dir_ + ".partial";
