@@ -102,6 +102,9 @@ namespace cnngen {
 
 // Hand-derived backward passes (layers/backward.h): naive materializes each stage, cpu
 // tiles the weight-gradient and input-gradient reductions like the forward convolutions.
-void schedule_backward(const std::string &schedule, const Gradients &gradients, const Halide::Target &target);
+// `inline_d_input`: a pooling's input gradient is left for its one reader to compute as it reads
+// (an activation's gradient, reading each value once).
+void schedule_backward(const std::string &schedule, const Gradients &gradients, const Halide::Target &target,
+                       bool inline_d_input = false);
 
 }  // namespace cnngen
