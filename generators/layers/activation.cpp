@@ -126,7 +126,13 @@ Layer activation(const std::string &name, const Tensor &input, const ActivationP
         fail("{}: clip's min {} is above its max {}", name, p.min, p.max);
     Func out(name);
     out(v) = elementwise_activation(p, input.func(v));
-    return {name, "activation", {out, input.shape}, {}, {}};
+    Layer layer{name, "activation", {out, input.shape}, {}, {}};
+    // Whose hand-derived gradient reads the output alone (layers/backward.cpp), never the input:
+    // a training step need not store the input (a convolution's tiles may apply it).
+    const bool from_output = p.kind == ActivationKind::relu || p.kind == ActivationKind::sigmoid ||
+                             p.kind == ActivationKind::tanh;
+    if (from_output) layer.sizes["gradient_from_output"] = 1;
+    return layer;
 }
 
 }  // namespace cnngen

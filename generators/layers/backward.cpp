@@ -177,7 +177,9 @@ namespace {
 // dy times the activation's derivative at x (y = activation(x)).
 Expr activation_gradient(const ActivationParams &p, const Expr &x, const Expr &y, const Expr &dy) {
     switch (p.kind) {
-    case ActivationKind::relu: return select(x > 0.0f, dy, 0.0f);
+    // ReLU from its output (y > 0 exactly where x > 0): the input need not be stored for the
+    // backward pass, so a convolution before it keeps its ReLU on its tiles while training.
+    case ActivationKind::relu: return select(y > 0.0f, dy, 0.0f);
     case ActivationKind::leaky_relu: return select(x > 0.0f, dy, p.alpha * dy);
     case ActivationKind::sigmoid: return dy * y * (1.0f - y);
     case ActivationKind::tanh: return dy * (1.0f - y * y);

@@ -226,6 +226,12 @@ LossAndGradients loss_and_gradients(const ModelPlan &plan, const PlannedFunction
     b.outputs = {r.loss_value, r.logits};
     b.funcs.forward = in.net.layers;
     b.funcs.forward.push_back(loss_layer);
+    if (manual) {  // the graph, the loss layer reading the logits, which the step returns
+        const int logits = int(in.net.layers.size());
+        b.funcs.forward_inputs = in.net.inputs;
+        b.funcs.forward_inputs.push_back({logits});
+        b.funcs.forward_returns = {logits};
+    }
     return r;
 }
 

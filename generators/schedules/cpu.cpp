@@ -146,15 +146,30 @@ bool conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
     const int x_vectors = options.tile == 0 && shared_input && shape[3] >= 3 * vec ? 2 : 1;
     const int channel_budget = x_vectors == 1 ? registers / 2 - 2 : (registers - 8) / x_vectors;
     const int channel_tile = divisor_at_most(shape[1], options.tile > 0 ? options.tile : std::max(1, channel_budget));
-    Var xo("xo"), xi("xi"), co("co"), ci("ci");
+    // Where few channels leave registers over (narrow rows, one x vector), rows join the tile,
+    // each weight broadcast feeding one FMA a row: LeNet-5's input gradient of conv2 (6 channels
+    // of 14x14) had 6 accumulators, one input load and six broadcasts per 6 FMAs.
+    const int free_registers = registers - 6 - channel_tile;
+    const int rows = x_vectors == 1 && options.tile == 0 && placement.band_rows <= 1
+                         ? std::min(shape[2], std::max(1, free_registers / channel_tile))
+                         : 1;
+    Var xo("xo"), xi("xi"), co("co"), ci("ci"), yi("yi");
     out.split(d.x, xo, xi, vec * x_vectors, TailStrategy::ShiftInwards).split(d.c, co, ci, channel_tile);
+    // The rows' loop stays where the split leaves it, inside xo, after the reorders below.
+    if (rows > 1) out.split(d.y, d.y, yi, rows, TailStrategy::ShiftInwards);
     out.vectorize(xi, vec);
     const bool rows_outside = order_conv_tiles(out, layer, channel_tile, xi, ci, xo, co, tile_var, placement);
     sum.compute_at(out, xo).vectorize(d.x, vec).unroll(d.x).unroll(d.c);
     std::vector<VarOrRVar> order{d.x, d.c};
+    if (rows > 1) order.push_back(d.y);
     for (int k = 0; k < r.dimensions(); ++k) order.push_back(r[k]);
-    order.insert(order.end(), {d.y, d.n});
+    if (rows == 1) order.push_back(d.y);
+    order.push_back(d.n);
     sum.update().reorder(order).vectorize(d.x, vec).unroll(d.x).unroll(d.c);
+    if (rows > 1) {
+        sum.unroll(d.y);
+        sum.update().unroll(d.y);
+    }
     return rows_outside;
 }
 

@@ -126,6 +126,35 @@ ConvFusion conv_fusion(const ModelSchedule &schedule, const std::vector<Layer> &
     return fusion;
 }
 
+// While training with hand-derived gradients: a convolution's tiles apply the activation after it
+// where that activation's gradient reads its output alone (ReLU, sigmoid, tanh), so the
+// convolution's output is never stored (a pass over it less per layer: VGG-16's 13). Nothing else
+// rides on the tiles there: batch_norm's batch statistics and an add's gradient read what the
+// tiles would keep to themselves. Schedule files' compute_at and inlining apply to inference only.
+ConvFusion training_epilogues(const ModelSchedule &schedule, const std::vector<Layer> &layers,
+                              const std::vector<std::vector<int>> &inputs, const std::vector<int> &returned) {
+    ModelSchedule without_file = schedule;
+    without_file.layers.clear();
+    ConvFusion fusion = conv_fusion(without_file, layers, inputs, returned);
+    fusion.producers.clear();
+    const auto index = [&](const Layer *layer) { return size_t(layer - layers.data()); };
+    for (auto it = fusion.epilogues.begin(); it != fusion.epilogues.end();) {
+        std::vector<const Layer *> &epilogue = it->second;
+        const bool activation = epilogue.front()->kind == "activation" &&
+                                epilogue.front()->sizes.count("gradient_from_output");
+        for (size_t j = activation ? 1 : 0; j < epilogue.size(); ++j) fusion.rides_on[index(epilogue[j])] = -1;
+        if (!activation) {
+            fusion.epilogue_end.erase(it->first);
+            it = fusion.epilogues.erase(it);
+            continue;
+        }
+        epilogue.resize(1);
+        fusion.epilogue_end[it->first] = index(epilogue.front());
+        ++it;
+    }
+    return fusion;
+}
+
 // Whether convolution k's stored output (after its epilogue) is kept channels-innermost: where
 // its tile runs across channels, its stores are then whole vectors instead of one scalar per
 // output. Only where every reader takes it that way too: a convolution tiled across channels
@@ -209,7 +238,8 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
         consumers[at] = layers[c].output.func;
     }
     ConvFusion fusion;
-    if (fuse && inputs.size() == layers.size()) fusion = conv_fusion(schedule, layers, inputs, returned);
+    if (inputs.size() == layers.size())
+        fusion = fuse ? conv_fusion(schedule, layers, inputs, returned) : training_epilogues(schedule, layers, inputs, returned);
     const auto &epilogues = fusion.epilogues;
     std::set<const Layer *> riding;  // scheduled with another layer
     for (const auto &[conv, epilogue] : epilogues) riding.insert(epilogue.begin(), epilogue.end());
@@ -222,7 +252,7 @@ void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Laye
         auto producer = fusion.producers.find(k);
         TilePlacement placement;
         int banded_input = -1;
-        const bool fused = !fusion.readers.empty();  // conv_fusion ran
+        const bool fused = fuse && !fusion.readers.empty();  // conv_fusion ran
         if (fused && layer.kind == "conv2d" && options.compute_at.empty()) {
             placement.channels_innermost = output_channels_innermost(schedule, fusion, layers, k, target);
             const int band_rows = rows_per_band(layer.output.shape[2]);

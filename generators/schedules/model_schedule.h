@@ -37,8 +37,10 @@ ModelSchedule named_model_schedule(const std::string &name);
 // passes false, because autodiff reads every forward activation. (Under gpu, activations are
 // inlined either way: the gradient pass materializes what it reads.) `inputs`, the graph
 // (Network::inputs), lets cpu also run the element-wise layers after a convolution on its
-// output tiles (schedule_conv_with_epilogue_cpu) when fusing; `returned` are activations (as
-// `inputs` counts them) the pipeline also returns, which no tile may keep to itself.
+// output tiles (schedule_conv_with_epilogue_cpu) when fusing, and, not fusing (a training step
+// with hand-derived gradients passes it), an activation whose gradient reads its output alone;
+// `returned` are activations (as `inputs` counts them) the pipeline also returns, which no tile
+// may keep to itself.
 void schedule_model_layers(const ModelSchedule &schedule, const std::vector<Layer> &layers,
                            const Halide::Target &target, bool fuse,
                            const std::vector<std::vector<int>> &inputs = {}, const std::vector<int> &returned = {});

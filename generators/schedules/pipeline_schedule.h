@@ -15,8 +15,8 @@ struct BackwardFuncs {
 
 struct PipelineFuncs {
     std::vector<Layer> forward;             // layer algorithms, the loss layer included
-    std::vector<std::vector<int>> forward_inputs;  // a whole network's graph (Network::inputs); else empty
-    std::vector<int> forward_returns;              // activations (as forward_inputs counts) a forward part returns
+    std::vector<std::vector<int>> forward_inputs;  // a whole network's graph (Network::inputs), a hand-derived training step's with its loss layer; else empty
+    std::vector<int> forward_returns;              // activations (as forward_inputs counts) a forward part or training step returns
     std::vector<BackwardFuncs> backward;    // hand-derived, last layer first
     std::vector<Halide::Func> updates;      // SGD outputs (next parameters and velocities)
     std::vector<long long> update_elements; // elements of each update
