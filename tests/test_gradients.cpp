@@ -51,6 +51,40 @@ GradientCase pooling_case(std::string label, reference::Tensor input, const refe
     return c;
 }
 
+// An ungrouped convolution's shape and hyperparameters (square kernel, padding on every side).
+struct ConvShape {
+    int batch, channels, out, height, width, kernel, stride, pad, dilation;
+};
+
+GradientCase shaped_conv_case(const ConvShape &w, std::mt19937 &rng) {
+    const reference::Conv2d hyper{w.stride, w.stride, w.pad, w.pad, w.pad, w.pad, w.dilation, w.dilation, 1, false};
+    GradientCase c;
+    c.label = fmt::format("{}x{}x{}x{} to {} channels, {}x{} kernel, stride {} pad {} dilation {}", w.batch,
+                          w.channels, w.height, w.width, w.out, w.kernel, w.kernel, w.stride, w.pad, w.dilation);
+    c.input = random_tensor({w.batch, w.channels, w.height, w.width}, rng);
+    c.params.tensors["conv.weight"] = random_tensor({w.out, w.channels, w.kernel, w.kernel}, rng);
+    c.params.tensors["conv.bias"] = random_tensor({w.out}, rng);
+    c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
+        return cnngen::conv2d("conv", in, conv_params(w.out, w.kernel, w.kernel, hyper), source,
+                              cnngen::AlgorithmForm::differentiable);
+    };
+    c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
+        return reference::conv2d(in, p["conv.weight"], p["conv.bias"], hyper);
+    };
+    c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source, const cnngen::Layer &,
+                     const cnngen::Tensor &d_output) {
+        return cnngen::conv2d_backward("conv", in, conv_params(w.out, w.kernel, w.kernel, hyper), source, d_output,
+                                       true);
+    };
+    return c;
+}
+
+// The hand-derived backward under cpu alone (the shapes its tiles were chosen for).
+void check_hand_derived_cpu(GradientCase c, std::mt19937 &rng) {
+    INFO(c.label);
+    CHECK(worst_gradient_error(c, "cpu", rng, GradientSource::manual) < kGradientTolerance);
+}
+
 }  // namespace
 
 TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
@@ -93,37 +127,28 @@ TEST_CASE("conv2d gradients match finite differences", "[gradient][conv2d]") {
 // (a 3x3 stride-2 one summing only the taps that read each input). Hand-derived backward only.
 TEST_CASE("conv2d weight gradients summed in chunks match finite differences", "[gradient][conv2d]") {
     std::mt19937 rng(23);
-    struct Wide {
-        int batch, channels, out, height, width, kernel, stride, pad, dilation;
-    };
-    for (const Wide &w : std::vector<Wide>{{2, 4, 32, 20, 60, 3, 1, 1, 1},
-                                           {2, 8, 64, 21, 37, 5, 2, 2, 1},
-                                           {1, 4, 64, 12, 40, 3, 1, 2, 2},
-                                           {1, 512, 64, 6, 7, 3, 1, 1, 1},
-                                           {2, 32, 64, 14, 15, 3, 2, 1, 1},
-                                           {8, 64, 32, 7, 7, 1, 1, 0, 1}}) {
-        const reference::Conv2d hyper{w.stride, w.stride, w.pad, w.pad, w.pad, w.pad, w.dilation, w.dilation, 1, false};
-        GradientCase c;
-        c.label = fmt::format("{}x{}x{}x{} to {} channels, {}x{} kernel, stride {} pad {} dilation {}", w.batch,
-                              w.channels, w.height, w.width, w.out, w.kernel, w.kernel, w.stride, w.pad, w.dilation);
-        c.input = random_tensor({w.batch, w.channels, w.height, w.width}, rng);
-        c.params.tensors["conv.weight"] = random_tensor({w.out, w.channels, w.kernel, w.kernel}, rng);
-        c.params.tensors["conv.bias"] = random_tensor({w.out}, rng);
-        c.build = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
-            return cnngen::conv2d("conv", in, conv_params(w.out, w.kernel, w.kernel, hyper), source,
-                                  cnngen::AlgorithmForm::differentiable);
-        };
-        c.forward = [=](const reference::Tensor &in, std::map<std::string, reference::Tensor> &p) {
-            return reference::conv2d(in, p["conv.weight"], p["conv.bias"], hyper);
-        };
-        c.backward = [=](const cnngen::Tensor &in, const cnngen::ParamSource &source, const cnngen::Layer &,
-                         const cnngen::Tensor &d_output) {
-            return cnngen::conv2d_backward("conv", in, conv_params(w.out, w.kernel, w.kernel, hyper), source,
-                                           d_output, true);
-        };
-        INFO(c.label);
-        CHECK(worst_gradient_error(c, "cpu", rng, GradientSource::manual) < kGradientTolerance);
-    }
+    for (const ConvShape &w : std::vector<ConvShape>{{2, 4, 32, 20, 60, 3, 1, 1, 1},
+                                                     {2, 8, 64, 21, 37, 5, 2, 2, 1},
+                                                     {1, 4, 64, 12, 40, 3, 1, 2, 2},
+                                                     {1, 512, 64, 6, 7, 3, 1, 1, 1},
+                                                     {2, 32, 64, 14, 15, 3, 2, 1, 1},
+                                                     {8, 64, 32, 7, 7, 1, 1, 0, 1}})
+        check_hand_derived_cpu(shaped_conv_case(w, rng), rng);
+}
+
+// Fewer output channels than a vector (with AVX-512; with AVX2's 8 lanes the 10 and 12 take the
+// tile at a time): the weight gradient in vector lanes along x, a 5x5 row of taps a tile as in
+// LeNet-5's conv1, widths no vector divides, strides, dilation, a 1x1 kernel, several chunks of
+// samples and one sample a chunk.
+TEST_CASE("conv2d weight gradients of few output channels summed along x match finite differences",
+          "[gradient][conv2d]") {
+    std::mt19937 rng(24);
+    for (const ConvShape &w : std::vector<ConvShape>{{3, 1, 6, 13, 13, 5, 1, 2, 1},
+                                                     {2, 3, 10, 11, 19, 3, 2, 1, 1},
+                                                     {3, 2, 6, 9, 21, 3, 1, 2, 2},
+                                                     {1, 4, 12, 8, 8, 1, 1, 0, 1},
+                                                     {9, 1, 3, 6, 6, 3, 1, 1, 1}})
+        check_hand_derived_cpu(shaped_conv_case(w, rng), rng);
 }
 
 TEST_CASE("pooling gradients match finite differences", "[gradient][pooling]") {

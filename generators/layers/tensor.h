@@ -28,7 +28,8 @@ struct Layer {
     // Hyperparameters a schedule sizes tiles by (conv2d: stride_x, stride_y, dilation_x, dilation_y, groups,
     // in_channels (the input's; its masked form reduces over all of them, so its RDom is no measure);
     // padding: 1 when the input is zero-padded, 0 when its "padded" stage is the input itself;
-    // packed_weights: present when its weights arrive in blocks of output channels, innermost).
+    // packed_weights: present when its weights arrive in blocks of output channels, innermost;
+    // activation: gradient_from_output, present when its hand-derived gradient reads the output alone).
     std::map<std::string, int> sizes;
     // While training, the next value of state the layer keeps besides its learned parameters, by
     // parameter name (batch_norm: NAME.running_mean and NAME.running_var).

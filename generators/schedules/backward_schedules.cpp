@@ -57,8 +57,8 @@ void schedule_conv_bias_gradient(const Gradients &g, const Target &target) {
 
 // The whole reduction per register tile: each tile streams every pixel of the batch (the
 // gradient's channels and the input's) from memory. Kept for grouped convolutions, where an
-// output channel's input channel varies along the vector, for output channels that fill no
-// whole vectors (LeNet-5's 6), and for fewer than 4 tiles.
+// output channel's input channel varies along the vector, for output channels that fill some
+// vectors but not whole ones (24 with AVX-512), and for fewer than 4 tiles.
 void weight_gradient_tile_at_a_time(const Gradients &g, int vec) {
     Dims d;
     Func out = g.d_params.at(g.name + ".weight"), sum = g.stages.at("d_weight_sum");
@@ -134,12 +134,12 @@ void weight_gradient_in_chunks(const Gradients &g, int vec, int vectors, int cha
     d_output_t.compute_root().reorder_storage(a[2], a[0], a[1], a[3]).reorder(a[2], a[0], a[1], a[3]).parallel(a[3]);
 }
 
-// For output channels too few to fill vectors (LeNet-5's 6): vectors along the output's x
+// For output channels fewer than a vector (LeNet-5's 6): vectors along the output's x
 // instead, each lane a partial sum, the lanes added at the end. A register tile holds a row of
 // taps x a few output channels: per step, a vector of each output channel's gradient and of
-// the input at each tap, every one feeding several FMAs. Chunks of samples in parallel, their
-// sums added once. (The tile at a time with 4 channels a vector ran LeNet-5's conv1 at 62
-// GFLOP/s, 0.24 of a 1.7 ms step.)
+// the input at each tap, every one feeding several FMAs. In parallel over chunks of samples,
+// input channels and tiles of output channels; the chunks' sums added once. (The tile at a
+// time with 4 channels a vector ran LeNet-5's conv1 at 62 GFLOP/s, 0.24 of a 1.7 ms step.)
 void weight_gradient_along_pixels(const Gradients &g, const Target &target) {
     Dims d;  // the weight gradient's (kx, ky, ci, co)
     Func out = g.d_params.at(g.name + ".weight"), sum = g.stages.at("d_weight_sum");
@@ -150,14 +150,19 @@ void weight_gradient_along_pixels(const Gradients &g, const Target &target) {
     // Accumulators, a vector of input per tap and one of the output gradient in registers.
     const int out_channels = divisor_at_most(w[0], std::max(1, (vector_registers(target) - w[3] - 1) / w[3]));
     RVar rzo("rzo"), rzi("rzi"), rxo("rxo"), rxi("rxi");
-    Var chunk("chunk"), lane("lane"), coo("coo"), coi("coi");
+    Var chunk("chunk"), lane("lane"), coo("coo"), coi("coi"), channels("channels"), task("task");
     out.compute_root();
     sum.compute_root();
     Func per_chunk = sum.update().split(ro.z, rzo, rzi, samples).rfactor(rzo, chunk);
     Func lanes = per_chunk.update().split(ro.x, rxo, rxi, vec, TailStrategy::GuardWithIf).rfactor(rxi, lane);
     per_chunk.compute_root().parallel(chunk);
     // Its update adds the lanes (innermost, where rfactor left them) per tile of output channels.
-    per_chunk.update().split(d.n, coo, coi, out_channels).reorder(d.x, coi, d.y, d.c, coo, chunk).parallel(chunk);
+    per_chunk.update()
+        .split(d.n, coo, coi, out_channels)
+        .reorder(d.x, coi, d.y, d.c, coo, chunk)
+        .fuse(d.c, coo, channels)
+        .fuse(channels, chunk, task)
+        .parallel(task);
     lanes.compute_at(per_chunk, d.y).reorder_storage(lane, d.x, d.n, d.y, d.c, chunk).vectorize(lane).unroll(d.x).unroll(d.n);
     lanes.update()
         .reorder({lane, d.x, d.n, rxo, ro.y, rzi, d.y, d.c, chunk})
@@ -170,7 +175,8 @@ void weight_gradient_along_pixels(const Gradients &g, const Target &target) {
 // a product whose reduction (every pixel of the batch) is far longer than either side. The
 // register tile is vectors of output channels times every tap of the kernel (one row of taps
 // where the kernel has more than 16), so each output-gradient vector loaded feeds one FMA per
-// tap held. The output gradient is transposed once so its channels are contiguous.
+// tap held. The output gradient is transposed once so its channels are contiguous. Fewer
+// output channels than a vector: vectors along x instead (weight_gradient_along_pixels).
 void schedule_conv_weight_gradient(const Gradients &g, const Target &target) {
     Dims d;
     const Shape &w = g.weight_shape;  // (co, ci, kh, kw)
@@ -184,7 +190,7 @@ void schedule_conv_weight_gradient(const Gradients &g, const Target &target) {
     // Enough tiles of one chunk for the threads (a 3-channel first layer still has 6 at 64 channels).
     const bool chunked = g.groups == 1 && w[0] % vec == 0 && (w[1] / channels) * (w[0] / (vec * vectors)) >= 4;
     if (chunked) weight_gradient_in_chunks(g, vec, vectors, channels, whole_kernel);
-    else if (g.groups == 1 && w[0] % vec != 0) weight_gradient_along_pixels(g, target);
+    else if (g.groups == 1 && w[0] < target.natural_vector_size<float>()) weight_gradient_along_pixels(g, target);
     else weight_gradient_tile_at_a_time(g, vec);
     Func(g.stages.at("input_padded")).compute_root().parallel(d.n).vectorize(d.x, vec, TailStrategy::GuardWithIf);
 }

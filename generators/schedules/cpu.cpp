@@ -1,6 +1,7 @@
 // Hand-written CPU schedules. Each layer output is computed at root. Convolutions and
 // fully-connected layers accumulate a register tile of outputs (a vector along the
-// innermost dimension times several output channels or samples) over the reduction, or over
+// innermost dimension times several output channels or samples, and rows where few channels
+// leave registers over) over the reduction, or over
 // blocks of its input channels (wide convolutions), so every input load and weight broadcast
 // feeds several FMAs.
 #include "cpu_tiles.h"
@@ -149,10 +150,15 @@ bool conv_tile_along_x(const Layer &layer, const Target &target, const LayerSche
     // Where few channels leave registers over (narrow rows, one x vector), rows join the tile,
     // each weight broadcast feeding one FMA a row: LeNet-5's input gradient of conv2 (6 channels
     // of 14x14) had 6 accumulators, one input load and six broadcasts per 6 FMAs (0.64 against
-    // 0.36 ms a training step). Not grouped: depthwise layers keep their row-ahead padding.
+    // 0.36 ms a training step, with AVX-512's 32 registers; AVX2's 16 leave none over for it).
+    // Not grouped: depthwise layers keep their row-ahead padding. Whole images only, and at most
+    // half the height: the last tile shifts inwards over rows a reader needs, never above row 0
+    // (a convolution computed a row or two at a time inside a depthwise one, or read by a
+    // floor-mode pooling that drops the last row, would start above it, reading its input there).
     const int free_registers = registers - 6 - channel_tile;
-    const int rows = x_vectors == 1 && shared_input && options.tile == 0 && placement.band_rows <= 1
-                         ? std::min(shape[2], std::max(1, free_registers / channel_tile))
+    const int rows = x_vectors == 1 && shared_input && options.tile == 0 && placement.whole_image &&
+                             placement.band_rows <= 1
+                         ? std::min(shape[2] / 2, std::max(1, free_registers / channel_tile))
                          : 1;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), yi("yi");
     out.split(d.x, xo, xi, vec * x_vectors, TailStrategy::ShiftInwards).split(d.c, co, ci, channel_tile);

@@ -26,7 +26,8 @@ bool is_depthwise(const Layer &layer);
 int vector_width(const LayerSchedule &options, const Halide::Target &target, int extent);
 
 // A convolution-shaped layer (output, stages["sum"], reductions["r"], x-y-c-n): the sum
-// over a register tile of x vectors times output channels. The tiles are those of `tile_owner`
+// over a register tile of x vectors times output channels (times rows, where one x vector and
+// few channels leave registers over). The tiles are those of `tile_owner`
 // when given (an element-wise consumer the layer's output is inlined into), else of the layer's
 // output. Returns whether rows are the outer loop (else a channel tile's rows run in turn inside it).
 bool conv_tile_along_x(const Layer &layer, const Halide::Target &target, const LayerSchedule &options,

@@ -34,7 +34,7 @@ bool uses_manual_gradients(const ModelSchedule &schedule);
 ModelSchedule named_model_schedule(const std::string &name);
 
 // Schedules a model's layers. `fuse` applies compute_at and inlining; the training step
-// passes false, because autodiff reads every forward activation. (Under gpu, activations are
+// passes false, because its gradients read the forward activations (autodiff's every one). (Under gpu, activations are
 // inlined either way: the gradient pass materializes what it reads.) `inputs`, the graph
 // (Network::inputs), lets cpu also run the element-wise layers after a convolution on its
 // output tiles (schedule_conv_with_epilogue_cpu) when fusing, and, not fusing (a training step

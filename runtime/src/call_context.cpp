@@ -54,9 +54,11 @@ ScratchArena::~ScratchArena() {
 
 void *ScratchArena::allocate(size_t bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
+    // The smallest free block that fits, and at most twice the request: a small buffer never
+    // takes a large block that a large one then has to be allocated for.
     Block *best = nullptr;
     for (Block &b : blocks_)
-        if (!b.in_use && b.bytes >= bytes && (!best || b.bytes < best->bytes)) best = &b;
+        if (!b.in_use && b.bytes >= bytes && b.bytes / 2 <= bytes && (!best || b.bytes < best->bytes)) best = &b;
     if (best) {
         best->in_use = true;
         return best->memory;
