@@ -1,12 +1,13 @@
 // ONNX Runtime (onnxruntime-node, CPU) on the ONNX export of a bench model, measured the way
 // `MODEL bench` measures: median batch-1 latency, img/s per batch size. Prints CSV rows: "ort" is
-// ORT's raw time through its Node binding, "ort-in-library" subtracts the time of a one-Relu
-// model of the same input (the binding's and session's own per-call cost). Rows threads_T: T
+// ORT's raw time through its Node binding, "ort-in-library" subtracts the time of a model of
+// the same input and output shapes that computes nothing (the binding's and session's own
+// per-call cost; export_onnx.py says why its output is the logits' size). Rows threads_T: T
 // callers each awaiting batch-1 runs on the one session at once (ORT allows concurrent Run()),
 // total img/s; the binding runs each call on a worker thread of its own.
 //
 // usage: node ort_bench.js DIR MODEL C,H,W THREADS SECONDS BATCHES
-//   (DIR holds MODEL.onnx and MODEL-relu.onnx, from export_onnx.py)
+//   (DIR holds MODEL.onnx and MODEL-call.onnx, from export_onnx.py)
 'use strict';
 const ort = require('onnxruntime-node');
 const path = require('path');
@@ -51,7 +52,7 @@ async function main() {
   const options = {graphOptimizationLevel: 'all', intraOpNumThreads: Number(threads), interOpNumThreads: 1,
                    executionMode: 'sequential'};
   const network = await ort.InferenceSession.create(path.join(dir, `${model}.onnx`), options);
-  const relu = await ort.InferenceSession.create(path.join(dir, `${model}-relu.onnx`), options);
+  const callCost = await ort.InferenceSession.create(path.join(dir, `${model}-call.onnx`), options);
   const version = require('onnxruntime-node/package.json').version;
   console.log('model,target,schedule,kind,batch,latency_us,img_per_s');
   for (const batch of batches) {
@@ -59,7 +60,7 @@ async function main() {
     const data = Float32Array.from({length: batch * size}, () => Math.random());
     const feeds = {images: new ort.Tensor('float32', data, [batch, ...shape])};
     const net = await timed(network, feeds, Number(seconds));
-    const binding = await timed(relu, feeds, Number(seconds) / 2);
+    const binding = await timed(callCost, feeds, Number(seconds) / 2);
     const rows = [['ort', net.median, net.mean],
                   ['ort-in-library', net.median - binding.median, net.mean - binding.mean]];
     for (const [label, median, mean] of rows)
