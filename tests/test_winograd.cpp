@@ -117,14 +117,58 @@ TEST_CASE("Winograd conv2d matches the reference within its stated error bound",
     }
 }
 
-TEST_CASE("Winograd applies to 3x3 stride-1 ungrouped cross-correlation only", "[conv2d][winograd]") {
+// Grouped: each group's products over its own input channels. Groups of 1 to 16 input and 1 to
+// 32 output channels (16 and 32: whole vectors of a group, as the plan picks them; 3 and 5:
+// vectors across groups), odd sizes, batches 1 to 3, both tiles, against the plain loops.
+TEST_CASE("Winograd conv2d of grouped convolutions matches the reference within its bound", "[conv2d][grid][winograd]") {
+    std::mt19937 rng(19);
+    int variant = 0;
+    for (int m : {2, 4})
+        for (int groups : {2, 3})
+            for (int group_in : {1, 5, 16})
+                for (int group_out : {3, 16, 32}) {
+                    ++variant;
+                    reference::Conv2d hyper;
+                    hyper.groups = groups;
+                    hyper.pad_top = hyper.pad_left = 1;
+                    hyper.pad_bottom = hyper.pad_right = variant % 2;
+                    const std::vector<int> input_shape = {1 + variant % 3, groups * group_in, 5 + variant % 9,
+                                                          6 + (variant * 5) % 11};
+                    const int out_channels = groups * group_out;
+                    INFO(fmt::format("in {}x{}x{}x{} out {} groups {} F({}x{}, 3x3)", input_shape[0], input_shape[1],
+                                     input_shape[2], input_shape[3], out_channels, groups, m, m));
+                    const auto weight = random_tensor({out_channels, group_in, 3, 3}, rng);
+                    const auto bias = random_tensor({out_channels}, rng);
+                    const auto input = random_tensor(input_shape, rng);
+                    const auto expected = reference::conv2d(input, weight, bias, hyper);
+                    const auto scale = reference::conv2d(absolute(input), absolute(weight), absolute(bias), hyper);
+                    Params params;
+                    params.tensors["conv.weight"] = transformed_weights(weight, m);
+                    params.tensors["conv.bias"] = bias;
+                    auto conv = conv_params(out_channels, 3, 3, hyper);
+                    conv.winograd_tile = m;
+                    for (const char *schedule : {"naive", "cpu"}) {
+                        INFO("schedule " << schedule);
+                        const auto got = run_layer(
+                            [&](const cnngen::Tensor &in, const cnngen::ParamSource &source) {
+                                return cnngen::conv2d("conv", in, conv, source);
+                            },
+                            input, params, schedule);
+                        REQUIRE(got.shape == expected.shape);
+                        CHECK(scaled_error(got, expected, scale) <= cnngen::winograd_error_bound(m));
+                    }
+                }
+}
+
+TEST_CASE("Winograd applies to 3x3 stride-1 cross-correlation only, grouped or not", "[conv2d][winograd]") {
     cnngen::Conv2dParams p;
     p.height = p.width = {3, 1, 1, 1, 1};
     CHECK(cnngen::winograd_applies(p));
+    p.groups = 2;
+    CHECK(cnngen::winograd_applies(p));
     for (auto change : std::vector<std::function<void(cnngen::Conv2dParams &)>>{
              [](auto &q) { q.width.stride = 2; }, [](auto &q) { q.height.dilation = 2; },
-             [](auto &q) { q.width.kernel = 5; }, [](auto &q) { q.groups = 2; },
-             [](auto &q) { q.flip_kernel = true; }}) {
+             [](auto &q) { q.width.kernel = 5; }, [](auto &q) { q.flip_kernel = true; }}) {
         cnngen::Conv2dParams q = p;
         change(q);
         CHECK_FALSE(cnngen::winograd_applies(q));
@@ -141,21 +185,25 @@ TEST_CASE("Winograd applies to 3x3 stride-1 ungrouped cross-correlation only", "
 
 // The bound on real networks' layer shapes: ResNet-50's 3x3 layers at their sizes, VGG-16's
 // channel counts (at 14x14 but the last, whose error grows with the reduction over input
-// channels, not the image), inputs non-negative as after ReLU, weights of PyTorch's default scale.
-TEST_CASE("Winograd conv2d stays within its bound on ResNet-50's and VGG-16's layers", "[conv2d][winograd]") {
+// channels, not the image), AlexNet's grouped conv4 and conv5, inputs non-negative as after
+// ReLU, weights of PyTorch's default scale.
+TEST_CASE("Winograd conv2d stays within its bound on ResNet-50's, VGG-16's and AlexNet's layers", "[conv2d][winograd]") {
     struct Shape {
         const char *model;
-        int in_channels, out_channels, size;
+        int in_channels, out_channels, size, groups = 1;
     };
     const std::vector<Shape> layers = {{"resnet50", 64, 64, 56},   {"resnet50", 128, 128, 28}, {"resnet50", 256, 256, 14},
                                        {"resnet50", 512, 512, 7},  {"vgg16", 64, 128, 14},     {"vgg16", 128, 256, 14},
-                                       {"vgg16", 256, 512, 14},    {"vgg16", 512, 512, 14}};
+                                       {"vgg16", 256, 512, 14},    {"vgg16", 512, 512, 14},    {"alexnet", 384, 384, 13, 2},
+                                       {"alexnet", 384, 256, 13, 2}};
     std::mt19937 rng(17);
     for (const Shape &layer : layers) {
         reference::Conv2d hyper;
         hyper.pad_top = hyper.pad_bottom = hyper.pad_left = hyper.pad_right = 1;
-        const double bound = 1 / std::sqrt(9.0 * layer.in_channels);
-        auto weight = random_tensor({layer.out_channels, layer.in_channels, 3, 3}, rng);
+        hyper.groups = layer.groups;
+        const int group_in = layer.in_channels / layer.groups;
+        const double bound = 1 / std::sqrt(9.0 * group_in);
+        auto weight = random_tensor({layer.out_channels, group_in, 3, 3}, rng);
         for (double &w : weight.data) w *= bound;
         const auto bias = random_tensor({layer.out_channels}, rng);
         const auto input = absolute(random_tensor({1, layer.in_channels, layer.size, layer.size}, rng));
@@ -163,7 +211,7 @@ TEST_CASE("Winograd conv2d stays within its bound on ResNet-50's and VGG-16's la
         const auto scale = reference::conv2d(input, absolute(weight), absolute(bias), hyper);
         for (int m : {2, 4}) {
             INFO(layer.model << " " << layer.in_channels << " -> " << layer.out_channels << " at " << layer.size << "x"
-                             << layer.size << ", F(" << m << "x" << m << ", 3x3)");
+                             << layer.size << " in " << layer.groups << " groups, F(" << m << "x" << m << ", 3x3)");
             Params params;
             params.tensors["conv.weight"] = transformed_weights(weight, m);
             params.tensors["conv.bias"] = bias;

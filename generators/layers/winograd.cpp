@@ -62,7 +62,7 @@ bool is_winograd_tile(int m) { return m == 2 || m == 4; }
 
 bool winograd_applies(const Conv2dParams &p) {
     const auto plain = [](const Window1d &w) { return w.kernel == 3 && w.stride == 1 && w.dilation == 1; };
-    return plain(p.height) && plain(p.width) && p.groups == 1 && !p.flip_kernel;
+    return plain(p.height) && plain(p.width) && !p.flip_kernel;
 }
 
 Shape winograd_weight_shape(int out_channels, int in_channels, int m) {
@@ -75,10 +75,11 @@ Layer conv2d_winograd(const std::string &name, const Tensor &input, const Conv2d
                       const ParamSource &source) {
     const int m = p.winograd_tile;
     if (!winograd_applies(p))
-        fail("{}: Winograd's algorithm takes 3x3 kernels at stride 1, no dilation, ungrouped", name);
+        fail("{}: Winograd's algorithm takes 3x3 kernels at stride 1, no dilation, cross-correlation", name);
     const WinogradMatrices &mat = matrices(m);
     const Shape out_shape = conv2d_output_shape(name, input.shape, p);
     const int batch = input.shape[0], channels = input.shape[1], height = input.shape[2], width = input.shape[3];
+    const int group_in = channels / p.groups, group_out = p.out_channels / p.groups;
     const int tiles_x = (out_shape[3] + m - 1) / m, tiles_y = (out_shape[2] + m - 1) / m;
     const int per_image = tiles_x * tiles_y;
 
@@ -100,12 +101,14 @@ Layer conv2d_winograd(const std::string &name, const Tensor &input, const Conv2d
     transformed(c, t, ax, ay) = by_row(ay, mat.input, [&](int k) { return rows(c, t, ax, k); });
 
     // M = U ⊙ V summed over input channels: per (ax, ay), a matrix product of
-    // (output channels x input channels) and (input channels x tiles).
-    Func weight = source(name + ".weight", winograd_weight_shape(p.out_channels, channels, m));
-    RDom r(0, channels, name + "_r");
+    // (output channels x input channels) and (input channels x tiles); grouped, one per group,
+    // over the group's own input channels.
+    Func weight = source(name + ".weight", winograd_weight_shape(p.out_channels, group_in, m));
+    RDom r(0, group_in, name + "_r");
+    const Expr in_channel = p.groups == 1 ? Expr(r) : (o / group_out) * group_in + r;
     Func product(name + "_product");
     product(o, t, ax, ay) = 0.0f;
-    product(o, t, ax, ay) += weight(ax, ay, r, o) * transformed(r, t, ax, ay);
+    product(o, t, ax, ay) += weight(ax, ay, r, o) * transformed(in_channel, t, ax, ay);
     Func products(name + "_products");
     products(o, t, ax, ay) = product(o, t, ax, ay);
 
@@ -130,8 +133,8 @@ Layer conv2d_winograd(const std::string &name, const Tensor &input, const Conv2d
              {"output_tiles", tiles},
              {"weight", weight}},
             {{"r", r}},
-            {{"stride_x", 1}, {"stride_y", 1}, {"dilation_x", 1}, {"dilation_y", 1}, {"padding", 1}, {"groups", 1},
-             {"winograd_tile", m}, {"tiles", per_image * batch}}};
+            {{"stride_x", 1}, {"stride_y", 1}, {"dilation_x", 1}, {"dilation_y", 1}, {"padding", 1}, {"groups", p.groups},
+             {"in_channels", channels}, {"winograd_tile", m}, {"tiles", per_image * batch}}};
 }
 
 }  // namespace cnngen

@@ -13,10 +13,11 @@ namespace cnngen {
 
 // The output tiles this implementation has matrices for.
 bool is_winograd_tile(int m);
-// Whether a convolution can run by Winograd's algorithm: 3x3, stride 1, no dilation, not
-// grouped, cross-correlation (as frameworks compute it).
+// Whether a convolution can run by Winograd's algorithm: 3x3, stride 1, no dilation,
+// cross-correlation (as frameworks compute it); grouped too, each group over its own channels.
 bool winograd_applies(const Conv2dParams &params);
-// The transformed weights' shape, [O, I, m + 2, m + 2]: what the layer asks its source for.
+// The transformed weights' shape, [O, I, m + 2, m + 2] (I: a group's input channels): what the
+// layer asks its source for.
 Shape winograd_weight_shape(int out_channels, int in_channels, int m);
 
 // Bound on |cnngen - exact| for an output, relative to the largest sum of |w| |x| over the taps

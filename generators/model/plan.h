@@ -101,7 +101,7 @@ constexpr int kPackedChannelBlock = 16;
 
 // Convolutions narrower than this, in input or output channels, stay direct under Winograd's
 // default: the transforms cost about as much as the products saved (VGG-16's conv1_1 reads 3
-// channels), and output channels must fill whole packed blocks.
+// channels), and output channels must fill whole packed blocks (a group's, where grouped).
 constexpr int kWinogradMinChannels = 16;
 
 // F(4x4, 3x3) where its transformed weights (36 per kernel) stay within this, else F(2x2, 3x3)

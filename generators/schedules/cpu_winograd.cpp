@@ -50,16 +50,19 @@ void schedule_winograd_cpu(const Layer &layer, const Target &target, const Layer
     Dims d;
     const Shape &shape = layer.output.shape;  // N, O, H, W
     const int m = layer.sizes.at("winograd_tile"), alpha = m + 2, tiles = layer.sizes.at("tiles");
-    const int batch = shape[0], out_channels = shape[1];
-    const int in_channels = int(*Internal::as_const_int(layer.reductions.at("r").x.extent()));
+    const int batch = shape[0], out_channels = shape[1], in_channels = layer.sizes.at("in_channels");
+    const int groups = size_or(layer, "groups", 1), group_in = in_channels / groups, group_out = out_channels / groups;
     const int natural = options.vector_width > 0 ? options.vector_width : target.natural_vector_size<float>();
     const int in_vec = std::min(natural, in_channels), out_vec = std::min(natural, out_channels);
+    // Grouped, the products' vectors of output channels stay within a group where its count
+    // allows (the plan's grouped layers are whole packed blocks), so they read one group's input.
+    const int tile_vectors = groups > 1 && group_out % out_vec == 0 ? group_out / out_vec : out_channels / out_vec;
 
     // A sample at a time where its transformed weights stay in L2 across samples: the
     // transformed input and the products, 36 values per tile and channel for F(4x4), then
     // stay there too (ResNet-18's 56x56 layers at batch 8: 14 MB each for the whole batch).
     // Inside another layer's loop over samples (a schedule file's compute_at), every stage is.
-    const int64_t weight_bytes = int64_t(in_channels) * out_channels * alpha * alpha * int64_t(sizeof(float));
+    const int64_t weight_bytes = int64_t(group_in) * out_channels * alpha * alpha * int64_t(sizeof(float));
     const bool by_sample = !inside && batch > 1 && weight_bytes <= kWinogradSampleWeightBytes;
     const int pass_tiles = by_sample || inside ? tiles / batch : tiles;
     if (inside) out.compute_at(*inside, d.n);
@@ -117,7 +120,7 @@ void schedule_winograd_cpu(const Layer &layer, const Target &target, const Layer
         const std::vector<Var> v = products.args();  // o, t, ax, ay
         const Var &o = v[0], &t = v[1], &ax = v[2], &ay = v[3];
         const RegisterTile block =
-            product_tile(pass_tiles, out_channels / out_vec, vector_registers(target), options.tile);
+            product_tile(pass_tiles, tile_vectors, vector_registers(target), options.tile);
         Var oo("oo"), oi("oi"), to("to"), ti("ti"), slice("slice");
         place(products).bound(o, 0, out_channels).bound(ax, 0, alpha).bound(ay, 0, alpha);
         bound_tiles(products, t);
