@@ -1,5 +1,7 @@
 #include "call_context.h"
 
+#include "parallel_loops.h"
+
 #include <HalideRuntime.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@ constexpr size_t kArenaThreshold = 4 * 1024;
 halide_error_handler_t previous_error = nullptr;
 halide_malloc_t previous_malloc = nullptr;
 halide_free_t previous_free = nullptr;
+halide_do_par_for_t previous_do_par_for = nullptr;
 
 void on_error(void *user_context, const char *message) {
     if (CallContext *context = CallContext::from(user_context)) return context->record_error(message);
@@ -37,12 +40,19 @@ void on_free(void *user_context, void *block) {
     previous_free(user_context, block);
 }
 
+// A call's parallel loops split statically (parallel_loops.h); other Halide code's as before.
+int on_do_par_for(void *user_context, halide_task_t f, int min, int extent, uint8_t *closure) {
+    if (CallContext::from(user_context)) return static_do_par_for(user_context, f, min, extent, closure);
+    return previous_do_par_for(user_context, f, min, extent, closure);
+}
+
 void install_hooks_once() {
     static std::once_flag once;
     std::call_once(once, [] {
         previous_error = halide_set_error_handler(on_error);
         previous_malloc = halide_set_custom_malloc(on_malloc);
         previous_free = halide_set_custom_free(on_free);
+        previous_do_par_for = halide_set_custom_do_par_for(on_do_par_for);
     });
 }
 

@@ -9,6 +9,7 @@
 #include "cnngen/process_group.h"
 #include "cnngen/trainer.h"
 #include "model_verify.h"
+#include "parallel_loops.h"
 
 #include <CLI/CLI.hpp>
 #include <HalideRuntime.h>
@@ -377,7 +378,10 @@ int run_model_cli(int argc, char **argv, const ModelDescription &description, Jo
         return app.exit(e) == 0 ? 0 : 2;
     }
     try {
-        if (threads > 0) halide_set_num_threads(threads);
+        if (threads > 0) {
+            halide_set_num_threads(threads);
+            set_parallel_threads(threads);
+        }
         Model model(description);
         if (*predict_cmd) return predict(model, weights, input, labels, logits_out, all_labels);
         if (*bench_cmd) return bench(model, seconds, csv, only_batch, only_train);

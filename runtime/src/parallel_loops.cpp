@@ -1,0 +1,155 @@
+#include "parallel_loops.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace cnngen {
+
+namespace {
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// Pauses a worker spins through before it sleeps: about 0.1-0.5 ms, longer than the serial
+// work between two loops of a call, so a worker is awake for the next one without a wakeup.
+constexpr int kSpinRounds = 1 << 14;
+
+int default_threads() {
+    if (const char *env = std::getenv("HL_NUM_THREADS")) {
+        const int n = std::atoi(env);
+        if (n > 0) return n;
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+struct Loop {
+    void *user_context;
+    halide_task_t f;
+    int min, extent;
+    uint8_t *closure;
+};
+
+// threads - 1 workers; thread k (the caller is 0) runs the k-th of `threads` equal ranges.
+class StaticPool {
+public:
+    explicit StaticPool(int threads) : threads_(threads) {
+        for (int k = 1; k < threads_; ++k) workers_.emplace_back([this, k] { work(k); });
+    }
+    StaticPool(const StaticPool &) = delete;
+    StaticPool &operator=(const StaticPool &) = delete;
+    ~StaticPool() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_.store(true, std::memory_order_relaxed);
+            generation_.fetch_add(1, std::memory_order_release);
+        }
+        wake_.notify_all();
+        for (std::thread &t : workers_) t.join();
+    }
+
+    int threads() const { return threads_; }
+
+    int run(const Loop &loop) {
+        loop_ = loop;
+        result_.store(0, std::memory_order_relaxed);
+        pending_.store(threads_ - 1, std::memory_order_relaxed);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);  // a sleeping worker checks under it
+            generation_.fetch_add(1, std::memory_order_release);
+        }
+        wake_.notify_all();
+        run_range(0);
+        while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+        return result_.load(std::memory_order_relaxed);
+    }
+
+private:
+    void run_range(int k) {
+        const Loop &l = loop_;
+        const int begin = l.min + int(int64_t(l.extent) * k / threads_);
+        const int end = l.min + int(int64_t(l.extent) * (k + 1) / threads_);
+        for (int i = begin; i < end && result_.load(std::memory_order_relaxed) == 0; ++i) {
+            const int r = l.f(l.user_context, i, l.closure);
+            if (r != 0) {
+                int none = 0;
+                result_.compare_exchange_strong(none, r, std::memory_order_relaxed);
+            }
+        }
+    }
+
+    void work(int k) {
+        uint64_t seen = 0;
+        for (;;) {
+            for (int spins = 0; generation_.load(std::memory_order_acquire) == seen && spins < kSpinRounds; ++spins)
+                cpu_relax();
+            if (generation_.load(std::memory_order_acquire) == seen) {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+            }
+            seen = generation_.load(std::memory_order_acquire);
+            if (stop_.load(std::memory_order_relaxed)) return;
+            run_range(k);
+            pending_.fetch_sub(1, std::memory_order_release);
+        }
+    }
+
+    const int threads_;
+    std::vector<std::thread> workers_;
+    Loop loop_{};  // written by the caller before generation_ moves, read by the workers after
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<int> pending_{0};
+    std::atomic<int> result_{0};
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+};
+
+// One pool for the process, held by one loop at a time (busy); made at the first loop, and
+// never destroyed at exit (a call still running in another thread would wait on its workers).
+std::atomic_flag busy = ATOMIC_FLAG_INIT;
+StaticPool *pool = nullptr;  // guarded by busy
+int requested_threads = 0;   // guarded by busy
+
+void acquire() {
+    while (busy.test_and_set(std::memory_order_acquire)) cpu_relax();
+}
+
+}  // namespace
+
+void set_parallel_threads(int threads) {
+    acquire();
+    requested_threads = threads > 0 ? threads : 0;
+    if (pool && pool->threads() != (requested_threads ? requested_threads : default_threads())) {
+        delete pool;
+        pool = nullptr;
+    }
+    busy.clear(std::memory_order_release);
+}
+
+int static_do_par_for(void *user_context, halide_task_t f, int min, int extent, uint8_t *closure) {
+    if (extent > 1 && !busy.test_and_set(std::memory_order_acquire)) {
+        if (!pool) pool = new StaticPool(requested_threads ? requested_threads : default_threads());
+        if (pool->threads() > 1) {
+            const int result = pool->run({user_context, f, min, extent, closure});
+            busy.clear(std::memory_order_release);
+            return result;
+        }
+        busy.clear(std::memory_order_release);
+    }
+    for (int i = min; i < min + extent; ++i)
+        if (const int r = f(user_context, i, closure); r != 0) return r;
+    return 0;
+}
+
+}  // namespace cnngen
