@@ -18,6 +18,7 @@
 #include "lenet5.h"
 #include "lenet5_c.h"
 #include "lenet5_fused.h"
+#include "parallel_loops.h"  // the runtime's own (runtime/src)
 
 namespace {
 
@@ -195,4 +196,82 @@ TEST_CASE("the C interface is safe to share between threads, errors per thread",
     cnngen_model_destroy(model);
     CHECK(reported == 75);
     CHECK(wrong == 0);
+}
+
+// The runtime's static split of Halide's parallel loops (parallel_loops.h), on its own: every
+// iteration exactly once for extents around the thread count and below it, the first error
+// returned, nested loops and loops started from several threads at once.
+namespace {
+
+struct Counts {
+    std::vector<std::atomic<int>> runs;
+    int fail_at = -1;  // this iteration returns 7
+    explicit Counts(size_t n) : runs(n) {}
+};
+
+int count_iteration(void *, int i, uint8_t *closure) {
+    auto *counts = reinterpret_cast<Counts *>(closure);
+    counts->runs.at(size_t(i)).fetch_add(1);
+    return i == counts->fail_at ? 7 : 0;
+}
+
+int nested_iteration(void *user_context, int i, uint8_t *closure) {
+    auto *counts = reinterpret_cast<Counts *>(closure);
+    // Each outer iteration runs an inner loop over its own slice of 10.
+    Counts inner(10);
+    const int r = cnngen::static_do_par_for(user_context, count_iteration, 0, 10, reinterpret_cast<uint8_t *>(&inner));
+    for (auto &c : inner.runs)
+        if (c.load() != 1) return 1;
+    counts->runs.at(size_t(i)).fetch_add(1);
+    return r;
+}
+
+void check_once_each(int threads, int min, int extent) {
+    INFO("threads " << threads << ", iterations " << min << " to " << min + extent);
+    cnngen::set_parallel_threads(threads);
+    Counts counts(size_t(min + extent));
+    REQUIRE(cnngen::static_do_par_for(nullptr, count_iteration, min, extent, reinterpret_cast<uint8_t *>(&counts)) == 0);
+    for (int i = 0; i < min + extent; ++i) CHECK(counts.runs[size_t(i)].load() == (i >= min ? 1 : 0));
+}
+
+}  // namespace
+
+TEST_CASE("parallel loops split statically run every iteration once", "[concurrency][parallel_loops]") {
+    for (int threads : {1, 2, 3, 5})
+        for (int extent : {0, 1, 2, 3, 4, 7, 64, 1001}) check_once_each(threads, extent % 3, extent);
+    cnngen::set_parallel_threads(0);
+}
+
+TEST_CASE("parallel loops split statically return the first error", "[concurrency][parallel_loops]") {
+    cnngen::set_parallel_threads(2);
+    for (int fail_at : {0, 49, 50, 99}) {
+        Counts counts(100);
+        counts.fail_at = fail_at;
+        CHECK(cnngen::static_do_par_for(nullptr, count_iteration, 0, 100, reinterpret_cast<uint8_t *>(&counts)) == 7);
+        CHECK(counts.runs[size_t(fail_at)].load() == 1);
+    }
+    cnngen::set_parallel_threads(0);
+}
+
+TEST_CASE("nested and concurrent loops split statically run every iteration once", "[concurrency][parallel_loops]") {
+    cnngen::set_parallel_threads(2);
+    Counts outer(16);
+    REQUIRE(cnngen::static_do_par_for(nullptr, nested_iteration, 0, 16, reinterpret_cast<uint8_t *>(&outer)) == 0);
+    for (auto &c : outer.runs) CHECK(c.load() == 1);
+    // Callers at once: one holds the threads, the others run serially; each sees its own loop whole.
+    std::vector<std::thread> callers;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < kThreads; ++t)
+        callers.emplace_back([&failures] {
+            for (int round = 0; round < 200; ++round) {
+                Counts counts(37);
+                const int r = cnngen::static_do_par_for(nullptr, count_iteration, 0, 37, reinterpret_cast<uint8_t *>(&counts));
+                for (auto &c : counts.runs)
+                    if (c.load() != 1) failures.fetch_add(1);
+                if (r != 0) failures.fetch_add(1);
+            }
+        });
+    for (std::thread &t : callers) t.join();
+    CHECK(failures.load() == 0);
+    cnngen::set_parallel_threads(0);
 }
