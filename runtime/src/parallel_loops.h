@@ -6,12 +6,11 @@
 // machine, in hours when its vCPUs sat far apart (a cache line's round trip between them 430-500
 // ns), LeNet-5's training step was slower on 2 threads than on 1 with Halide's pool (2.3 against
 // 2.1 ms; its ReLU passes 3x slower), its element-wise passes reading lines from the other core.
+#include "cnngen/threads.h"  // set_parallel_threads
+
 #include <HalideRuntime.h>
 
 namespace cnngen {
-
-// Threads the loops use from now on, the caller included (0: HL_NUM_THREADS, else all cores).
-void set_parallel_threads(int threads);
 
 // halide_do_par_for's contract: runs f(user_context, i, closure) for i in [min, min + extent),
 // returns the first nonzero result. Loops nested in another, or started while another call
