@@ -61,6 +61,9 @@ async function main() {
     const feeds = {images: new ort.Tensor('float32', data, [batch, ...shape])};
     const net = await timed(network, feeds, Number(seconds));
     const binding = await timed(callCost, feeds, Number(seconds) / 2);
+    // Said aside (stderr): a probe grown large (an ORT that copies where it now aliases) would
+    // otherwise shrink the in-library figure unseen.
+    console.error(`${model} batch ${batch}: ORT's per-call cost ${(binding.median * 1e6).toFixed(1)} us`);
     const rows = [['ort', net.median, net.mean],
                   ['ort-in-library', net.median - binding.median, net.mean - binding.mean]];
     for (const [label, median, mean] of rows)

@@ -117,9 +117,9 @@ TEST_CASE("Winograd conv2d matches the reference within its stated error bound",
     }
 }
 
-// Grouped: each group's products over its own input channels. Groups of 1 to 16 input and 1 to
-// 32 output channels (16 and 32: whole vectors of a group, as the plan picks them; 3 and 5:
-// vectors across groups), odd sizes, batches 1 to 3, both tiles, against the plain loops.
+// Grouped: each group's products over its own input channels. Groups of 1, 5 and 16 input and 3,
+// 16 and 32 output channels (16 and 32: whole vectors of a group, as the plan picks them; 3: vectors
+// across groups), odd sizes, batches 1 to 3, both tiles, against the plain loops.
 TEST_CASE("Winograd conv2d of grouped convolutions matches the reference within its bound", "[conv2d][grid][winograd]") {
     std::mt19937 rng(19);
     int variant = 0;

@@ -6,8 +6,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include <pthread.h>
+#include <sched.h>
 
 namespace cnngen {
 
@@ -24,7 +28,7 @@ void cpu_relax() {
 // A spin's k-th pause; every 1024th gives the core up, so that with more threads than cores
 // (tests side by side, processes sharing a machine) a spinning thread does not hold a core the
 // thread it waits for needs.
-void spin_pause(int k) {
+void spin_pause(unsigned k) {
     if ((k & 1023) == 1023) std::this_thread::yield();
     else cpu_relax();
 }
@@ -32,14 +36,20 @@ void spin_pause(int k) {
 // Pauses a worker spins through before it sleeps (a PAUSE takes tens to about 150 cycles, by CPU:
 // a few tenths of a millisecond), longer than the serial work between two loops of a call, so a
 // worker is awake for the next one without a wakeup.
-constexpr int kSpinRounds = 1 << 14;
+constexpr unsigned kSpinRounds = 1 << 14;
 
+// HL_NUM_THREADS, as Halide's pool reads it, else the cores this process may run on (its
+// affinity mask: `taskset`, a container's cpuset).
 int default_threads() {
     if (const char *env = std::getenv("HL_NUM_THREADS")) {
         const int n = std::atoi(env);
         if (n > 0) return n;
     }
-    return std::max(1u, std::thread::hardware_concurrency());
+#ifdef __linux__
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) return std::max(1, CPU_COUNT(&allowed));
+#endif
+    return int(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 struct Loop {
@@ -49,11 +59,20 @@ struct Loop {
     uint8_t *closure;
 };
 
-// threads - 1 workers; thread k (the caller is 0) runs the k-th of `threads` equal ranges.
+// threads - 1 workers; thread k (the caller is 0) runs the k-th of `threads` equal ranges. Where
+// the system refuses a thread, the pool keeps those it has.
 class StaticPool {
 public:
-    explicit StaticPool(int threads) : threads_(threads) {
-        for (int k = 1; k < threads_; ++k) workers_.emplace_back([this, k] { work(k); });
+    explicit StaticPool(int threads) {
+        for (int k = 1; k < threads; ++k) {
+            try {
+                workers_.emplace_back([this, k] { work(k); });
+            } catch (const std::system_error &) {
+                break;
+            }
+        }
+        // Read by the workers only after run() publishes a loop (generation_).
+        threads_ = int(workers_.size()) + 1;
     }
     StaticPool(const StaticPool &) = delete;
     StaticPool &operator=(const StaticPool &) = delete;
@@ -79,15 +98,17 @@ public:
         }
         wake_.notify_all();
         run_range(0);
-        for (int k = 0; pending_.load(std::memory_order_acquire) != 0; ++k) spin_pause(k);
+        for (unsigned k = 0; pending_.load(std::memory_order_acquire) != 0; ++k) spin_pause(k);
         return result_.load(std::memory_order_relaxed);
     }
 
 private:
+    // Rounded up, so the first ranges take the remainder and the caller's is never empty.
+    int range_start(int k) const { return loop_.min + int((int64_t(loop_.extent) * k + threads_ - 1) / threads_); }
+
     void run_range(int k) {
         const Loop &l = loop_;
-        const int begin = l.min + int(int64_t(l.extent) * k / threads_);
-        const int end = l.min + int(int64_t(l.extent) * (k + 1) / threads_);
+        const int begin = range_start(k), end = range_start(k + 1);
         for (int i = begin; i < end && result_.load(std::memory_order_relaxed) == 0; ++i) {
             const int r = l.f(l.user_context, i, l.closure);
             if (r != 0) {
@@ -100,7 +121,7 @@ private:
     void work(int k) {
         uint64_t seen = 0;
         for (;;) {
-            for (int spins = 0; generation_.load(std::memory_order_acquire) == seen && spins < kSpinRounds; ++spins)
+            for (unsigned spins = 0; generation_.load(std::memory_order_acquire) == seen && spins < kSpinRounds; ++spins)
                 spin_pause(spins);
             if (generation_.load(std::memory_order_acquire) == seen) {
                 std::unique_lock<std::mutex> lock(mutex_);
@@ -113,7 +134,7 @@ private:
         }
     }
 
-    const int threads_;
+    int threads_ = 1;
     std::vector<std::thread> workers_;
     Loop loop_{};  // written by the caller before generation_ moves, read by the workers after
     std::atomic<uint64_t> generation_{0};
@@ -130,8 +151,21 @@ std::atomic_flag busy = ATOMIC_FLAG_INIT;
 StaticPool *pool = nullptr;  // guarded by busy
 int requested_threads = 0;   // guarded by busy
 
+// A forked child has the parent's pool but none of its threads (and maybe its busy flag, if
+// another thread of the parent held it): it starts afresh, the old pool left unfreed.
+void forget_pool_in_child() {
+    pool = nullptr;
+    busy.clear();
+}
+
+StaticPool *make_pool() {
+    static const bool watching_forks = pthread_atfork(nullptr, nullptr, forget_pool_in_child) == 0;
+    (void)watching_forks;
+    return new StaticPool(requested_threads ? requested_threads : default_threads());
+}
+
 void acquire() {
-    for (int k = 0; busy.test_and_set(std::memory_order_acquire); ++k) spin_pause(k);
+    for (unsigned k = 0; busy.test_and_set(std::memory_order_acquire); ++k) spin_pause(k);
 }
 
 }  // namespace
@@ -148,7 +182,7 @@ void set_parallel_threads(int threads) {
 
 int static_do_par_for(void *user_context, halide_task_t f, int min, int extent, uint8_t *closure) {
     if (extent > 1 && !busy.test_and_set(std::memory_order_acquire)) {
-        if (!pool) pool = new StaticPool(requested_threads ? requested_threads : default_threads());
+        if (!pool) pool = make_pool();
         if (pool->threads() > 1) {
             const int result = pool->run({user_context, f, min, extent, closure});
             busy.clear(std::memory_order_release);

@@ -205,15 +205,25 @@ namespace {
 
 struct Counts {
     std::vector<std::atomic<int>> runs;
-    int fail_at = -1;  // this iteration returns 7
+    std::vector<int> fail_at;  // these iterations return 7 + their index in the list
+    std::thread::id caller = std::this_thread::get_id();
+    std::atomic<int> elsewhere{0};  // iterations run on a thread other than the caller's
     explicit Counts(size_t n) : runs(n) {}
 };
 
 int count_iteration(void *, int i, uint8_t *closure) {
     auto *counts = reinterpret_cast<Counts *>(closure);
     counts->runs.at(size_t(i)).fetch_add(1);
-    return i == counts->fail_at ? 7 : 0;
+    if (std::this_thread::get_id() != counts->caller) counts->elsewhere.fetch_add(1);
+    for (size_t k = 0; k < counts->fail_at.size(); ++k)
+        if (counts->fail_at[k] == i) return 7 + int(k);
+    return 0;
 }
+
+// The default thread count again when a test case ends, passed or not.
+struct DefaultThreadsAfter {
+    ~DefaultThreadsAfter() { cnngen::set_parallel_threads(0); }
+};
 
 int nested_iteration(void *user_context, int i, uint8_t *closure) {
     auto *counts = reinterpret_cast<Counts *>(closure);
@@ -232,32 +242,44 @@ void check_once_each(int threads, int min, int extent) {
     Counts counts(size_t(min + extent));
     REQUIRE(cnngen::static_do_par_for(nullptr, count_iteration, min, extent, reinterpret_cast<uint8_t *>(&counts)) == 0);
     for (int i = 0; i < min + extent; ++i) CHECK(counts.runs[size_t(i)].load() == (i >= min ? 1 : 0));
+    // Split, not run serially: a range of its own on another thread (the caller takes the first).
+    if (threads > 1 && extent > 1) CHECK(counts.elsewhere.load() > 0);
 }
 
 }  // namespace
 
 TEST_CASE("parallel loops split statically run every iteration once", "[concurrency][parallel_loops]") {
+    DefaultThreadsAfter reset;
     for (int threads : {1, 2, 3, 5})
         for (int extent : {0, 1, 2, 3, 4, 7, 64, 1001}) check_once_each(threads, extent % 3, extent);
-    cnngen::set_parallel_threads(0);
 }
 
 TEST_CASE("parallel loops split statically return the first error", "[concurrency][parallel_loops]") {
+    DefaultThreadsAfter reset;
     cnngen::set_parallel_threads(2);
     for (int fail_at : {0, 49, 50, 99}) {
         Counts counts(100);
-        counts.fail_at = fail_at;
+        counts.fail_at = {fail_at};
         CHECK(cnngen::static_do_par_for(nullptr, count_iteration, 0, 100, reinterpret_cast<uint8_t *>(&counts)) == 7);
         CHECK(counts.runs[size_t(fail_at)].load() == 1);
     }
-    cnngen::set_parallel_threads(0);
+    // A failure in each thread's range: either error, the one that came first.
+    Counts counts(100);
+    counts.fail_at = {10, 90};
+    const int result = cnngen::static_do_par_for(nullptr, count_iteration, 0, 100, reinterpret_cast<uint8_t *>(&counts));
+    CHECK((result == 7 || result == 8));
 }
 
 TEST_CASE("nested and concurrent loops split statically run every iteration once", "[concurrency][parallel_loops]") {
+    DefaultThreadsAfter reset;
     cnngen::set_parallel_threads(2);
     Counts outer(16);
     REQUIRE(cnngen::static_do_par_for(nullptr, nested_iteration, 0, 16, reinterpret_cast<uint8_t *>(&outer)) == 0);
     for (auto &c : outer.runs) CHECK(c.load() == 1);
+    // The threads are free again after the nested loops: the next loop is split.
+    Counts after(64);
+    REQUIRE(cnngen::static_do_par_for(nullptr, count_iteration, 0, 64, reinterpret_cast<uint8_t *>(&after)) == 0);
+    CHECK(after.elsewhere.load() > 0);
     // Callers at once: one holds the threads, the others run serially; each sees its own loop whole.
     std::vector<std::thread> callers;
     std::atomic<int> failures{0};
@@ -273,5 +295,4 @@ TEST_CASE("nested and concurrent loops split statically run every iteration once
         });
     for (std::thread &t : callers) t.join();
     CHECK(failures.load() == 0);
-    cnngen::set_parallel_threads(0);
 }

@@ -4,8 +4,9 @@
 
 namespace cnngen {
 
-// From the next call on, the caller included; 0: HL_NUM_THREADS, else every core. Waits for a
-// running call's loop to finish first.
+// From the next parallel loop on, the caller included; 0: HL_NUM_THREADS, else every core this
+// process may run on. Waits for a loop running in another thread to finish first. Halide's
+// halide_set_num_threads no longer reaches cnngen's calls (their loops run on these threads).
 void set_parallel_threads(int threads);
 
 }  // namespace cnngen
