@@ -6,8 +6,8 @@ the output's copy): subtracted to give ORT's in-library time.
 
 The output matters: a probe returning an input-sized tensor (the one-Relu model used until
 2026-12-08) spent most of its time returning that tensor to JavaScript, which the network,
-returning logits, never does: 0.4-17 ms a call at batch 8 of 3x224x224 (bimodal, run to run)
-against 16 us for this one, so the in-library figure had been the network's time minus up to
+returning logits, never does: 0.36-17.1 ms a call at batch 8 of 3x224x224 (bimodal, run to run)
+against 16-27 us for this one, so the in-library figure had been the network's time minus up to
 two thirds of it (MobileNetV2, AlexNet and LeNet-5 at batch 256).
 
 usage: export_onnx.py MODEL DIR   (writes DIR/MODEL.onnx and DIR/MODEL-call.onnx; prints the

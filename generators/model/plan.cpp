@@ -464,13 +464,12 @@ ModelPlan plan_model(const ModelSpec &spec, const PlanOptions &options) {
             p.packed_block = std::gcd(p.shape[0], kPackedChannelBlock);
             const auto &conv = std::get<Conv2dParams>(plan.spec.layers[size_t(p.layer)].params);
             if (!winograd_applies(conv) || options.winograd_tile == 0) continue;
-            // Grouped: each group's output channels whole packed blocks, so a vector of them reads
-            // one group's input (AlexNet's conv4 and conv5, 2 groups of 192 and 128), and each
-            // group wide, either way (a depthwise layer's single channel would only pay the transforms).
-            const int group_out = p.shape[0] / conv.groups;
-            if (conv.groups > 1 && (group_out % kPackedChannelBlock != 0 || p.shape[1] < kWinogradMinChannels))
-                continue;
-            const bool wide = p.shape[0] % kPackedChannelBlock == 0 && p.shape[1] >= kWinogradMinChannels;
+            // Wide: a group's output channels whole packed blocks (so a vector of them reads one
+            // group's input: AlexNet's conv4 and conv5, 2 groups of 192 and 128) and its input
+            // channels (p.shape[1]) at least the minimum. Grouped layers only where wide, even
+            // under a forced tile (a depthwise layer's single channel would only pay the transforms).
+            const bool wide = (p.shape[0] / conv.groups) % kPackedChannelBlock == 0 && p.shape[1] >= kWinogradMinChannels;
+            if (conv.groups > 1 && !wide) continue;
             if (options.winograd_tile > 0) p.winograd_tile = options.winograd_tile;
             else if (wide) p.winograd_tile = default_winograd_tile(p.shape);
         }

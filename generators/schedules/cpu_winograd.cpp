@@ -56,7 +56,7 @@ void schedule_winograd_cpu(const Layer &layer, const Target &target, const Layer
     const int in_vec = std::min(natural, in_channels), out_vec = std::min(natural, out_channels);
     // Grouped, the products' vectors of output channels stay within a group where its count
     // allows (the plan's grouped layers are whole packed blocks), so they read one group's input.
-    const int tile_vectors = groups > 1 && group_out % out_vec == 0 ? group_out / out_vec : out_channels / out_vec;
+    const int tile_vectors = (group_out % out_vec == 0 ? group_out : out_channels) / out_vec;
 
     // A sample at a time where its transformed weights stay in L2 across samples: the
     // transformed input and the products, 36 values per tile and channel for F(4x4), then

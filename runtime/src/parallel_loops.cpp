@@ -33,9 +33,9 @@ void spin_pause(unsigned k) {
     else cpu_relax();
 }
 
-// Pauses a worker spins through before it sleeps (a PAUSE takes tens to about 150 cycles, by CPU:
-// a few tenths of a millisecond), longer than the serial work between two loops of a call, so a
-// worker is awake for the next one without a wakeup.
+// Pauses a worker spins through before it sleeps (not timed here; a PAUSE takes tens to about 150
+// cycles, by CPU), meant to outlast the serial work between two loops of a call, so a worker is
+// awake for the next one without a wakeup.
 constexpr unsigned kSpinRounds = 1 << 14;
 
 // HL_NUM_THREADS, as Halide's pool reads it, else the cores this process may run on (its
